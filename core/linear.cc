@@ -1,0 +1,92 @@
+#include "core/linear.h"
+
+#include <cblas.h>
+
+#include <cstring>
+
+#include "core/parallel.h"
+
+namespace moerec {
+
+void Gemm(bool trans_a, bool trans_b, float alpha, ConstMatView a, ConstMatView b, float beta,
+          MatView c) {
+  const int64_t m = trans_a ? a.cols : a.rows;
+  const int64_t k = trans_a ? a.rows : a.cols;
+  const int64_t kb = trans_b ? b.cols : b.rows;
+  const int64_t n = trans_b ? b.rows : b.cols;
+  CHECK_EQ(k, kb) << "gemm inner dimensions differ";
+  CHECK_EQ(c.rows, m);
+  CHECK_EQ(c.cols, n);
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    for (int64_t r = 0; r < m; ++r) {
+      float* row = c.row(r);
+      for (int64_t j = 0; j < n; ++j) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+    }
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), alpha, a.data, static_cast<int>(a.ld), b.data,
+              static_cast<int>(b.ld), beta, c.data, static_cast<int>(c.ld));
+}
+
+void BiasForward(const float* b, MatView y) {
+  ParallelFor(y.rows, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* row = y.row(r);
+      for (int64_t j = 0; j < y.cols; ++j) row[j] += b[j];
+    }
+  });
+}
+
+void BiasBackward(ConstMatView dy, float* db) {
+  // Column sums; rows are streamed once. Serial over rows keeps the sum order deterministic.
+  for (int64_t r = 0; r < dy.rows; ++r) {
+    const float* row = dy.row(r);
+    for (int64_t j = 0; j < dy.cols; ++j) db[j] += row[j];
+  }
+}
+
+void LinearForward(ConstMatView x, ConstMatView w, const float* b, MatView y) {
+  CHECK_EQ(x.cols, w.rows);
+  CHECK_EQ(y.cols, w.cols);
+  if (b != nullptr) {
+    // Seed y with the bias rows and let sgemm accumulate: one pass over y instead of two.
+    ParallelFor(y.rows, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) std::memcpy(y.row(r), b, y.cols * sizeof(float));
+    });
+    Gemm(false, false, 1.0f, x, w, 1.0f, y);
+  } else {
+    Gemm(false, false, 1.0f, x, w, 0.0f, y);
+  }
+}
+
+void LinearBackward(ConstMatView x, ConstMatView w, ConstMatView dy, MatView dw, float* db,
+                    MatView dx, float dx_beta) {
+  Gemm(true, false, 1.0f, x, dy, 1.0f, dw);
+  if (db != nullptr) BiasBackward(dy, db);
+  if (dx.data != nullptr) Gemm(false, true, 1.0f, dy, w, dx_beta, dx);
+}
+
+void CopyMat(ConstMatView src, MatView dst) {
+  CHECK_EQ(src.rows, dst.rows);
+  CHECK_EQ(src.cols, dst.cols);
+  for (int64_t r = 0; r < src.rows; ++r) {
+    std::memcpy(dst.row(r), src.row(r), src.cols * sizeof(float));
+  }
+}
+
+void AddMat(ConstMatView src, MatView dst) {
+  CHECK_EQ(src.rows, dst.rows);
+  CHECK_EQ(src.cols, dst.cols);
+  ParallelFor(src.rows, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* s = src.row(r);
+      float* d = dst.row(r);
+      for (int64_t j = 0; j < src.cols; ++j) d[j] += s[j];
+    }
+  });
+}
+
+}  // namespace moerec

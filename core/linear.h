@@ -1,0 +1,37 @@
+// Dense linear algebra kernels (CPU, OpenBLAS sgemm) as forward/backward pairs.
+//
+// Dimension legend:  B rows (samples), I input width, O output width.
+//   x: (B, I)   W: (I, O)   b: (O)   y: (B, O)      all row-major views (ld >= cols)
+// Gradient rule: parameter gradients accumulate (dW +=, db +=); activation gradients are
+// written (dx =) unless the caller passes dx_beta = 1 to add several contributions.
+#ifndef MOEREC_CORE_LINEAR_H_
+#define MOEREC_CORE_LINEAR_H_
+
+#include "core/tensor.h"
+
+namespace moerec {
+
+// C = alpha * op(A) * op(B) + beta * C, with op = transpose when the flag is set.
+void Gemm(bool trans_a, bool trans_b, float alpha, ConstMatView a, ConstMatView b, float beta,
+          MatView c);
+
+// y = x W + b (b may be null).
+void LinearForward(ConstMatView x, ConstMatView w, const float* b, MatView y);
+
+// dW += x^T dy; db += colsum(dy) (db may be null); dx = dy W^T + dx_beta * dx (dx.data may be
+// null when the input needs no gradient).
+void LinearBackward(ConstMatView x, ConstMatView w, ConstMatView dy, MatView dw, float* db,
+                    MatView dx, float dx_beta = 0.0f);
+
+// y += b broadcast over rows / db += colsum(dy).
+void BiasForward(const float* b, MatView y);
+void BiasBackward(ConstMatView dy, float* db);
+
+// Copies src into dst (same rows and cols).
+void CopyMat(ConstMatView src, MatView dst);
+// dst += src.
+void AddMat(ConstMatView src, MatView dst);
+
+}  // namespace moerec
+
+#endif  // MOEREC_CORE_LINEAR_H_

@@ -1,0 +1,52 @@
+#include "core/status.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace moerec {
+namespace {
+
+const char* CodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      return "InvalidArgument";
+    case StatusCode::kNotFound:
+      return "NotFound";
+    case StatusCode::kIoError:
+      return "IoError";
+    case StatusCode::kCorruption:
+      return "Corruption";
+    case StatusCode::kFailedPrecondition:
+      return "FailedPrecondition";
+    case StatusCode::kUnavailable:
+      return "Unavailable";
+    case StatusCode::kInternal:
+      return "Internal";
+  }
+  return "Unknown";
+}
+
+}  // namespace
+
+const std::string& Status::message() const {
+  static const std::string* const kEmpty = new std::string();
+  return state_ ? state_->message : *kEmpty;
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "OK";
+  return std::string(CodeName(state_->code)) + ": " + state_->message;
+}
+
+Status Status::WithContext(const std::string& context) const {
+  if (ok()) return *this;
+  return Status(state_->code, context + ": " + state_->message);
+}
+
+Status ErrnoError(const std::string& what) {
+  return IoError(what + ": " + std::strerror(errno));
+}
+
+}  // namespace moerec

@@ -1,0 +1,110 @@
+#include "worker/data/batch.h"
+
+#include <cmath>
+#include <string>
+
+namespace moerec {
+namespace {
+
+template <typename T>
+void AppendRange(const std::vector<T>& src, int64_t begin, int64_t end, std::vector<T>* dst) {
+  dst->insert(dst->end(), src.begin() + begin, src.begin() + end);
+}
+
+}  // namespace
+
+void Batch::AppendFrom(const Batch& src, int64_t begin, int64_t end) {
+  CHECK_LE(0, begin);
+  CHECK_LE(begin, end);
+  CHECK_LE(end, src.size);
+  if (begin == end) return;
+  if (size == 0 && (!SameLayout(src) || static_cast<int>(offsets.size()) != num_slots)) {
+    Reset(src.num_tasks, src.num_slots, src.num_dense);
+  }
+  CHECK(SameLayout(src)) << "batch layouts differ";
+  const bool with_truth = src.has_truth();
+  CHECK(size == 0 || with_truth == has_truth()) << "appending a batch with different truth columns";
+  const int64_t n = end - begin;
+  const int64_t t = num_tasks;
+  const int64_t f = num_dense;
+  AppendRange(src.domain, begin, end, &domain);
+  AppendRange(src.user, begin, end, &user);
+  AppendRange(src.labels, begin * t, end * t, &labels);
+  AppendRange(src.label_mask, begin * t, end * t, &label_mask);
+  if (with_truth) AppendRange(src.truth, begin * t, end * t, &truth);
+  AppendRange(src.dense, begin * f, end * f, &dense);
+  for (int s = 0; s < num_slots; ++s) {
+    const std::vector<uint32_t>& so = src.offsets[s];
+    std::vector<uint32_t>& o = offsets[s];
+    const uint32_t first = so[begin];
+    const uint32_t base = o.back();
+    ids[s].insert(ids[s].end(), src.ids[s].begin() + first, src.ids[s].begin() + so[end]);
+    const size_t at = o.size();
+    o.resize(at + n);
+    for (int64_t i = 0; i < n; ++i) o[at + i] = base + (so[begin + i + 1] - first);
+  }
+  size += n;
+}
+
+Status Batch::Validate(int num_domains) const {
+  const auto bad = [](const std::string& what) { return InvalidArgument(what); };
+  if (size < 0 || num_tasks < 0 || num_slots < 0 || num_dense < 0) {
+    return bad("negative batch dimensions");
+  }
+  const size_t b = size;
+  const size_t bt = b * num_tasks;
+  if (domain.size() != b) return bad("domain has " + std::to_string(domain.size()) + " entries");
+  if (user.size() != b) return bad("user has " + std::to_string(user.size()) + " entries");
+  if (labels.size() != bt) return bad("labels has " + std::to_string(labels.size()) + " entries");
+  if (label_mask.size() != bt) return bad("label_mask has wrong size");
+  if (!truth.empty() && truth.size() != bt) return bad("truth has wrong size");
+  if (dense.size() != b * num_dense) return bad("dense has wrong size");
+  if (offsets.size() != static_cast<size_t>(num_slots) ||
+      ids.size() != static_cast<size_t>(num_slots)) {
+    return bad("offsets/ids do not have num_slots entries");
+  }
+  for (size_t i = 0; i < b; ++i) {
+    if (num_domains > 0 && (domain[i] < 0 || domain[i] >= num_domains)) {
+      return bad("sample " + std::to_string(i) + ": domain " + std::to_string(domain[i]) +
+                 " not in [0, " + std::to_string(num_domains) + ")");
+    }
+  }
+  for (size_t k = 0; k < bt; ++k) {
+    if (labels[k] != 0.0f && labels[k] != 1.0f) {
+      return bad("sample " + std::to_string(k / num_tasks) + " task " +
+                 std::to_string(k % num_tasks) + ": label " + std::to_string(labels[k]) +
+                 " is not 0 or 1");
+    }
+    if (label_mask[k] > 1) {
+      return bad("sample " + std::to_string(k / num_tasks) + ": label_mask is not 0 or 1");
+    }
+    if (!truth.empty() && !(truth[k] >= 0.0f && truth[k] <= 1.0f)) {
+      return bad("sample " + std::to_string(k / num_tasks) + ": truth " +
+                 std::to_string(truth[k]) + " not in [0, 1]");
+    }
+  }
+  for (size_t k = 0; k < dense.size(); ++k) {
+    if (!std::isfinite(dense[k])) {
+      return bad("sample " + std::to_string(k / num_dense) + " dense " +
+                 std::to_string(k % num_dense) + " is not finite");
+    }
+  }
+  for (int s = 0; s < num_slots; ++s) {
+    const std::vector<uint32_t>& o = offsets[s];
+    if (o.size() != b + 1) return bad("slot " + std::to_string(s) + ": offsets have wrong size");
+    if (o[0] != 0) return bad("slot " + std::to_string(s) + ": offsets do not start at 0");
+    for (size_t i = 0; i < b; ++i) {
+      if (o[i + 1] < o[i]) {
+        return bad("slot " + std::to_string(s) + ": offsets decrease at sample " +
+                   std::to_string(i));
+      }
+    }
+    if (o[b] != ids[s].size()) {
+      return bad("slot " + std::to_string(s) + ": last offset " + std::to_string(o[b]) +
+                 " != number of ids " + std::to_string(ids[s].size()));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace moerec
