@@ -1,0 +1,56 @@
+// EmbeddingStore: where the rows of the sparse embedding tables live, seen from a worker.
+// Two implementations: in-process tables (ps/LocalStore, single-process training and tests)
+// and the parameter-server client (embedding/, over MPI). The trainer does not know which.
+//
+// A request names, per table, a list of unique feature ids (keys) and a (n, dim) value buffer:
+// rows are written into it by Pull; gradients are read from it by Push. Pull and Push start the
+// work and return a ticket; Wait(ticket) completes it and returns its Status. The caller owns
+// the request vector and keeps it alive and unchanged until Wait returns (no copy is made).
+// Every ticket must be waited for exactly once.
+//
+// Semantics the trainer relies on:
+//  - A pulled row is the row's current value; a row never seen before is created by the
+//    table's initialiser, which is a pure function of (table, key, seed), unless admission
+//    holds it back (then it reads as zeros and its gradients are dropped). A pull with
+//    training = false (evaluation) creates nothing and counts no sighting: absent rows read as
+//    their initial value.
+//  - Push applies the table's optimizer to each row with the given gradient (already summed per
+//    key by the caller). `step` is the trainer's global step (eviction and Adam use it).
+//  - Within one thread of calls, a Pull issued after Wait(push) sees the pushed update.
+// Thread-safety: Pull, Push and Wait may be called from one thread at a time.
+#ifndef MOEREC_EMBEDDING_EMBEDDING_STORE_H_
+#define MOEREC_EMBEDDING_EMBEDDING_STORE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+
+namespace moerec {
+
+struct TableRequest {
+  int table = 0;                // index into the job's table list
+  std::vector<uint64_t> keys;   // (n) unique within the request
+  std::vector<float> values;    // (n, dim) row-major; sized by the caller
+};
+
+class EmbeddingStore {
+ public:
+  using Ticket = uint64_t;
+
+  virtual ~EmbeddingStore() = default;
+
+  virtual Ticket Pull(std::vector<TableRequest>* requests, int64_t step, bool training) = 0;
+  virtual Ticket Push(const std::vector<TableRequest>* requests, int64_t step) = 0;
+  virtual Status Wait(Ticket ticket) = 0;
+
+  // Keeps a copy of every row (the state to come back to: early stopping's best evaluation),
+  // replacing an earlier copy; RestoreSnapshot brings every row back to it. Synchronous: call
+  // with no request in flight.
+  virtual Status SaveSnapshot() = 0;
+  virtual Status RestoreSnapshot() = 0;
+};
+
+}  // namespace moerec
+
+#endif  // MOEREC_EMBEDDING_EMBEDDING_STORE_H_

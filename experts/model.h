@@ -1,0 +1,88 @@
+// Model: the dense part of a recommendation model, from pooled features to per-task logits.
+// Every model of the zoo (experts/zoo/) implements it; the trainer (worker/) drives it.
+//
+// Sizes: B samples, F feature columns (pooled slot embeddings, then dense features), D domains
+// (scenarios), T tasks.
+//
+// A step is Forward then Backward on the same ModelBatch. The batch's samples are sorted by
+// domain (the trainer guarantees it; SortBatchByDomain in worker/data), so everything indexed
+// by domain (towers, gates, STAR weights, per-domain batch norm) works on the contiguous row
+// block [domain_begin[d], domain_begin[d + 1]) with plain GEMMs on views.
+//
+// Memory: a model owns its parameters (params()) and its activations (Tensor members reused
+// across steps, so a step allocates only when the batch grows). ModelBatch views are the
+// caller's and must stay valid from Forward through Backward.
+// Gradient rule: Backward accumulates parameter gradients (+=); the caller zeroes them between
+// steps. It writes (=) dfeatures.
+// Thread-safety: none; one thread drives a model. Ops inside use the compute thread pool.
+#ifndef MOEREC_EXPERTS_MODEL_H_
+#define MOEREC_EXPERTS_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/parameter.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "proto/config.pb.h"
+
+namespace moerec {
+
+struct ModelBatch {
+  int64_t size = 0;                  // B
+  ConstMatView features;             // (B, F)
+  const int32_t* domain = nullptr;   // (B) in [0, D), non-decreasing
+  std::vector<int64_t> domain_begin;  // (D + 1); domain_begin[0] = 0, domain_begin[D] = B
+  bool training = true;              // dropout on, batch-norm statistics from the batch
+  uint64_t seed = 0;                 // dropout seed for this step; same seed, same mask
+
+  int64_t domain_rows(int d) const { return domain_begin[d + 1] - domain_begin[d]; }
+};
+
+// What a model is built for: the widths and counts that the data and the tables fix.
+struct ModelShape {
+  int num_features = 0;  // F
+  int num_domains = 1;   // D
+  int num_tasks = 1;     // T
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // logits: (B, T), written.
+  virtual void Forward(const ModelBatch& batch, MatView logits) = 0;
+  // dlogits: (B, T). dfeatures: (B, F), written; pass a view with null data when the features
+  // need no gradient.
+  virtual void Backward(const ModelBatch& batch, ConstMatView dlogits, MatView dfeatures) = 0;
+
+  // Auxiliary loss of the last Forward (load balance and the like), already weighted by its
+  // coefficient; Backward adds its gradient. 0 for models without one.
+  virtual double AuxLoss() const { return 0.0; }
+
+  // Named scalar statistics of the last Forward (expert load CV, active experts, ...), for
+  // logs and metrics. Empty by default.
+  virtual std::vector<std::pair<std::string, double>> Stats() const { return {}; }
+
+  const ModelShape& shape() const { return shape_; }
+  ParameterSet* params() { return &params_; }
+  const ParameterSet& params() const { return params_; }
+
+ protected:
+  explicit Model(const ModelShape& shape) : shape_(shape) {}
+
+  const ModelShape shape_;
+  ParameterSet params_;
+};
+
+// Builds the model that `config` names. InvalidArgument naming the field when the config does
+// not fit the shape (a head indexed by domain with one domain is fine; an empty MLP is not).
+// Parameters are initialised from `seed` only, so the same seed gives the same model.
+StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const ModelShape& shape,
+                                             uint64_t seed);
+
+}  // namespace moerec
+
+#endif  // MOEREC_EXPERTS_MODEL_H_

@@ -1,0 +1,68 @@
+#include "ps/local_store.h"
+
+namespace moerec {
+
+StatusOr<std::unique_ptr<LocalStore>> LocalStore::Open(std::vector<TableSpec> tables) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RowStore> rows, RowStore::Open(std::move(tables)));
+  return std::unique_ptr<LocalStore>(new LocalStore(std::move(rows)));
+}
+
+EmbeddingStore::Ticket LocalStore::Finish(Status status) {
+  const Ticket t = next_ticket_++;
+  done_.emplace(t, std::move(status));
+  return t;
+}
+
+EmbeddingStore::Ticket LocalStore::Pull(std::vector<TableRequest>* requests, int64_t step,
+                                        bool training) {
+  Status status;
+  for (TableRequest& r : *requests) {
+    if (!status.ok()) break;
+    if (r.table < 0 || r.table >= rows_->num_tables()) {
+      status = InvalidArgument("pull names table " + std::to_string(r.table));
+      break;
+    }
+    const int dim = rows_->spec(r.table).dim;
+    CHECK_EQ(r.values.size(), r.keys.size() * dim) << "pull buffer of table " << r.table;
+    status = rows_->Pull(r.table, r.keys.data(), static_cast<int64_t>(r.keys.size()), step,
+                         training, r.values.data());
+  }
+  return Finish(std::move(status));
+}
+
+EmbeddingStore::Ticket LocalStore::Push(const std::vector<TableRequest>* requests, int64_t step) {
+  Status status;
+  for (const TableRequest& r : *requests) {
+    if (!status.ok()) break;
+    if (r.table < 0 || r.table >= rows_->num_tables()) {
+      status = InvalidArgument("push names table " + std::to_string(r.table));
+      break;
+    }
+    const int dim = rows_->spec(r.table).dim;
+    CHECK_EQ(r.values.size(), r.keys.size() * dim) << "push buffer of table " << r.table;
+    status = rows_->Push(r.table, r.keys.data(), static_cast<int64_t>(r.keys.size()), step,
+                         r.values.data());
+  }
+  return Finish(std::move(status));
+}
+
+Status LocalStore::SaveSnapshot() {
+  snapshot_ = rows_->Clone();
+  return Status::OK();
+}
+
+Status LocalStore::RestoreSnapshot() {
+  if (snapshot_ == nullptr) return FailedPrecondition("no snapshot of the tables was saved");
+  rows_ = snapshot_->Clone();
+  return Status::OK();
+}
+
+Status LocalStore::Wait(Ticket ticket) {
+  auto it = done_.find(ticket);
+  CHECK(it != done_.end()) << "Wait on unknown or already waited ticket " << ticket;
+  Status s = std::move(it->second);
+  done_.erase(it);
+  return s;
+}
+
+}  // namespace moerec

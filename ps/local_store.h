@@ -1,0 +1,41 @@
+// LocalStore: the EmbeddingStore of single-process training: every table lives in one
+// in-process RowStore and each call completes before it returns (Wait only reports the
+// status). The parameter-server client gives the same results for the same calls.
+// Thread-safety: as EmbeddingStore (one calling thread at a time).
+#ifndef MOEREC_PS_LOCAL_STORE_H_
+#define MOEREC_PS_LOCAL_STORE_H_
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "embedding/embedding_store.h"
+#include "ps/row_store.h"
+
+namespace moerec {
+
+class LocalStore : public EmbeddingStore {
+ public:
+  static StatusOr<std::unique_ptr<LocalStore>> Open(std::vector<TableSpec> tables);
+
+  Ticket Pull(std::vector<TableRequest>* requests, int64_t step, bool training) override;
+  Ticket Push(const std::vector<TableRequest>* requests, int64_t step) override;
+  Status Wait(Ticket ticket) override;
+  Status SaveSnapshot() override;
+  Status RestoreSnapshot() override;
+
+  RowStore* rows() { return rows_.get(); }
+
+ private:
+  explicit LocalStore(std::unique_ptr<RowStore> rows) : rows_(std::move(rows)) {}
+  Ticket Finish(Status status);
+
+  std::unique_ptr<RowStore> rows_;
+  std::unique_ptr<RowStore> snapshot_;
+  Ticket next_ticket_ = 1;
+  std::map<Ticket, Status> done_;  // completed, not yet waited for
+};
+
+}  // namespace moerec
+
+#endif  // MOEREC_PS_LOCAL_STORE_H_
