@@ -13,6 +13,7 @@ std::vector<TableSpec> TableSpecsFromConfig(const JobConfig& config) {
     spec.dim = t.dim();
     spec.optimizer = t.optimizer();
     spec.initializer = t.initializer();
+    spec.storage = t.storage();
     spec.seed = config.embedding().seed();
     spec.name_hash = StableHash(t.name());
     specs.push_back(std::move(spec));

@@ -273,6 +273,7 @@ StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
     if (!t.has_dim()) t.set_dim(defaults.dim());
     if (!t.has_optimizer()) *t.mutable_optimizer() = defaults.optimizer();
     if (!t.has_initializer()) *t.mutable_initializer() = defaults.initializer();
+    if (!t.has_storage()) *t.mutable_storage() = defaults.storage();
   }
   RETURN_IF_ERROR(ValidateJobConfig(config, path));
   return config;
