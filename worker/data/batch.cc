@@ -1,5 +1,6 @@
 #include "worker/data/batch.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -9,6 +10,16 @@ namespace {
 template <typename T>
 void AppendRange(const std::vector<T>& src, int64_t begin, int64_t end, std::vector<T>* dst) {
   dst->insert(dst->end(), src.begin() + begin, src.begin() + end);
+}
+
+// dst[k * width .. (k + 1) * width) = src[perm[k] * width ..) for every k.
+template <typename T>
+void GatherRows(const std::vector<T>& src, const std::vector<int64_t>& perm, int64_t width,
+                std::vector<T>* dst) {
+  dst->resize(src.size());
+  for (size_t k = 0; k < perm.size(); ++k) {
+    std::copy_n(src.begin() + perm[k] * width, width, dst->begin() + k * width);
+  }
 }
 
 }  // namespace
@@ -79,8 +90,8 @@ Status Batch::Validate(int num_domains) const {
       return bad("sample " + std::to_string(k / num_tasks) + ": label_mask is not 0 or 1");
     }
     if (!truth.empty() && !(truth[k] >= 0.0f && truth[k] <= 1.0f)) {
-      return bad("sample " + std::to_string(k / num_tasks) + ": truth " +
-                 std::to_string(truth[k]) + " not in [0, 1]");
+      return bad("sample " + std::to_string(k / num_tasks) + ": truth " + std::to_string(truth[k]) +
+                 " not in [0, 1]");
     }
   }
   for (size_t k = 0; k < dense.size(); ++k) {
@@ -105,6 +116,58 @@ Status Batch::Validate(int num_domains) const {
     }
   }
   return Status::OK();
+}
+
+void SortBatchByDomain(Batch* batch, int num_domains, std::vector<int64_t>* domain_begin) {
+  CHECK_GE(num_domains, 1);
+  const int64_t b = batch->size;
+  std::vector<int64_t>& begin = *domain_begin;
+  begin.assign(num_domains + 1, 0);
+  bool sorted = true;
+  for (int64_t i = 0; i < b; ++i) {
+    const int32_t d = batch->domain[i];
+    CHECK(d >= 0 && d < num_domains)
+        << "sample " << i << ": domain " << d << " not in [0, " << num_domains << ")";
+    ++begin[d + 1];
+    if (i > 0 && d < batch->domain[i - 1]) sorted = false;
+  }
+  for (int d = 0; d < num_domains; ++d) begin[d + 1] += begin[d];
+  if (sorted) return;
+
+  // perm[k] = the old row that goes to row k (counting sort keeps equal domains in order).
+  std::vector<int64_t> next(begin.begin(), begin.end() - 1);
+  std::vector<int64_t> perm(b);
+  for (int64_t i = 0; i < b; ++i) perm[next[batch->domain[i]]++] = i;
+
+  Batch out;
+  out.size = b;
+  out.num_tasks = batch->num_tasks;
+  out.num_slots = batch->num_slots;
+  out.num_dense = batch->num_dense;
+  GatherRows(batch->domain, perm, 1, &out.domain);
+  GatherRows(batch->user, perm, 1, &out.user);
+  GatherRows(batch->labels, perm, batch->num_tasks, &out.labels);
+  GatherRows(batch->label_mask, perm, batch->num_tasks, &out.label_mask);
+  if (batch->has_truth()) GatherRows(batch->truth, perm, batch->num_tasks, &out.truth);
+  GatherRows(batch->dense, perm, batch->num_dense, &out.dense);
+  out.offsets.resize(batch->num_slots);
+  out.ids.resize(batch->num_slots);
+  for (int s = 0; s < batch->num_slots; ++s) {
+    const std::vector<uint32_t>& so = batch->offsets[s];
+    const std::vector<uint64_t>& sids = batch->ids[s];
+    std::vector<uint32_t>& o = out.offsets[s];
+    std::vector<uint64_t>& ids = out.ids[s];
+    o.resize(b + 1);
+    ids.resize(sids.size());
+    o[0] = 0;
+    for (int64_t k = 0; k < b; ++k) {
+      const uint32_t from = so[perm[k]];
+      const uint32_t n = so[perm[k] + 1] - from;
+      std::copy_n(sids.begin() + from, n, ids.begin() + o[k]);
+      o[k + 1] = o[k] + n;
+    }
+  }
+  std::swap(*batch, out);
 }
 
 }  // namespace moerec

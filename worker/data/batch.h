@@ -1,7 +1,7 @@
 // Batch: a block of samples in columnar form, as the reader hands them to the trainer and as
 // shard blocks store them. Sizes: B samples, T tasks, S slots, F dense features.
 // Plain data; the owner is whoever holds it. Reset() keeps allocations for reuse.
-// AppendFrom and Validate live in batch.cc (library moerec_data).
+// AppendFrom, Validate and SortBatchByDomain live in batch.cc (library moerec_data).
 #ifndef MOEREC_WORKER_DATA_BATCH_H_
 #define MOEREC_WORKER_DATA_BATCH_H_
 
@@ -18,12 +18,12 @@ struct Batch {
   int num_slots = 0;
   int num_dense = 0;
 
-  std::vector<int32_t> domain;       // (B) domain (scenario) index
-  std::vector<uint64_t> user;        // (B) grouping key for GAUC
-  std::vector<float> labels;         // (B, T) 0 or 1
-  std::vector<uint8_t> label_mask;   // (B, T) 1 = label observed
-  std::vector<float> truth;          // (B, T) true label probability; empty unless known
-  std::vector<float> dense;          // (B, F)
+  std::vector<int32_t> domain;      // (B) domain (scenario) index
+  std::vector<uint64_t> user;       // (B) grouping key for GAUC
+  std::vector<float> labels;        // (B, T) 0 or 1
+  std::vector<uint8_t> label_mask;  // (B, T) 1 = label observed
+  std::vector<float> truth;         // (B, T) true label probability; empty unless known
+  std::vector<float> dense;         // (B, F)
   // Slot s of sample i holds ids[s][offsets[s][i] .. offsets[s][i + 1]); offsets[s] has B + 1
   // entries starting at 0.
   std::vector<std::vector<uint32_t>> offsets;  // S x (B + 1)
@@ -64,6 +64,13 @@ struct Batch {
   // {0, 1}, truth in [0, 1], dense finite. InvalidArgument naming the sample and column.
   Status Validate(int num_domains) const;
 };
+
+// Reorders the samples of *batch by domain, stably (samples of one domain keep their order), so
+// that domain d occupies rows [(*domain_begin)[d], (*domain_begin)[d + 1]); domain_begin gets
+// num_domains + 1 entries. Every column moves with its sample. Domains must lie in
+// [0, num_domains) (CHECKed: batches are validated when read). O(B + nnz); a batch that is
+// already sorted is left untouched.
+void SortBatchByDomain(Batch* batch, int num_domains, std::vector<int64_t>* domain_begin);
 
 }  // namespace moerec
 
