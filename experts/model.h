@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/parameter.h"
@@ -31,12 +32,12 @@
 namespace moerec {
 
 struct ModelBatch {
-  int64_t size = 0;                  // B
-  ConstMatView features;             // (B, F)
-  const int32_t* domain = nullptr;   // (B) in [0, D), non-decreasing
+  int64_t size = 0;                   // B
+  ConstMatView features;              // (B, F)
+  const int32_t* domain = nullptr;    // (B) in [0, D), non-decreasing
   std::vector<int64_t> domain_begin;  // (D + 1); domain_begin[0] = 0, domain_begin[D] = B
-  bool training = true;              // dropout on, batch-norm statistics from the batch
-  uint64_t seed = 0;                 // dropout seed for this step; same seed, same mask
+  bool training = true;               // dropout on, batch-norm statistics from the batch
+  uint64_t seed = 0;                  // dropout seed for this step; same seed, same mask
 
   int64_t domain_rows(int d) const { return domain_begin[d + 1] - domain_begin[d]; }
 };
@@ -82,6 +83,12 @@ class Model {
 // Parameters are initialised from `seed` only, so the same seed gives the same model.
 StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const ModelShape& shape,
                                              uint64_t seed);
+
+// For implementations: CHECKs that `batch` fits `shape` (features (B, F), domain_begin (D + 1)
+// non-decreasing from 0 to B) and that the logits or dlogits view is (B, T). A batch that does
+// not fit is a bug of the caller (the trainer builds batches from validated data).
+void CheckModelBatch(const ModelBatch& batch, const ModelShape& shape, int64_t out_rows,
+                     int64_t out_cols);
 
 }  // namespace moerec
 

@@ -1,0 +1,102 @@
+#include "experts/layers/gate.h"
+
+#include "core/linear.h"
+#include "core/softmax.h"
+#include "experts/layers/heads.h"
+#include "experts/layers/init.h"
+
+namespace moerec {
+namespace {
+
+// Softmax over every E-wide block of a (B, S*E) matrix: a contiguous one is (B*S, E).
+ConstMatView AsRowsOfE(ConstMatView m, int e) {
+  CHECK_EQ(m.ld, m.cols) << "gate buffers are contiguous";
+  return ConstMatView(m.data, m.rows * (m.cols / e), e, e);
+}
+MatView AsRowsOfE(MatView m, int e) {
+  CHECK_EQ(m.ld, m.cols) << "gate buffers are contiguous";
+  return MatView{m.data, m.rows * (m.cols / e), e, e};
+}
+
+}  // namespace
+
+SoftmaxGates::SoftmaxGates(HeadIndex index, int num_domains, int num_tasks, int64_t input_dim,
+                           int num_experts, const std::string& name, ParameterSet* params,
+                           uint64_t seed)
+    : index_(index),
+      num_domains_(num_domains),
+      num_experts_(num_experts),
+      streams_(index == BY_DOMAIN ? 1 : num_tasks),
+      input_dim_(input_dim) {
+  CHECK_GE(num_domains, 1);
+  CHECK_GE(num_tasks, 1);
+  CHECK_GE(input_dim, 1);
+  CHECK_GE(num_experts, 1);
+  const int64_t width = static_cast<int64_t>(streams_) * num_experts;
+  if (index == BY_TASK) {
+    w_ = params->Add(name + ".w", {input_dim, width});
+  } else {
+    w_ = params->Add(name + ".w", {num_domains, input_dim, width});
+  }
+  FillUniform(ParamSeed(seed, w_->name), LinearInitBound(input_dim), &w_->value);
+}
+
+MatView SoftmaxGates::Weight(int d, bool grad) const {
+  const int64_t width = static_cast<int64_t>(streams_) * num_experts_;
+  Tensor& t = grad ? w_->grad : w_->value;
+  const int64_t group = index_ == BY_TASK ? 0 : d;
+  return MatView{t.data() + group * input_dim_ * width, input_dim_, width, width};
+}
+
+ConstMatView SoftmaxGates::Forward(ConstMatView x, const std::vector<int64_t>& domain_begin,
+                                   GateCache* cache) const {
+  CHECK_EQ(x.cols, input_dim_);
+  const int64_t width = static_cast<int64_t>(streams_) * num_experts_;
+  const int64_t rows = x.rows;
+  if (rows == 0) return ConstMatView(nullptr, 0, width, width);
+  cache->probs.Resize({rows, width});
+  MatView probs = cache->probs.view();
+  for (int d = 0; d < NumGroups(); ++d) {
+    const RowRange r = DomainRows(domain_begin, index_ == BY_TASK ? -1 : d);
+    if (r.size() == 0) continue;
+    Gemm(false, false, 1.0f, ConstMatView(x.row(r.begin), r.size(), x.cols, x.ld), Weight(d, false),
+         0.0f, MatView{probs.row(r.begin), r.size(), width, width});
+  }
+  SoftmaxForward(AsRowsOfE(probs, num_experts_), AsRowsOfE(probs, num_experts_));
+  return probs;
+}
+
+void SoftmaxGates::Backward(ConstMatView x, const std::vector<int64_t>& domain_begin,
+                            ConstMatView dprobs, MatView dx, float dx_beta,
+                            GateCache* cache) const {
+  const int64_t width = static_cast<int64_t>(streams_) * num_experts_;
+  const int64_t rows = x.rows;
+  CHECK_EQ(dprobs.rows, rows);
+  CHECK_EQ(dprobs.cols, width);
+  if (rows == 0) return;
+  cache->dlogits.Resize({rows, width});
+  MatView dlogits = cache->dlogits.view();
+  if (dprobs.ld == dprobs.cols) {
+    SoftmaxBackward(AsRowsOfE(cache->probs.view(), num_experts_), AsRowsOfE(dprobs, num_experts_),
+                    AsRowsOfE(dlogits, num_experts_));
+  } else {
+    for (int s = 0; s < streams_; ++s) {
+      const int64_t c = static_cast<int64_t>(s) * num_experts_;
+      SoftmaxBackward(cache->probs.view().Cols(c, num_experts_), dprobs.Cols(c, num_experts_),
+                      dlogits.Cols(c, num_experts_));
+    }
+  }
+  for (int d = 0; d < NumGroups(); ++d) {
+    const RowRange r = DomainRows(domain_begin, index_ == BY_TASK ? -1 : d);
+    if (r.size() == 0) continue;
+    const ConstMatView xr(x.row(r.begin), r.size(), x.cols, x.ld);
+    const ConstMatView dl(dlogits.row(r.begin), r.size(), width, width);
+    Gemm(true, false, 1.0f, xr, dl, 1.0f, Weight(d, true));
+    if (dx.data != nullptr) {
+      Gemm(false, true, 1.0f, dl, Weight(d, false), dx_beta,
+           MatView{dx.row(r.begin), r.size(), dx.cols, dx.ld});
+    }
+  }
+}
+
+}  // namespace moerec

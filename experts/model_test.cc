@@ -1,0 +1,121 @@
+#include "experts/model.h"
+
+#include <gtest/gtest.h>
+
+#include "experts/test_util.h"
+
+namespace moerec {
+namespace {
+
+const ModelShape kShape{6, 2, 2};
+
+ModelConfig ValidMmoe() {
+  ModelConfig c;
+  c.set_domain_embedding_dim(2);
+  MmoeConfig* m = c.mutable_mmoe();
+  m->set_num_experts(3);
+  m->mutable_expert()->add_dims(5);
+  m->mutable_tower()->add_dims(3);
+  return c;
+}
+
+ModelConfig ValidSharedBottom() {
+  ModelConfig c;
+  c.mutable_shared_bottom()->mutable_bottom()->add_dims(5);
+  return c;
+}
+
+void ExpectInvalid(const ModelConfig& c, const ModelShape& shape, const std::string& message) {
+  const auto model = CreateModel(c, shape, 1);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(model.status().message(), message);
+}
+
+TEST(CreateModelTest, BuildsEveryKind) {
+  for (const ModelConfig& c : {ValidMmoe(), ValidSharedBottom()}) {
+    auto model = CreateModel(c, kShape, 1);
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    EXPECT_GT(model.value()->params()->NumValues(), 0);
+    EXPECT_EQ(model.value()->shape().num_tasks, 2);
+  }
+}
+
+TEST(CreateModelTest, RejectsBadConfigsNamingTheField) {
+  ExpectInvalid(ModelConfig(), kShape,
+                "model: no model kind is set; set one of shared_bottom, mmoe");
+  ModelConfig c = ValidMmoe();
+  c.mutable_mmoe()->set_num_experts(0);
+  ExpectInvalid(c, kShape, "model.mmoe.num_experts must be in [1, 4096], got 0");
+  c = ValidMmoe();
+  c.mutable_mmoe()->mutable_expert()->clear_dims();
+  ExpectInvalid(c, kShape, "model.mmoe.expert.dims must list at least one layer width");
+  c = ValidMmoe();
+  c.mutable_mmoe()->mutable_expert()->add_dims(0);
+  ExpectInvalid(c, kShape, "model.mmoe.expert.dims[1] must be in [1, 65536], got 0");
+  c = ValidMmoe();
+  c.mutable_mmoe()->mutable_tower()->set_dropout(1.0f);
+  ExpectInvalid(c, kShape, "model.mmoe.tower.dropout must be in [0, 1), got 1");
+  c = ValidMmoe();
+  c.mutable_mmoe()->mutable_tower()->set_dropout(-0.5f);
+  ExpectInvalid(c, kShape, "model.mmoe.tower.dropout must be in [0, 1), got -0.5");
+  c = ValidMmoe();
+  c.set_domain_embedding_dim(-1);
+  ExpectInvalid(c, kShape, "model.domain_embedding_dim must be in [0, 65536], got -1");
+  c = ValidSharedBottom();
+  c.mutable_shared_bottom()->mutable_bottom()->clear_dims();
+  ExpectInvalid(c, kShape, "model.shared_bottom.bottom.dims must list at least one layer width");
+  c = ValidSharedBottom();
+  c.mutable_shared_bottom()->mutable_tower()->add_dims(-3);
+  ExpectInvalid(c, kShape, "model.shared_bottom.tower.dims[0] must be in [1, 65536], got -3");
+  ExpectInvalid(ValidMmoe(), ModelShape{6, 0, 2}, "data.num_domains must be >= 1, got 0");
+  ExpectInvalid(ValidMmoe(), ModelShape{6, 2, 0}, "data.num_tasks must be >= 1, got 0");
+  ExpectInvalid(ValidMmoe(), ModelShape{0, 2, 2}, "model input: num_features must be >= 1, got 0");
+}
+
+TEST(CreateModelTest, EmptyTowerIsALinearHead) {
+  ModelConfig c = ValidMmoe();
+  c.mutable_mmoe()->mutable_tower()->clear_dims();
+  ASSERT_TRUE(CreateModel(c, kShape, 1).ok());
+}
+
+TEST(CreateModelTest, SameSeedSameModel) {
+  for (const ModelConfig& c : {ValidMmoe(), ValidSharedBottom()}) {
+    auto a = std::move(CreateModel(c, kShape, 5)).value();
+    auto b = std::move(CreateModel(c, kShape, 5)).value();
+    auto other = std::move(CreateModel(c, kShape, 6)).value();
+    const auto& pa = a->params()->params();
+    const auto& pb = b->params()->params();
+    const auto& po = other->params()->params();
+    ASSERT_EQ(pa.size(), pb.size());
+    bool any_differs = false;
+    for (size_t k = 0; k < pa.size(); ++k) {
+      EXPECT_EQ(pa[k]->name, pb[k]->name);
+      ASSERT_EQ(pa[k]->value.size(), pb[k]->value.size());
+      for (int64_t i = 0; i < pa[k]->value.size(); ++i) {
+        ASSERT_EQ(pa[k]->value[i], pb[k]->value[i]) << pa[k]->name;
+        any_differs |= pa[k]->value[i] != po[k]->value[i];
+      }
+    }
+    EXPECT_TRUE(any_differs);
+    // Same outputs, bit for bit, on the same batch.
+    testutil::RandomBatch batch(kShape, {3, 4}, 2);
+    batch.batch.seed = 3;
+    Tensor la({7, 2}), lb({7, 2});
+    a->Forward(batch.batch, la.view());
+    b->Forward(batch.batch, lb.view());
+    for (int i = 0; i < la.size(); ++i) EXPECT_EQ(la[i], lb[i]);
+  }
+}
+
+TEST(CreateModelTest, EmptyBatch) {
+  auto model = std::move(CreateModel(ValidMmoe(), kShape, 5)).value();
+  testutil::RandomBatch batch(kShape, {0, 0}, 2);
+  Tensor logits({1, 2});
+  model->Forward(batch.batch, MatView{logits.data(), 0, 2, 2});
+  model->Backward(batch.batch, ConstMatView(logits.data(), 0, 2, 2), MatView{});
+  for (const auto& p : model->params()->params()) EXPECT_TRUE(testutil::AllZero(p->grad));
+}
+
+}  // namespace
+}  // namespace moerec

@@ -1,0 +1,165 @@
+// Test helpers for experts/: finite-difference gradient checks and random fills. Test-only.
+//
+// Gradient checks use the scalar loss L = sum(r * y) over a layer's or model's output y with
+// a fixed random r, accumulated in double; the analytic gradient is what Backward produced
+// for dy = r. A value passes when the central difference at one of eps = 1e-3, 2e-4, 5e-5
+// agrees (|fd - analytic| <= atol + 2e-7 / eps + rtol * max(|fd|, |analytic|)): a ReLU kink
+// crossed by the larger steps is missed by the smaller ones, while a wrong gradient fails all.
+#ifndef MOEREC_EXPERTS_TEST_UTIL_H_
+#define MOEREC_EXPERTS_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/parameter.h"
+#include "core/random.h"
+#include "core/tensor.h"
+#include "experts/model.h"
+
+namespace moerec::testutil {
+
+inline void FillNormal(Tensor* t, Rng* rng, float scale = 1.0f) {
+  for (int64_t i = 0; i < t->size(); ++i) (*t)[i] = static_cast<float>(rng->Normal()) * scale;
+}
+
+// sum(r * y) in double.
+inline double Dot(ConstMatView y, const Tensor& r) {
+  double s = 0.0;
+  for (int64_t i = 0; i < y.rows; ++i) {
+    for (int64_t j = 0; j < y.cols; ++j) s += static_cast<double>(y.row(i)[j]) * r[i * y.cols + j];
+  }
+  return s;
+}
+
+struct GradCheckOptions {
+  int samples = 24;  // entries checked per tensor (all when it has fewer)
+  double atol = 2e-3;
+  double rtol = 2e-2;
+};
+
+// Checks analytic[i] = dL/dvalues[i] for sampled i; `loss` recomputes L from the current
+// values. Returns the number of checked entries whose analytic gradient is nonzero.
+inline int ExpectGradientMatches(float* values, const float* analytic, int64_t n,
+                                 const std::function<double()>& loss, const std::string& what,
+                                 uint64_t seed, const GradCheckOptions& options = {}) {
+  std::vector<int64_t> idx;
+  if (n <= options.samples) {
+    for (int64_t i = 0; i < n; ++i) idx.push_back(i);
+  } else {
+    Rng rng(seed);
+    for (int k = 0; k < options.samples; ++k) idx.push_back(static_cast<int64_t>(rng.Below(n)));
+  }
+  int nonzero = 0;
+  for (const int64_t i : idx) {
+    const float saved = values[i];
+    bool ok = false;
+    double fd = 0.0;
+    for (const float eps : {1e-3f, 2e-4f, 5e-5f}) {
+      values[i] = saved + eps;
+      const double up = loss();
+      values[i] = saved - eps;
+      const double down = loss();
+      values[i] = saved;
+      // The actual step in float, which is not exactly 2 eps.
+      const double step = static_cast<double>(saved + eps) - static_cast<double>(saved - eps);
+      fd = (up - down) / step;
+      const double a = analytic[i];
+      // Float rounding of the loss, divided by the step, adds noise of about 2e-7 / eps.
+      const double atol = options.atol + 2e-7 / eps;
+      if (std::fabs(fd - a) <= atol + options.rtol * std::max(std::fabs(fd), std::fabs(a))) {
+        ok = true;
+        break;
+      }
+    }
+    EXPECT_TRUE(ok) << what << "[" << i << "]: analytic " << analytic[i] << " vs numeric " << fd;
+    if (analytic[i] != 0.0f) ++nonzero;
+  }
+  return nonzero;
+}
+
+inline bool AllZero(const Tensor& t) {
+  for (int64_t i = 0; i < t.size(); ++i) {
+    if (t[i] != 0.0f) return false;
+  }
+  return true;
+}
+
+// Checks every parameter of `params` (their grads must hold dL/dparam); each parameter must
+// have a nonzero gradient somewhere unless its name is in `expect_zero`, in which case it
+// must be all zero.
+inline void ExpectParameterGradients(ParameterSet* params, const std::function<double()>& loss,
+                                     uint64_t seed,
+                                     const std::vector<std::string>& expect_zero = {},
+                                     const GradCheckOptions& options = {}) {
+  for (const auto& p : params->params()) {
+    const bool zero =
+        std::find(expect_zero.begin(), expect_zero.end(), p->name) != expect_zero.end();
+    if (zero) {
+      EXPECT_TRUE(AllZero(p->grad)) << p->name << " should get no gradient";
+    } else {
+      EXPECT_FALSE(AllZero(p->grad)) << p->name << " got no gradient at all";
+    }
+    ExpectGradientMatches(p->value.data(), p->grad.data(), p->value.size(), loss, p->name,
+                          HashCombine(seed, p->value.size()), options);
+  }
+}
+
+// A random batch of `rows_per_domain[d]` rows for each domain d (zeros make empty domains),
+// sorted by domain, with features ~ N(0, 1) and a random loss weight r (B, T).
+struct RandomBatch {
+  Tensor features;  // (B, F)
+  Tensor r;         // (B, T)
+  std::vector<int32_t> domain;
+  ModelBatch batch;
+
+  RandomBatch(const RandomBatch&) = delete;  // batch views the members
+  RandomBatch& operator=(const RandomBatch&) = delete;
+  RandomBatch(const ModelShape& shape, const std::vector<int64_t>& rows_per_domain, uint64_t seed) {
+    int64_t rows = 0;
+    batch.domain_begin.push_back(0);
+    for (int d = 0; d < shape.num_domains; ++d) {
+      rows += rows_per_domain[d];
+      batch.domain_begin.push_back(rows);
+      domain.insert(domain.end(), rows_per_domain[d], d);
+    }
+    Rng rng(seed);
+    // At least one row: Tensor::cols() of a (0, C) tensor divides by zero.
+    features.Resize({std::max<int64_t>(rows, 1), shape.num_features});
+    r.Resize({std::max<int64_t>(rows, 1), shape.num_tasks});
+    FillNormal(&features, &rng);
+    FillNormal(&r, &rng);
+    batch.size = rows;
+    batch.features = ConstMatView(features.data(), rows, shape.num_features, shape.num_features);
+    batch.domain = domain.data();
+  }
+};
+
+// Runs the model's Forward + Backward with dlogits = r and checks every parameter gradient
+// and dfeatures against finite differences of L = sum(r * logits).
+inline void ExpectModelGradients(Model* model, RandomBatch* b,
+                                 const std::vector<std::string>& expect_zero = {}) {
+  const ModelShape& shape = model->shape();
+  Tensor logits({b->batch.size, shape.num_tasks});
+  Tensor dfeatures({b->batch.size, shape.num_features});
+  dfeatures.Fill(7.0f);  // must be overwritten
+  auto loss = [&] {
+    model->Forward(b->batch, logits.view());
+    return Dot(logits.view(), b->r);
+  };
+  model->params()->ZeroGrad();
+  loss();
+  model->Backward(b->batch, b->r.view(), dfeatures.view());
+  ExpectParameterGradients(model->params(), loss, 17, expect_zero);
+  ExpectGradientMatches(b->features.data(), dfeatures.data(), b->features.size(), loss, "dfeatures",
+                        18, GradCheckOptions{48});
+}
+
+}  // namespace moerec::testutil
+
+#endif  // MOEREC_EXPERTS_TEST_UTIL_H_

@@ -1,0 +1,43 @@
+// Shared-Bottom (MODELS.md): y_t = tower_t(MLP(e)), logits pre-sigmoid.
+//   e: the input (features + optional domain embedding, experts/layers/domain_input.h)
+//   MLP: SharedBottomConfig.bottom;   towers: SharedBottomConfig.tower hidden layers + a final
+//   Linear, indexed by SharedBottomConfig.tower_index (experts/layers/towers.h; the bottom's
+//   output is one stream shared by all tasks).
+// Parameters: "domain_embedding.table", "bottom.*", "towers.*".
+// Contract of Forward/Backward, memory and threads: experts/model.h.
+#ifndef MOEREC_EXPERTS_ZOO_SHARED_BOTTOM_H_
+#define MOEREC_EXPERTS_ZOO_SHARED_BOTTOM_H_
+
+#include <cstdint>
+
+#include "core/status.h"
+#include "experts/layers/domain_input.h"
+#include "experts/layers/mlp.h"
+#include "experts/layers/towers.h"
+#include "experts/model.h"
+
+namespace moerec {
+
+class SharedBottomModel : public Model {
+ public:
+  // InvalidArgument naming the field ("model.shared_bottom.bottom.dims ...").
+  static Status Validate(const ModelConfig& config, const ModelShape& shape);
+  // `config` must have passed Validate.
+  SharedBottomModel(const ModelConfig& config, const ModelShape& shape, uint64_t seed);
+
+  void Forward(const ModelBatch& batch, MatView logits) override;
+  void Backward(const ModelBatch& batch, ConstMatView dlogits, MatView dfeatures) override;
+
+ private:
+  DomainInput input_;
+  Mlp bottom_;
+  Towers towers_;
+  MlpCache bottom_cache_;
+  ConstMatView x_;  // input of the last Forward
+  ConstMatView h_;  // bottom output of the last Forward
+  Tensor dh_;       // (B, H)
+};
+
+}  // namespace moerec
+
+#endif  // MOEREC_EXPERTS_ZOO_SHARED_BOTTOM_H_
