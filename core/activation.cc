@@ -2,25 +2,16 @@
 
 #include <cmath>
 
-#include "core/parallel.h"
+#include "core/internal/kernel_util.h"
 #include "core/random.h"
 
 namespace moerec {
-namespace {
 
-constexpr int64_t kRowGrain = 32;
-
-template <typename Fn>
-void ForRows(int64_t rows, Fn fn) {
-  ParallelFor(rows, kRowGrain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) fn(r);
-  });
-}
-
-}  // namespace
+using internal::ForEachRow;
 
 void ReluForward(ConstMatView x, MatView y) {
-  ForRows(x.rows, [&](int64_t r) {
+  CHECK(x.rows == y.rows && x.cols == y.cols);
+  ForEachRow(x.rows, x.cols, [&](int64_t r) {
     const float* xr = x.row(r);
     float* yr = y.row(r);
     for (int64_t j = 0; j < x.cols; ++j) yr[j] = xr[j] > 0.0f ? xr[j] : 0.0f;
@@ -28,7 +19,8 @@ void ReluForward(ConstMatView x, MatView y) {
 }
 
 void ReluBackward(ConstMatView y, ConstMatView dy, MatView dx) {
-  ForRows(y.rows, [&](int64_t r) {
+  CHECK(y.rows == dy.rows && y.cols == dy.cols && y.rows == dx.rows && y.cols == dx.cols);
+  ForEachRow(y.rows, y.cols, [&](int64_t r) {
     const float* yr = y.row(r);
     const float* g = dy.row(r);
     float* d = dx.row(r);
@@ -37,40 +29,47 @@ void ReluBackward(ConstMatView y, ConstMatView dy, MatView dx) {
 }
 
 void PreluForward(ConstMatView x, const float* alpha, MatView y) {
-  ForRows(x.rows, [&](int64_t r) {
+  CHECK(x.rows == y.rows && x.cols == y.cols);
+  ForEachRow(x.rows, x.cols, [&](int64_t r) {
     const float* xr = x.row(r);
     float* yr = y.row(r);
-    for (int64_t j = 0; j < x.cols; ++j) yr[j] = xr[j] > 0.0f ? xr[j] : alpha[j] * xr[j];
+    for (int64_t j = 0; j < x.cols; ++j) {
+      const float v = xr[j], a = alpha[j];  // unconditional loads: the loop vectorises
+      yr[j] = v > 0.0f ? v : a * v;
+    }
   });
 }
 
-void PreluBackward(ConstMatView x, const float* alpha, ConstMatView dy, MatView dx,
-                   float* dalpha) {
-  for (int64_t r = 0; r < x.rows; ++r) {
+void PreluBackward(ConstMatView x, const float* alpha, ConstMatView dy, MatView dx, float* dalpha) {
+  CHECK(x.rows == dy.rows && x.cols == dy.cols && x.rows == dx.rows && x.cols == dx.cols);
+  // One pass over the rows: dx row by row, dalpha over fixed row blocks (deterministic).
+  float* const out[1] = {dalpha};
+  internal::ReduceRows(x.rows, x.cols, x.cols, out, [&](int64_t r, float* const* acc) {
     const float* xr = x.row(r);
     const float* g = dy.row(r);
     float* d = dx.row(r);
+    float* __restrict da = acc[0];
     for (int64_t j = 0; j < x.cols; ++j) {
-      if (xr[j] > 0.0f) {
-        d[j] = g[j];
-      } else {
-        dalpha[j] += g[j] * xr[j];
-        d[j] = g[j] * alpha[j];
-      }
+      const float v = xr[j], gj = g[j], a = alpha[j];
+      const bool pos = v > 0.0f;
+      da[j] += pos ? 0.0f : gj * v;
+      d[j] = pos ? gj : gj * a;
     }
-  }
+  });
 }
 
 void SigmoidForward(ConstMatView x, MatView y) {
-  ForRows(x.rows, [&](int64_t r) {
+  CHECK(x.rows == y.rows && x.cols == y.cols);
+  ForEachRow(x.rows, x.cols, [&](int64_t r) {
     const float* xr = x.row(r);
     float* yr = y.row(r);
-    for (int64_t j = 0; j < x.cols; ++j) yr[j] = 1.0f / (1.0f + std::exp(-xr[j]));
+    for (int64_t j = 0; j < x.cols; ++j) yr[j] = 1.0f / (1.0f + internal::Exp(-xr[j]));
   });
 }
 
 void SigmoidBackward(ConstMatView y, ConstMatView dy, MatView dx) {
-  ForRows(y.rows, [&](int64_t r) {
+  CHECK(y.rows == dy.rows && y.cols == dy.cols && y.rows == dx.rows && y.cols == dx.cols);
+  ForEachRow(y.rows, y.cols, [&](int64_t r) {
     const float* yr = y.row(r);
     const float* g = dy.row(r);
     float* d = dx.row(r);
@@ -80,23 +79,37 @@ void SigmoidBackward(ConstMatView y, ConstMatView dy, MatView dx) {
 
 void DropoutForward(ConstMatView x, float p, uint64_t seed, MatView mask, MatView y) {
   CHECK(p >= 0.0f && p < 1.0f) << "dropout rate must be in [0, 1), got " << p;
+  CHECK(x.rows == y.rows && x.cols == y.cols && x.rows == mask.rows && x.cols == mask.cols);
   const float scale = 1.0f / (1.0f - p);
-  const uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * 18446744073709551616.0);
-  ForRows(x.rows, [&](int64_t r) {
+  // Element (r, j) is kept when Mix64(HashCombine(seed, r) + j) >= p * 2^64, so P(keep) =
+  // 1 - p up to 2^-64. One multiply-xorshift hash per element; the loop vectorises.
+  const uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * 0x1.0p64);
+  ForEachRow(x.rows, x.cols, [&](int64_t r) {
     const float* xr = x.row(r);
     float* m = mask.row(r);
     float* yr = y.row(r);
+    if (p == 0.0f) {
+      for (int64_t j = 0; j < x.cols; ++j) {
+        m[j] = 1.0f;
+        yr[j] = xr[j];
+      }
+      return;
+    }
     const uint64_t row_key = HashCombine(seed, static_cast<uint64_t>(r));
+    const uint64_t t = threshold;  // locals, not captured references: the loop vectorises
+    const float s = scale;
     for (int64_t j = 0; j < x.cols; ++j) {
-      const bool keep = p == 0.0f || HashCombine(row_key, static_cast<uint64_t>(j)) >= threshold;
-      m[j] = keep ? scale : 0.0f;
-      yr[j] = xr[j] * m[j];
+      const float keep = Mix64(row_key + static_cast<uint64_t>(j)) >= t ? s : 0.0f;
+      m[j] = keep;
+      yr[j] = xr[j] * keep;
     }
   });
 }
 
 void DropoutBackward(ConstMatView mask, ConstMatView dy, MatView dx) {
-  ForRows(mask.rows, [&](int64_t r) {
+  CHECK(mask.rows == dy.rows && mask.cols == dy.cols && mask.rows == dx.rows &&
+        mask.cols == dx.cols);
+  ForEachRow(mask.rows, mask.cols, [&](int64_t r) {
     const float* m = mask.row(r);
     const float* g = dy.row(r);
     float* d = dx.row(r);

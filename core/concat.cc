@@ -1,26 +1,42 @@
 #include "core/concat.h"
 
-#include "core/linear.h"
+#include <cstring>
+
+#include "core/internal/kernel_util.h"
 
 namespace moerec {
 
 void ConcatColumnsForward(const std::vector<ConstMatView>& parts, MatView out) {
-  int64_t col = 0;
+  int64_t total = 0;
   for (const ConstMatView& p : parts) {
-    CHECK_EQ(p.rows, out.rows);
-    CopyMat(p, out.Cols(col, p.cols));
-    col += p.cols;
+    CHECK_EQ(p.rows, out.rows) << "concat part has a different row count";
+    total += p.cols;
   }
-  CHECK_EQ(col, out.cols) << "concat parts do not cover the output";
+  CHECK_EQ(total, out.cols) << "concat parts do not cover the output";
+  // One pass over the rows, all parts per row: one parallel region however many parts.
+  internal::ForEachRow(out.rows, out.cols, [&](int64_t r) {
+    float* o = out.row(r);
+    for (const ConstMatView& p : parts) {
+      if (p.cols > 0) std::memcpy(o, p.row(r), p.cols * sizeof(float));
+      o += p.cols;
+    }
+  });
 }
 
 void ConcatColumnsBackward(ConstMatView dout, const std::vector<MatView>& dparts) {
-  int64_t col = 0;
+  int64_t total = 0;
   for (const MatView& p : dparts) {
-    CopyMat(dout.Cols(col, p.cols), p);
-    col += p.cols;
+    CHECK_EQ(p.rows, dout.rows) << "split part has a different row count";
+    total += p.cols;
   }
-  CHECK_EQ(col, dout.cols) << "split parts do not cover the input";
+  CHECK_EQ(total, dout.cols) << "split parts do not cover the input";
+  internal::ForEachRow(dout.rows, dout.cols, [&](int64_t r) {
+    const float* g = dout.row(r);
+    for (const MatView& p : dparts) {
+      if (p.cols > 0) std::memcpy(p.row(r), g, p.cols * sizeof(float));
+      g += p.cols;
+    }
+  });
 }
 
 }  // namespace moerec

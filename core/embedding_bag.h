@@ -3,8 +3,11 @@
 // Dimension legend: B samples, U rows (unique ids of a batch), D embedding width.
 //   rows: (U, D)   offsets: (B + 1), offsets[0] = 0   index: (offsets[B]) values in [0, U)
 //   out, dout: (B, D) views (usually a column block of the model input)
-// Sample i pools rows index[offsets[i] .. offsets[i + 1]); an empty bag gives zeros.
-// Gradient rule: drows accumulates (+=), since several slots may share one table.
+// Sample i pools rows index[offsets[i] .. offsets[i + 1]); an empty bag gives zeros; offsets
+// are non-decreasing (the data layer validates them; here they are trusted).
+// Gradient rule: out is written; drows accumulates (+=), since several samples and several
+// slots may share one row. Both passes give bit-identical results for any thread count
+// (forward: samples are independent; backward: parallel over columns, samples in order).
 #ifndef MOEREC_CORE_EMBEDDING_BAG_H_
 #define MOEREC_CORE_EMBEDDING_BAG_H_
 

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "core/parallel.h"
+#include "core/internal/kernel_util.h"
 
 namespace moerec {
 
@@ -32,20 +32,26 @@ void Gemm(bool trans_a, bool trans_b, float alpha, ConstMatView a, ConstMatView 
 }
 
 void BiasForward(const float* b, MatView y) {
-  ParallelFor(y.rows, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      float* row = y.row(r);
-      for (int64_t j = 0; j < y.cols; ++j) row[j] += b[j];
-    }
+  internal::ForEachRow(y.rows, y.cols, [&](int64_t r) {
+    float* row = y.row(r);
+    for (int64_t j = 0; j < y.cols; ++j) row[j] += b[j];
   });
 }
 
+// A column sum only loads; on 2 cores a second thread pays from about 1M elements on.
+constexpr int64_t kBiasBackwardChunk = 8 * internal::kMinParallelElements;
+
 void BiasBackward(ConstMatView dy, float* db) {
-  // Column sums; rows are streamed once. Serial over rows keeps the sum order deterministic.
-  for (int64_t r = 0; r < dy.rows; ++r) {
-    const float* row = dy.row(r);
-    for (int64_t j = 0; j < dy.cols; ++j) db[j] += row[j];
-  }
+  // Column sums over fixed row blocks: the same bits for any thread count.
+  float* const out[1] = {db};
+  internal::ReduceRows(
+      dy.rows, dy.cols, dy.cols, out,
+      [&](int64_t r, float* const* acc) {
+        const float* __restrict row = dy.row(r);
+        float* __restrict a = acc[0];
+        for (int64_t j = 0; j < dy.cols; ++j) a[j] += row[j];
+      },
+      /*min_chunk_elements=*/kBiasBackwardChunk);
 }
 
 void LinearForward(ConstMatView x, ConstMatView w, const float* b, MatView y) {
@@ -53,9 +59,8 @@ void LinearForward(ConstMatView x, ConstMatView w, const float* b, MatView y) {
   CHECK_EQ(y.cols, w.cols);
   if (b != nullptr) {
     // Seed y with the bias rows and let sgemm accumulate: one pass over y instead of two.
-    ParallelFor(y.rows, 64, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) std::memcpy(y.row(r), b, y.cols * sizeof(float));
-    });
+    internal::ForEachRow(y.rows, y.cols,
+                         [&](int64_t r) { std::memcpy(y.row(r), b, y.cols * sizeof(float)); });
     Gemm(false, false, 1.0f, x, w, 1.0f, y);
   } else {
     Gemm(false, false, 1.0f, x, w, 0.0f, y);
@@ -72,20 +77,18 @@ void LinearBackward(ConstMatView x, ConstMatView w, ConstMatView dy, MatView dw,
 void CopyMat(ConstMatView src, MatView dst) {
   CHECK_EQ(src.rows, dst.rows);
   CHECK_EQ(src.cols, dst.cols);
-  for (int64_t r = 0; r < src.rows; ++r) {
+  internal::ForEachRow(src.rows, src.cols, [&](int64_t r) {
     std::memcpy(dst.row(r), src.row(r), src.cols * sizeof(float));
-  }
+  });
 }
 
 void AddMat(ConstMatView src, MatView dst) {
   CHECK_EQ(src.rows, dst.rows);
   CHECK_EQ(src.cols, dst.cols);
-  ParallelFor(src.rows, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* s = src.row(r);
-      float* d = dst.row(r);
-      for (int64_t j = 0; j < src.cols; ++j) d[j] += s[j];
-    }
+  internal::ForEachRow(src.rows, src.cols, [&](int64_t r) {
+    const float* s = src.row(r);
+    float* d = dst.row(r);
+    for (int64_t j = 0; j < src.cols; ++j) d[j] += s[j];
   });
 }
 

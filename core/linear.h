@@ -4,6 +4,9 @@
 //   x: (B, I)   W: (I, O)   b: (O)   y: (B, O)      all row-major views (ld >= cols)
 // Gradient rule: parameter gradients accumulate (dW +=, db +=); activation gradients are
 // written (dx =) unless the caller passes dx_beta = 1 to add several contributions.
+// Threading: GEMMs use OpenBLAS's threads, the other kernels ParallelFor. BiasBackward sums
+// columns over row blocks fixed by the shape, so db gets the same bits for any thread count;
+// the elementwise kernels are trivially so.
 #ifndef MOEREC_CORE_LINEAR_H_
 #define MOEREC_CORE_LINEAR_H_
 

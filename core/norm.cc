@@ -2,70 +2,75 @@
 
 #include <cmath>
 
-#include "core/parallel.h"
+#include "core/internal/kernel_util.h"
 
 namespace moerec {
 
-void LayerNormForward(ConstMatView x, const float* gamma, const float* beta, float eps,
-                      MatView y, LayerNormCache* cache) {
+using internal::ForEachRow;
+using internal::LaneSum;
+using internal::ReduceRows;
+
+namespace {
+
+// One row of LayerNormBackward (restrict parameters, so that the loop vectorises):
+// dgamma += dy * xhat, dbeta += dy, dx = rstd * (dy * gamma - m1 - xhat * m2).
+void LayerNormBackwardRow(int64_t n, const float* __restrict x, const float* __restrict dy,
+                          const float* __restrict gamma, float mean, float rstd, float m1, float m2,
+                          float* __restrict dgamma, float* __restrict dbeta, float* __restrict dx) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float xhat = (x[j] - mean) * rstd;
+    dgamma[j] += dy[j] * xhat;
+    dbeta[j] += dy[j];
+    dx[j] = rstd * (dy[j] * gamma[j] - m1 - xhat * m2);
+  }
+}
+
+}  // namespace
+
+void LayerNormForward(ConstMatView x, const float* gamma, const float* beta, float eps, MatView y,
+                      LayerNormCache* cache) {
+  CHECK(x.rows == y.rows && x.cols == y.cols);
+  CHECK_GT(x.cols, 0);
   const int64_t c = x.cols;
+  const float inv_c = 1.0f / static_cast<float>(c);
   cache->mean.resize(x.rows);
   cache->rstd.resize(x.rows);
-  ParallelFor(x.rows, 32, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x.row(r);
-      double sum = 0.0;
-      for (int64_t j = 0; j < c; ++j) sum += xr[j];
-      const float mean = static_cast<float>(sum / c);
-      double sq = 0.0;
-      for (int64_t j = 0; j < c; ++j) {
-        const float d = xr[j] - mean;
-        sq += d * d;
-      }
-      const float rstd = 1.0f / std::sqrt(static_cast<float>(sq / c) + eps);
-      cache->mean[r] = mean;
-      cache->rstd[r] = rstd;
-      float* yr = y.row(r);
-      for (int64_t j = 0; j < c; ++j) yr[j] = (xr[j] - mean) * rstd * gamma[j] + beta[j];
-    }
+  ForEachRow(x.rows, c, [&](int64_t r) {
+    const float* xr = x.row(r);
+    const float mean = LaneSum(c, [&](int64_t j) { return xr[j]; }) * inv_c;
+    const float var = LaneSum(c,
+                              [&](int64_t j) {
+                                const float d = xr[j] - mean;
+                                return d * d;
+                              }) *
+                      inv_c;
+    const float rstd = 1.0f / std::sqrt(var + eps);
+    cache->mean[r] = mean;
+    cache->rstd[r] = rstd;
+    float* yr = y.row(r);
+    for (int64_t j = 0; j < c; ++j) yr[j] = (xr[j] - mean) * rstd * gamma[j] + beta[j];
   });
 }
 
 void LayerNormBackward(ConstMatView x, const float* gamma, const LayerNormCache& cache,
                        ConstMatView dy, MatView dx, float* dgamma, float* dbeta) {
+  CHECK(x.rows == dy.rows && x.cols == dy.cols && x.rows == dx.rows && x.cols == dx.cols);
+  CHECK_EQ(static_cast<int64_t>(cache.mean.size()), x.rows) << "LayerNorm cache is stale";
   const int64_t c = x.cols;
-  // Parameter gradients: serial over rows for a deterministic summation order.
-  for (int64_t r = 0; r < x.rows; ++r) {
+  const float inv_c = 1.0f / static_cast<float>(c);
+  // One pass over the rows: dx row by row; dgamma and dbeta over fixed row blocks.
+  // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * gamma.
+  float* const out[2] = {dgamma, dbeta};
+  ReduceRows(x.rows, c, c, out, [&](int64_t r, float* const* acc) {
     const float* xr = x.row(r);
     const float* g = dy.row(r);
+    float* d = dx.row(r);
     const float mean = cache.mean[r];
     const float rstd = cache.rstd[r];
-    for (int64_t j = 0; j < c; ++j) {
-      dgamma[j] += g[j] * (xr[j] - mean) * rstd;
-      dbeta[j] += g[j];
-    }
-  }
-  ParallelFor(x.rows, 32, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x.row(r);
-      const float* g = dy.row(r);
-      float* d = dx.row(r);
-      const float mean = cache.mean[r];
-      const float rstd = cache.rstd[r];
-      double sum_dxhat = 0.0;
-      double sum_dxhat_xhat = 0.0;
-      for (int64_t j = 0; j < c; ++j) {
-        const float dxhat = g[j] * gamma[j];
-        sum_dxhat += dxhat;
-        sum_dxhat_xhat += dxhat * (xr[j] - mean) * rstd;
-      }
-      const float m1 = static_cast<float>(sum_dxhat / c);
-      const float m2 = static_cast<float>(sum_dxhat_xhat / c);
-      for (int64_t j = 0; j < c; ++j) {
-        const float xhat = (xr[j] - mean) * rstd;
-        d[j] = rstd * (g[j] * gamma[j] - m1 - xhat * m2);
-      }
-    }
+    const float m1 = LaneSum(c, [&](int64_t j) { return g[j] * gamma[j]; }) * inv_c;
+    const float m2 =
+        LaneSum(c, [&](int64_t j) { return g[j] * gamma[j] * ((xr[j] - mean) * rstd); }) * inv_c;
+    LayerNormBackwardRow(c, xr, g, gamma, mean, rstd, m1, m2, acc[0], acc[1], d);
   });
 }
 
@@ -80,120 +85,143 @@ void GroupBatchNormState::Init(int groups, int64_t channels) {
 void GroupBatchNormForward(ConstMatView x, const int32_t* group, const float* gamma,
                            const float* beta, float eps, float momentum, bool training,
                            GroupBatchNormState* state, MatView y, GroupBatchNormCache* cache) {
+  CHECK_EQ(state->running_mean.size(), int64_t{state->num_groups} * x.cols);
+  CHECK_EQ(state->running_var.size(), int64_t{state->num_groups} * x.cols);
+  GroupBatchNormForward(x, group, state->num_groups, gamma, beta, eps, momentum, training,
+                        state->running_mean.data(), state->running_var.data(), y, cache);
+}
+
+void GroupBatchNormForward(ConstMatView x, const int32_t* group, int num_groups, const float* gamma,
+                           const float* beta, float eps, float momentum, bool training,
+                           float* running_mean, float* running_var, MatView y,
+                           GroupBatchNormCache* cache) {
+  CHECK(x.rows == y.rows && x.cols == y.cols);
+  CHECK_GT(num_groups, 0);
   const int64_t c = x.cols;
-  const int g_count = state->num_groups;
-  CHECK_EQ(state->running_mean.cols(), c);
+  const int64_t gc = num_groups * c;
   cache->training = training;
-  cache->mean.assign(g_count * c, 0.0f);
-  cache->rstd.assign(g_count * c, 0.0f);
-  cache->count.assign(g_count, 0);
+  cache->mean.assign(gc, 0.0f);
+  cache->rstd.assign(gc, 0.0f);
+  cache->count.assign(num_groups, 0);
+  for (int64_t r = 0; r < x.rows; ++r) {
+    const int g = group[r];
+    CHECK(g >= 0 && g < num_groups)
+        << "group " << g << " of row " << r << " out of range [0, " << num_groups << ")";
+    ++cache->count[g];
+  }
   if (training) {
-    std::vector<double> sum(g_count * c, 0.0), sq(g_count * c, 0.0);
-    for (int64_t r = 0; r < x.rows; ++r) {
-      const int g = group[r];
-      CHECK(g >= 0 && g < g_count) << "group " << g << " out of range [0, " << g_count << ")";
-      ++cache->count[g];
+    cache->scratch.assign(2 * gc, 0.0);
+    double* const sum[1] = {cache->scratch.data()};
+    double* const sq[1] = {cache->scratch.data() + gc};
+    ReduceRows(x.rows, c, gc, sum, [&](int64_t r, double* const* acc) {
       const float* xr = x.row(r);
-      double* s = &sum[g * c];
+      double* __restrict s = acc[0] + group[r] * c;
       for (int64_t j = 0; j < c; ++j) s[j] += xr[j];
-    }
-    for (int g = 0; g < g_count; ++g) {
-      if (cache->count[g] == 0) continue;
-      for (int64_t j = 0; j < c; ++j) cache->mean[g * c + j] = static_cast<float>(sum[g * c + j] / cache->count[g]);
-    }
-    for (int64_t r = 0; r < x.rows; ++r) {
-      const int g = group[r];
-      const float* xr = x.row(r);
-      const float* m = &cache->mean[g * c];
-      double* q = &sq[g * c];
-      for (int64_t j = 0; j < c; ++j) {
-        const float d = xr[j] - m[j];
-        q[j] += d * d;
-      }
-    }
-    for (int g = 0; g < g_count; ++g) {
+    });
+    for (int g = 0; g < num_groups; ++g) {
       const int64_t n = cache->count[g];
       if (n == 0) continue;
-      float* rm = state->running_mean.data() + g * c;
-      float* rv = state->running_var.data() + g * c;
       for (int64_t j = 0; j < c; ++j) {
-        const double var = sq[g * c + j] / n;
-        cache->rstd[g * c + j] = 1.0f / std::sqrt(static_cast<float>(var) + eps);
-        const double unbiased = n > 1 ? var * n / (n - 1) : rv[j];
+        cache->mean[g * c + j] = static_cast<float>(sum[0][g * c + j] / static_cast<double>(n));
+      }
+    }
+    // Two passes (mean, then squared deviations) for accuracy.
+    ReduceRows(x.rows, c, gc, sq, [&](int64_t r, double* const* acc) {
+      const float* xr = x.row(r);
+      const float* m = &cache->mean[group[r] * c];
+      double* __restrict q = acc[0] + group[r] * c;
+      for (int64_t j = 0; j < c; ++j) {
+        const double d = static_cast<double>(xr[j]) - m[j];
+        q[j] += d * d;
+      }
+    });
+    for (int g = 0; g < num_groups; ++g) {
+      const int64_t n = cache->count[g];
+      if (n == 0) continue;
+      float* rm = running_mean + g * c;
+      float* rv = running_var + g * c;
+      for (int64_t j = 0; j < c; ++j) {
+        const double var = sq[0][g * c + j] / static_cast<double>(n);
+        cache->rstd[g * c + j] = static_cast<float>(1.0 / std::sqrt(var + eps));
         rm[j] = (1.0f - momentum) * rm[j] + momentum * cache->mean[g * c + j];
-        rv[j] = (1.0f - momentum) * rv[j] + momentum * static_cast<float>(unbiased);
+        if (n > 1) {
+          const float unbiased = static_cast<float>(var * n / (n - 1));
+          rv[j] = (1.0f - momentum) * rv[j] + momentum * unbiased;
+        }
       }
     }
   } else {
-    for (int g = 0; g < g_count; ++g) {
-      const float* rm = state->running_mean.data() + g * c;
-      const float* rv = state->running_var.data() + g * c;
-      for (int64_t j = 0; j < c; ++j) {
-        cache->mean[g * c + j] = rm[j];
-        cache->rstd[g * c + j] = 1.0f / std::sqrt(rv[j] + eps);
-      }
+    for (int64_t i = 0; i < gc; ++i) {
+      cache->mean[i] = running_mean[i];
+      cache->rstd[i] = 1.0f / std::sqrt(running_var[i] + eps);
     }
-    for (int64_t r = 0; r < x.rows; ++r) ++cache->count[group[r]];
   }
-  ParallelFor(x.rows, 32, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int g = group[r];
-      const float* xr = x.row(r);
-      const float* m = &cache->mean[g * c];
-      const float* s = &cache->rstd[g * c];
-      const float* ga = gamma + g * c;
-      const float* be = beta + g * c;
-      float* yr = y.row(r);
-      for (int64_t j = 0; j < c; ++j) yr[j] = (xr[j] - m[j]) * s[j] * ga[j] + be[j];
-    }
+  ForEachRow(x.rows, c, [&](int64_t r) {
+    const int64_t off = group[r] * c;
+    const float* xr = x.row(r);
+    const float* m = &cache->mean[off];
+    const float* s = &cache->rstd[off];
+    const float* ga = gamma + off;
+    const float* be = beta + off;
+    float* yr = y.row(r);
+    for (int64_t j = 0; j < c; ++j) yr[j] = (xr[j] - m[j]) * s[j] * ga[j] + be[j];
   });
 }
 
 void GroupBatchNormBackward(ConstMatView x, const int32_t* group, const float* gamma,
                             const GroupBatchNormCache& cache, ConstMatView dy, MatView dx,
                             float* dgamma, float* dbeta) {
+  CHECK(x.rows == dy.rows && x.cols == dy.cols && x.rows == dx.rows && x.cols == dx.cols);
   const int64_t c = x.cols;
-  const int g_count = static_cast<int>(cache.count.size());
-  // Per group: sum of dxhat and of dxhat * xhat (training mode needs both).
-  std::vector<double> sum_dxhat(g_count * c, 0.0), sum_dxhat_xhat(g_count * c, 0.0);
-  for (int64_t r = 0; r < x.rows; ++r) {
-    const int g = group[r];
+  const int num_groups = static_cast<int>(cache.count.size());
+  const int64_t gc = num_groups * c;
+  CHECK_EQ(static_cast<int64_t>(cache.mean.size()), gc) << "GroupBatchNorm cache is stale";
+  // Per (group, column): sum of dy and of dy * xhat, over fixed row blocks.
+  cache.scratch.assign(2 * gc, 0.0);
+  double* const sums[2] = {cache.scratch.data(), cache.scratch.data() + gc};
+  ReduceRows(x.rows, c, gc, sums, [&](int64_t r, double* const* acc) {
+    const int64_t off = group[r] * c;
     const float* xr = x.row(r);
     const float* gr = dy.row(r);
-    const float* m = &cache.mean[g * c];
-    const float* s = &cache.rstd[g * c];
-    const float* ga = gamma + g * c;
-    float* dga = dgamma + g * c;
-    float* dbe = dbeta + g * c;
+    const float* m = &cache.mean[off];
+    const float* s = &cache.rstd[off];
+    double* __restrict s_dy = acc[0] + off;
+    double* __restrict s_dy_xhat = acc[1] + off;
     for (int64_t j = 0; j < c; ++j) {
       const float xhat = (xr[j] - m[j]) * s[j];
-      dga[j] += gr[j] * xhat;
-      dbe[j] += gr[j];
-      const float dxhat = gr[j] * ga[j];
-      sum_dxhat[g * c + j] += dxhat;
-      sum_dxhat_xhat[g * c + j] += dxhat * xhat;
+      s_dy[j] += gr[j];
+      s_dy_xhat[j] += gr[j] * xhat;
+    }
+  });
+  const double* sum_dy = sums[0];
+  const double* sum_dy_xhat = sums[1];
+  for (int g = 0; g < num_groups; ++g) {
+    if (cache.count[g] == 0) continue;
+    for (int64_t j = 0; j < c; ++j) {
+      dbeta[g * c + j] += static_cast<float>(sum_dy[g * c + j]);
+      dgamma[g * c + j] += static_cast<float>(sum_dy_xhat[g * c + j]);
     }
   }
-  ParallelFor(x.rows, 32, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int g = group[r];
-      const float* xr = x.row(r);
-      const float* gr = dy.row(r);
-      const float* m = &cache.mean[g * c];
-      const float* s = &cache.rstd[g * c];
-      const float* ga = gamma + g * c;
-      float* d = dx.row(r);
-      if (!cache.training) {
-        for (int64_t j = 0; j < c; ++j) d[j] = gr[j] * ga[j] * s[j];
-        continue;
-      }
-      const double n = static_cast<double>(cache.count[g]);
-      for (int64_t j = 0; j < c; ++j) {
-        const float xhat = (xr[j] - m[j]) * s[j];
-        const float m1 = static_cast<float>(sum_dxhat[g * c + j] / n);
-        const float m2 = static_cast<float>(sum_dxhat_xhat[g * c + j] / n);
-        d[j] = s[j] * (gr[j] * ga[j] - m1 - xhat * m2);
-      }
+  ForEachRow(x.rows, c, [&](int64_t r) {
+    const int g = group[r];
+    const int64_t off = g * c;
+    const float* xr = x.row(r);
+    const float* gr = dy.row(r);
+    const float* m = &cache.mean[off];
+    const float* s = &cache.rstd[off];
+    const float* ga = gamma + off;
+    float* d = dx.row(r);
+    if (!cache.training) {
+      for (int64_t j = 0; j < c; ++j) d[j] = gr[j] * ga[j] * s[j];
+      return;
+    }
+    // dx = rstd * gamma * (dy - mean(dy) - xhat * mean(dy * xhat)), means over the group.
+    const double inv_n = 1.0 / static_cast<double>(cache.count[g]);
+    for (int64_t j = 0; j < c; ++j) {
+      const float xhat = (xr[j] - m[j]) * s[j];
+      const float m1 = static_cast<float>(sum_dy[off + j] * inv_n);
+      const float m2 = static_cast<float>(sum_dy_xhat[off + j] * inv_n);
+      d[j] = s[j] * ga[j] * (gr[j] - m1 - xhat * m2);
     }
   });
 }

@@ -4,7 +4,7 @@
 //   x, y, dx, dy: (B, C)   gamma, beta: (C) for LayerNorm, (G, C) for GroupBatchNorm
 // Gradient rule: parameter gradients accumulate (dgamma +=, dbeta +=); dx is written.
 // The forward pass fills a cache struct that the backward pass reads; x must stay unchanged
-// between the two (y must not alias x).
+// between the two (y must not alias x; dx must not alias dy).
 #ifndef MOEREC_CORE_NORM_H_
 #define MOEREC_CORE_NORM_H_
 
@@ -15,21 +15,29 @@
 
 namespace moerec {
 
+// y = (x - mean_row) / sqrt(var_row + eps) * gamma + beta, biased variance per row.
+// Parallel over rows, fixed-order row sums: bit-identical for any thread count.
 struct LayerNormCache {
   std::vector<float> mean;  // (B)
   std::vector<float> rstd;  // (B)
 };
 
-void LayerNormForward(ConstMatView x, const float* gamma, const float* beta, float eps,
-                      MatView y, LayerNormCache* cache);
+void LayerNormForward(ConstMatView x, const float* gamma, const float* beta, float eps, MatView y,
+                      LayerNormCache* cache);
 void LayerNormBackward(ConstMatView x, const float* gamma, const LayerNormCache& cache,
                        ConstMatView dy, MatView dx, float* dgamma, float* dbeta);
 
 // Batch normalisation whose statistics, scale and shift are kept per group: row r belongs to
-// group[r] in [0, G). In training, each group is normalised by its own batch statistics and
-// its running statistics move by `momentum` (running = (1 - m) running + m batch); a group
-// absent from the batch keeps its running statistics. Outside training the running
-// statistics are used. A group with a single row in the batch normalises to beta.
+// group[r] in [0, G) (rows need not be sorted by group). In training, each group is normalised
+// by its own batch statistics (biased variance) and its running statistics move by `momentum`
+// as in PyTorch: running_mean = (1 - m) running_mean + m mean, running_var = (1 - m)
+// running_var + m unbiased_var. A group absent from the batch keeps its running statistics; a
+// group with a single row normalises to beta, updates its running mean and keeps its running
+// variance. Outside training the running statistics are used and not changed.
+// Running statistics live either in a GroupBatchNormState or, through the pointer overload,
+// in any (G, C) buffers (e.g. ParameterSet buffers, so that checkpoints carry them).
+// All reductions run in an order fixed by the shapes: results are bit-identical for any
+// thread count.
 struct GroupBatchNormState {
   int num_groups = 0;
   Tensor running_mean;  // (G, C), starts at 0
@@ -39,14 +47,21 @@ struct GroupBatchNormState {
 
 struct GroupBatchNormCache {
   bool training = false;
-  std::vector<float> mean;   // (G, C) statistics used by the forward pass
-  std::vector<float> rstd;   // (G, C)
+  std::vector<float> mean;     // (G, C) statistics used by the forward pass
+  std::vector<float> rstd;     // (G, C)
   std::vector<int64_t> count;  // (G) rows per group in the batch
+  // Working memory of both passes, kept here so that steps do not allocate.
+  mutable std::vector<double> scratch;
 };
 
 void GroupBatchNormForward(ConstMatView x, const int32_t* group, const float* gamma,
                            const float* beta, float eps, float momentum, bool training,
                            GroupBatchNormState* state, MatView y, GroupBatchNormCache* cache);
+// The same with the running statistics as raw (G, C) row-major arrays.
+void GroupBatchNormForward(ConstMatView x, const int32_t* group, int num_groups, const float* gamma,
+                           const float* beta, float eps, float momentum, bool training,
+                           float* running_mean, float* running_var, MatView y,
+                           GroupBatchNormCache* cache);
 void GroupBatchNormBackward(ConstMatView x, const int32_t* group, const float* gamma,
                             const GroupBatchNormCache& cache, ConstMatView dy, MatView dx,
                             float* dgamma, float* dbeta);

@@ -68,7 +68,7 @@ class Rng {
 
  private:
   static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
+  uint64_t s_[4] = {};
 };
 
 // Fisher-Yates with Rng::Below.

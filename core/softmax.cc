@@ -1,39 +1,39 @@
 #include "core/softmax.h"
 
+#include <algorithm>
 #include <cmath>
 
-#include "core/parallel.h"
+#include "core/internal/kernel_util.h"
 
 namespace moerec {
 
+using internal::ForEachRow;
+using internal::LaneSum;
+
 void SoftmaxForward(ConstMatView x, MatView y) {
-  ParallelFor(x.rows, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x.row(r);
-      float* yr = y.row(r);
-      float mx = xr[0];
-      for (int64_t k = 1; k < x.cols; ++k) mx = std::max(mx, xr[k]);
-      float sum = 0.0f;
-      for (int64_t k = 0; k < x.cols; ++k) {
-        yr[k] = std::exp(xr[k] - mx);
-        sum += yr[k];
-      }
-      const float inv = 1.0f / sum;
-      for (int64_t k = 0; k < x.cols; ++k) yr[k] *= inv;
-    }
+  CHECK(x.rows == y.rows && x.cols == y.cols);
+  const int64_t k = x.cols;
+  if (k == 0) return;
+  ForEachRow(x.rows, k, [&](int64_t r) {
+    const float* xr = x.row(r);
+    float* yr = y.row(r);
+    float mx = xr[0];
+    for (int64_t i = 1; i < k; ++i) mx = std::max(mx, xr[i]);
+    for (int64_t i = 0; i < k; ++i) yr[i] = internal::Exp(xr[i] - mx);
+    const float inv = 1.0f / LaneSum(k, [&](int64_t i) { return yr[i]; });
+    for (int64_t i = 0; i < k; ++i) yr[i] *= inv;
   });
 }
 
 void SoftmaxBackward(ConstMatView y, ConstMatView dy, MatView dx) {
-  ParallelFor(y.rows, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* yr = y.row(r);
-      const float* g = dy.row(r);
-      float* d = dx.row(r);
-      float dot = 0.0f;
-      for (int64_t k = 0; k < y.cols; ++k) dot += g[k] * yr[k];
-      for (int64_t k = 0; k < y.cols; ++k) d[k] = yr[k] * (g[k] - dot);
-    }
+  CHECK(y.rows == dy.rows && y.cols == dy.cols && y.rows == dx.rows && y.cols == dx.cols);
+  const int64_t k = y.cols;
+  ForEachRow(y.rows, k, [&](int64_t r) {
+    const float* yr = y.row(r);
+    const float* g = dy.row(r);
+    float* d = dx.row(r);
+    const float dot = LaneSum(k, [&](int64_t i) { return g[i] * yr[i]; });
+    for (int64_t i = 0; i < k; ++i) d[i] = yr[i] * (g[i] - dot);
   });
 }
 

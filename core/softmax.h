@@ -1,6 +1,7 @@
 // Row softmax as a forward/backward pair.
 // Dimension legend: B rows, K classes (experts, candidates). x, y, dx, dy: (B, K).
-// dx is written; dx may alias dy. y may alias x.
+// dx is written; dx may alias dy. y may alias x. Rows are independent (parallel over rows), so
+// results are bit-identical for any thread count.
 #ifndef MOEREC_CORE_SOFTMAX_H_
 #define MOEREC_CORE_SOFTMAX_H_
 

@@ -45,8 +45,6 @@ Status Status::WithContext(const std::string& context) const {
   return Status(state_->code, context + ": " + state_->message);
 }
 
-Status ErrnoError(const std::string& what) {
-  return IoError(what + ": " + std::strerror(errno));
-}
+Status ErrnoError(const std::string& what) { return IoError(what + ": " + std::strerror(errno)); }
 
 }  // namespace moerec

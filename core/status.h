@@ -7,12 +7,12 @@
 #ifndef MOEREC_CORE_STATUS_H_
 #define MOEREC_CORE_STATUS_H_
 
+#include <glog/logging.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
-
-#include <glog/logging.h>
 
 namespace moerec {
 
@@ -32,7 +32,8 @@ class Status {
   Status() = default;
   Status(StatusCode code, std::string message)
       : state_(code == StatusCode::kOk ? nullptr
-                                       : std::make_shared<State>(State{code, std::move(message)})) {}
+                                       : std::make_shared<State>(State{code, std::move(message)})) {
+  }
 
   static Status OK() { return Status(); }
 
@@ -92,7 +93,9 @@ class StatusOr {
     return std::move(*value_);
   }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
   T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
 
  private:
   Status status_;
@@ -105,9 +108,9 @@ class StatusOr {
 #define MOEREC_CONCAT(a, b) MOEREC_CONCAT_INNER(a, b)
 
 // Returns the Status of `expr` from the enclosing function when it is not OK.
-#define RETURN_IF_ERROR(expr)                       \
-  do {                                              \
-    ::moerec::Status moerec_status_ = (expr);       \
+#define RETURN_IF_ERROR(expr)                        \
+  do {                                               \
+    ::moerec::Status moerec_status_ = (expr);        \
     if (!moerec_status_.ok()) return moerec_status_; \
   } while (0)
 

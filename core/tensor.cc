@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -10,7 +11,8 @@ namespace {
 constexpr size_t kAlignment = 64;
 
 float* AllocateFloats(int64_t n) {
-  size_t bytes = (static_cast<size_t>(n) * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
+  size_t bytes =
+      (static_cast<size_t>(n) * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
   void* p = std::aligned_alloc(kAlignment, bytes == 0 ? kAlignment : bytes);
   CHECK(p != nullptr) << "out of memory allocating " << bytes << " bytes";
   return static_cast<float*>(p);
@@ -24,6 +26,11 @@ Tensor::Tensor(const Tensor& other) { *this = other; }
 
 Tensor& Tensor::operator=(const Tensor& other) {
   if (this == &other) return *this;
+  if (other.shape_.empty()) {
+    shape_.clear();
+    size_ = 0;
+    return *this;
+  }
   Resize(other.shape_);
   if (size_ > 0) std::memcpy(data_, other.data_, size_ * sizeof(float));
   return *this;
@@ -52,19 +59,20 @@ Tensor& Tensor::operator=(Tensor&& other) noexcept {
   return *this;
 }
 
-void Tensor::Resize(const std::vector<int64_t>& shape) {
-  CHECK(!shape.empty() && shape.size() <= 4) << "tensor rank must be 1..4, got " << shape.size();
+void Tensor::SetShape(const int64_t* dims, size_t ndim) {
+  CHECK(ndim >= 1 && ndim <= 4) << "tensor rank must be 1..4, got " << ndim;
   int64_t n = 1;
-  for (int64_t d : shape) {
-    CHECK_GE(d, 0) << "negative tensor dimension";
-    n *= d;
+  for (size_t i = 0; i < ndim; ++i) {
+    CHECK_GE(dims[i], 0) << "negative tensor dimension";
+    n *= dims[i];
   }
   if (n > capacity_) {
     std::free(data_);
     data_ = AllocateFloats(n);
     capacity_ = n;
   }
-  shape_ = shape;
+  // assign() reuses the vector's storage, so resizing in a step does not allocate.
+  if (dims != shape_.data()) shape_.assign(dims, dims + ndim);
   size_ = n;
 }
 
@@ -72,9 +80,7 @@ void Tensor::Zero() {
   if (size_ > 0) std::memset(data_, 0, size_ * sizeof(float));
 }
 
-void Tensor::Fill(float value) {
-  for (int64_t i = 0; i < size_; ++i) data_[i] = value;
-}
+void Tensor::Fill(float value) { std::fill(data_, data_ + size_, value); }
 
 std::string Tensor::ShapeString() const {
   std::ostringstream os;

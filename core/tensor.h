@@ -1,7 +1,8 @@
 // Tensor: the one float32 tensor type of moerec. It owns a 64-byte aligned buffer and a
-// row-major shape of 1 to 4 dimensions. Resize() keeps the allocation when it is large enough,
-// so layers that hold their activations as Tensor members allocate only while the batch size
-// grows. Copying a Tensor copies its data.
+// row-major shape of 1 to 4 dimensions (a default-constructed Tensor has no shape and no
+// data). Resize() keeps the allocation when it is large enough, so layers that hold their
+// activations as Tensor members allocate only while the batch size grows. Copying a Tensor
+// copies its data (reusing the destination's allocation when large enough); moving steals it.
 //
 // MatView / ConstMatView are non-owning 2-D windows (rows x cols, leading dimension ld) onto a
 // Tensor or onto a column block of one; kernels take views so that, for example, expert k's
@@ -10,13 +11,13 @@
 #ifndef MOEREC_CORE_TENSOR_H_
 #define MOEREC_CORE_TENSOR_H_
 
+#include <glog/logging.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
-
-#include <glog/logging.h>
 
 namespace moerec {
 
@@ -39,7 +40,8 @@ struct ConstMatView {
   int64_t cols = 0;
   int64_t ld = 0;
   ConstMatView() = default;
-  ConstMatView(const float* d, int64_t r, int64_t c, int64_t l) : data(d), rows(r), cols(c), ld(l) {}
+  ConstMatView(const float* d, int64_t r, int64_t c, int64_t l)
+      : data(d), rows(r), cols(c), ld(l) {}
   ConstMatView(const MatView& v) : data(v.data), rows(v.rows), cols(v.cols), ld(v.ld) {}  // NOLINT
   const float* row(int64_t r) const { return data + r * ld; }
   ConstMatView Cols(int64_t begin, int64_t n) const {
@@ -60,10 +62,12 @@ class Tensor {
   Tensor& operator=(Tensor&& other) noexcept;
 
   // Sets the shape. Contents are unspecified afterwards unless the size did not change.
-  void Resize(const std::vector<int64_t>& shape);
-  void Resize(std::initializer_list<int64_t> shape) { Resize(std::vector<int64_t>(shape)); }
+  void Resize(const std::vector<int64_t>& shape) { SetShape(shape.data(), shape.size()); }
+  void Resize(std::initializer_list<int64_t> shape) { SetShape(shape.begin(), shape.size()); }
   // Resize to `other`'s shape.
   void ResizeLike(const Tensor& other) { Resize(other.shape_); }
+  // Floats the current allocation holds (>= size()).
+  int64_t capacity() const { return capacity_; }
 
   void Zero();
   void Fill(float value);
@@ -91,6 +95,8 @@ class Tensor {
   std::string ShapeString() const;
 
  private:
+  void SetShape(const int64_t* dims, size_t n);
+
   std::vector<int64_t> shape_;
   int64_t size_ = 0;
   int64_t capacity_ = 0;

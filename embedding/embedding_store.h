@@ -22,6 +22,7 @@
 #define MOEREC_EMBEDDING_EMBEDDING_STORE_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
@@ -49,6 +50,15 @@ class EmbeddingStore {
   // with no request in flight.
   virtual Status SaveSnapshot() = 0;
   virtual Status RestoreSnapshot() = 0;
+
+  // Durable checkpoints (ps/checkpoint.h has the folder layout). Checkpoint writes every
+  // shard's part of a checkpoint into `dir` — all rows, or with `incremental` the rows changed
+  // since the previous checkpoint — and returns when all are written; the job manifest
+  // (FinishCheckpoint) is the caller's. Restore replaces every row with those of the whole
+  // checkpoint `dir`, whatever number of shards wrote it. Synchronous; with several workers
+  // every worker calls them (they are collective).
+  virtual Status Checkpoint(const std::string& dir, int64_t step, bool incremental) = 0;
+  virtual Status Restore(const std::string& dir) = 0;
 };
 
 }  // namespace moerec

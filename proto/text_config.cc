@@ -193,13 +193,31 @@ void CheckTrain(const TrainConfig& t, Checker* c) {
   c->AtLeast("train.max_steps", t.max_steps(), int64_t{0});
   c->AtLeast("train.eval_every_steps", t.eval_every_steps(), int64_t{0});
   c->AtLeast("train.early_stop_patience", t.early_stop_patience(), 0);
-  c->InRange("train.threads", t.threads(), 1, 256, true);
+  c->InRange("train.threads", t.threads(), 0, 256, true);
   c->AtLeast("train.log_every_steps", t.log_every_steps(), int64_t{0});
+}
+
+void CheckCheckpoint(const CheckpointConfig& k, Checker* c) {
+  c->AtLeast("checkpoint.every_steps", k.every_steps(), int64_t{0});
+  c->AtLeast("checkpoint.every_minutes", k.every_minutes(), 0.0);
+  c->AtLeast("checkpoint.full_every", k.full_every(), 1);
+  c->AtLeast("checkpoint.keep_last", k.keep_last(), 1);
 }
 
 void CheckCluster(const ClusterConfig& cl, Checker* c) {
   c->AtLeast("cluster.num_servers", cl.num_servers(), 0);
   c->AtLeast("cluster.num_workers", cl.num_workers(), 1);
+  c->AtLeast("cluster.staleness", cl.staleness(), 0);
+  if (cl.worker_ranks_size() != 0 && cl.worker_ranks_size() != cl.num_workers()) {
+    c->Fail("cluster.worker_ranks", "has " + Checker::Str(cl.worker_ranks_size()) +
+                                        " ranks; give none or num_workers (" +
+                                        Checker::Str(cl.num_workers()) + ")");
+  }
+  if (cl.server_ranks_size() != 0 && cl.server_ranks_size() != cl.num_servers()) {
+    c->Fail("cluster.server_ranks", "has " + Checker::Str(cl.server_ranks_size()) +
+                                        " ranks; give none or num_servers (" +
+                                        Checker::Str(cl.num_servers()) + ")");
+  }
 }
 
 }  // namespace
@@ -250,6 +268,7 @@ Status ValidateJobConfig(const JobConfig& config, const std::string& name) {
   CheckDenseOptimizer(config.optimizer(), &c);
   CheckTrain(config.train(), &c);
   CheckCluster(config.cluster(), &c);
+  CheckCheckpoint(config.checkpoint(), &c);
   return c.status();
 }
 

@@ -2,8 +2,10 @@
 
 namespace moerec {
 
-StatusOr<std::unique_ptr<LocalStore>> LocalStore::Open(std::vector<TableSpec> tables) {
-  ASSIGN_OR_RETURN(std::unique_ptr<RowStore> rows, RowStore::Open(std::move(tables)));
+StatusOr<std::unique_ptr<LocalStore>> LocalStore::Open(std::vector<TableSpec> tables,
+                                                       RowStoreOptions options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RowStore> rows,
+                   RowStore::Open(std::move(tables), std::move(options)));
   return std::unique_ptr<LocalStore>(new LocalStore(std::move(rows)));
 }
 
@@ -46,16 +48,15 @@ EmbeddingStore::Ticket LocalStore::Push(const std::vector<TableRequest>* request
   return Finish(std::move(status));
 }
 
-Status LocalStore::SaveSnapshot() {
-  snapshot_ = rows_->Clone();
-  return Status::OK();
+Status LocalStore::SaveSnapshot() { return rows_->SaveSnapshot(); }
+
+Status LocalStore::RestoreSnapshot() { return rows_->RestoreSnapshot(); }
+
+Status LocalStore::Checkpoint(const std::string& dir, int64_t step, bool incremental) {
+  return rows_->Checkpoint(dir, step, incremental);
 }
 
-Status LocalStore::RestoreSnapshot() {
-  if (snapshot_ == nullptr) return FailedPrecondition("no snapshot of the tables was saved");
-  rows_ = snapshot_->Clone();
-  return Status::OK();
-}
+Status LocalStore::Restore(const std::string& dir) { return rows_->Restore(dir); }
 
 Status LocalStore::Wait(Ticket ticket) {
   auto it = done_.find(ticket);

@@ -1,0 +1,214 @@
+#include "bench/mmoe_ref.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "comm/communicator.h"
+#include "core/linear.h"
+#include "core/parallel.h"
+#include "core/random.h"
+#include "embedding/table_spec.h"
+#include "proto/text_config.h"
+#include "ps/local_store.h"
+#include "worker/step_runner.h"
+
+#ifndef MOEREC_SOURCE_DIR
+#define MOEREC_SOURCE_DIR "."
+#endif
+
+namespace moerec {
+namespace {
+
+constexpr int kSlots = 16;
+constexpr int kIdsPerSlot = 100000;
+constexpr int kDomains = 3;
+constexpr int kTasks = 2;
+constexpr int kPoolBatches = 50;
+
+using Clock = std::chrono::steady_clock;
+
+std::string ReferenceConfigText(int batch) {
+  std::string slots;
+  for (int s = 0; s < kSlots; ++s) slots += "slots { name: \"s" + std::to_string(s) + "\" } ";
+  return "name: \"mmoe-ref\" "
+         "data { num_domains: 3 num_tasks: 2 " +
+         slots + " train: \"unused\" reader { batch_size: " + std::to_string(batch) +
+         " } } "
+         "embedding { dim: 16 optimizer { type: ADAGRAD learning_rate: 0.05 epsilon: 1e-10 } } "
+         "model { domain_embedding_dim: 16 mmoe { num_experts: 8 "
+         "  expert { dims: 256 dims: 128 } tower { dims: 64 } } } "
+         "optimizer { type: ADAM learning_rate: 1e-3 } "
+         "train { seed: 1 }";
+}
+
+// A pool of random batches like the PyTorch script's: uniform ids, domains and labels.
+std::vector<Batch> MakePool(int batch_size) {
+  std::vector<Batch> pool(kPoolBatches);
+  Rng rng(5);
+  for (Batch& b : pool) {
+    b.Reset(kTasks, kSlots, 0);
+    for (int i = 0; i < batch_size; ++i) {
+      b.domain.push_back(static_cast<int32_t>(rng.Below(kDomains)));
+      b.user.push_back(i);
+      for (int t = 0; t < kTasks; ++t) {
+        b.labels.push_back(static_cast<float>(rng.Below(2)));
+        b.label_mask.push_back(1);
+      }
+      for (int s = 0; s < kSlots; ++s) {
+        b.ids[s].push_back(rng.Below(kIdsPerSlot));
+        b.offsets[s].push_back(static_cast<uint32_t>(b.ids[s].size()));
+      }
+    }
+    b.size = batch_size;
+  }
+  return pool;
+}
+
+// Dense FLOPs of one sample's forward + backward: each GEMM (m x k x n) costs 2mkn forward and
+// twice that backward (dW and dx); the first layer's dx is needed for the embedding gradients.
+double FlopsPerSample() {
+  const double input = kSlots * 16 + 16;
+  double forward = 2 * input * 8 * 256    // experts, layer 1 (fused)
+                   + 2 * 8 * 256 * 128.0  // experts, layer 2
+                   + 2 * input * kTasks * 8  // gates
+                   + kTasks * (2 * 128 * 64 + 2 * 64);  // towers
+  return 3 * forward;
+}
+
+}  // namespace
+
+double MeasureSgemmGflops(int threads, double seconds) {
+  SetComputeThreads(threads);
+  Tensor a({1024, 272}), b({272, 2048}), c({1024, 2048});
+  Rng rng(1);
+  for (int64_t i = 0; i < a.size(); ++i) a[i] = rng.UniformFloat();
+  for (int64_t i = 0; i < b.size(); ++i) b[i] = rng.UniformFloat();
+  Gemm(false, false, 1.0f, a.view(), b.view(), 0.0f, c.view());  // warm up
+  int64_t reps = 0;
+  const Clock::time_point start = Clock::now();
+  double elapsed = 0;
+  while (elapsed < seconds) {
+    Gemm(false, false, 1.0f, a.view(), b.view(), 0.0f, c.view());
+    ++reps;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  return 2.0 * 1024 * 272 * 2048 * reps / elapsed / 1e9;
+}
+
+Status RunAndReadFigure(const std::string& command, const std::string& key, double* value,
+                        std::string* output) {
+  *value = std::nan("");
+  output->clear();
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return ErrnoError("run " + command);
+  char buf[4096];
+  while (std::fgets(buf, sizeof(buf), pipe) != nullptr) output->append(buf);
+  const int rc = pclose(pipe);
+  if (rc != 0) {
+    return Unavailable("`" + command + "` exited with status " + std::to_string(rc) + ": " +
+                       output->substr(output->size() > 600 ? output->size() - 600 : 0));
+  }
+  size_t pos = 0;
+  while (pos < output->size()) {
+    size_t end = output->find('\n', pos);
+    if (end == std::string::npos) end = output->size();
+    const std::string line = output->substr(pos, end - pos);
+    if (line.rfind(key + "=", 0) == 0) *value = std::atof(line.c_str() + key.size() + 1);
+    pos = end + 1;
+  }
+  return Status::OK();
+}
+
+Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
+  JobConfig config;
+  RETURN_IF_ERROR(ParseTextProto(ReferenceConfigText(options.batch), "mmoe-ref", &config));
+  // The data section's defaults apply as LoadJobConfig would apply them.
+  for (int s = 0; s < kSlots; ++s) {
+    TableConfig* t = config.add_tables();
+    t->set_name("s" + std::to_string(s));
+    t->set_dim(config.embedding().dim());
+    *t->mutable_optimizer() = config.embedding().optimizer();
+    *t->mutable_initializer() = config.embedding().initializer();
+  }
+  RETURN_IF_ERROR(ValidateJobConfig(config, "mmoe-ref"));
+
+  // The machine's sgemm rate first, while nothing else runs.
+  const double gflops = MeasureSgemmGflops(options.threads, 1.0);
+
+  SetComputeThreads(options.threads);
+  ASSIGN_OR_RETURN(auto store, LocalStore::Open(TableSpecsFromConfig(config)));
+  SelfCommunicator self;
+  ASSIGN_OR_RETURN(auto runner, StepRunner::Create(config, store.get(), &self));
+  std::vector<Batch> pool = MakePool(options.batch);
+  Batch batch;
+  int64_t step = 0;
+  double loss = 0;
+  for (int i = 0; i < options.warmup; ++i, ++step) {
+    batch = pool[step % pool.size()];
+    ASSIGN_OR_RETURN(loss, runner->Train(&batch, step));
+  }
+  runner->mutable_times()->Clear();
+  double copy_seconds = 0;
+  const Clock::time_point start = Clock::now();
+  for (int i = 0; i < options.steps; ++i, ++step) {
+    const Clock::time_point c0 = Clock::now();
+    batch = pool[step % pool.size()];  // the reader's role; not part of the step
+    copy_seconds += std::chrono::duration<double>(Clock::now() - c0).count();
+    ASSIGN_OR_RETURN(loss, runner->Train(&batch, step));
+  }
+  const double total = std::chrono::duration<double>(Clock::now() - start).count() - copy_seconds;
+  const StepTimes& t = runner->times();
+  const double rate = static_cast<double>(options.batch) * options.steps / total;
+  const double flops = FlopsPerSample();
+  const double ceiling = gflops * 1e9 / flops;
+
+  std::printf("workload=mmoe-ref\n");
+  std::printf("threads=%d\nbatch=%d\nsteps=%d\nwarmup=%d\n", options.threads, options.batch,
+              options.steps, options.warmup);
+  std::printf("final_loss=%.5f\n", loss);
+  std::printf("ms_per_step=%.3f\n", 1000 * total / options.steps);
+  const double per = 1000.0 / options.steps;
+  std::printf("ms_data=%.3f\nms_pull=%.3f\nms_compute=%.3f\nms_push=%.3f\nms_dense=%.3f\n",
+              t.data * per, t.pull * per, t.compute * per, t.push * per, t.dense * per);
+  std::printf("mflop_per_sample=%.3f\n", flops / 1e6);
+  std::printf("sgemm_gflops=%.1f\n", gflops);
+  std::printf("ceiling_samples_per_sec=%.0f\n", ceiling);
+  std::printf("fraction_of_ceiling=%.3f\n", rate / ceiling);
+
+  if (options.torch) {
+    const std::string script = options.torch_script.empty()
+                                   ? std::string(MOEREC_SOURCE_DIR) + "/bench/mmoe_ref_torch.py"
+                                   : options.torch_script;
+    double best = 0;
+    int best_threads = 0;
+    for (int threads = 1; threads <= std::max(1, options.threads); ++threads) {
+      const std::string cmd = options.python + " " + script + " --threads " +
+                              std::to_string(threads) + " --steps " +
+                              std::to_string(std::max(20, options.steps / 2)) + " --batch " +
+                              std::to_string(options.batch) + " 2>&1";
+      double value = 0;
+      std::string out;
+      Status s = RunAndReadFigure(cmd, "samples_per_sec", &value, &out);
+      if (!s.ok()) {
+        std::printf("torch_error=%s\n", s.message().substr(0, 300).c_str());
+        continue;
+      }
+      std::printf("torch_threads_%d_samples_per_sec=%.1f\n", threads, value);
+      if (value > best) {
+        best = value;
+        best_threads = threads;
+      }
+    }
+    if (best > 0) {
+      std::printf("torch_best_threads=%d\ntorch_samples_per_sec=%.1f\n", best_threads, best);
+      std::printf("speedup_vs_torch=%.2f\n", rate / best);
+    }
+  }
+  std::printf("samples_per_sec=%.1f\n", rate);
+  std::fflush(stdout);
+  return Status::OK();
+}
+
+}  // namespace moerec

@@ -1,0 +1,45 @@
+// The mmoe-ref benchmark (DESIGN.md §8): full training steps of the reference MMoE through the
+// trainer's own step pipeline (StepRunner over in-process tables), on in-memory random batches
+// so that only the step is timed, side by side with PyTorch on the same workload
+// (bench/mmoe_ref_torch.py, run as a child process in the same run) and with this machine's
+// sgemm rate, which bounds the achievable samples/s.
+//
+// Workload: 16 sparse slots x 100k ids, one id per slot, sum pooling, dim 16; a domain
+// embedding (3 domains, dim 16) -> input 272; 8 experts 272 -> 256 -> 128 ReLU; 2 tasks with
+// softmax gates over the experts; towers 128 -> 64 -> 1; BCE; Adagrad (lr 0.05) on rows, Adam
+// (lr 1e-3) on dense parameters; batch 1024.
+#ifndef MOEREC_BENCH_MMOE_REF_H_
+#define MOEREC_BENCH_MMOE_REF_H_
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+
+namespace moerec {
+
+struct MmoeRefOptions {
+  int threads = 2;          // compute threads for moerec (PyTorch tries 1 and 2, keeps the best)
+  int steps = 100;          // timed steps
+  int warmup = 10;          // untimed steps first
+  int batch = 1024;
+  bool torch = true;        // also run the PyTorch reference
+  std::string python = "/usr/bin/python3";
+  std::string torch_script;  // default: <source dir>/bench/mmoe_ref_torch.py
+};
+
+// Prints name=value lines to stdout; the last is samples_per_sec=<moerec's rate>.
+Status RunMmoeRefBenchmark(const MmoeRefOptions& options);
+
+// Runs a child command and returns its stdout; the value of the last "name=value" line whose
+// name is `key` is put in *value (NaN when absent).
+Status RunAndReadFigure(const std::string& command, const std::string& key, double* value,
+                        std::string* output);
+
+// The sgemm rate of this machine with the compute pool at `threads`, in GFLOP/s, measured on
+// the reference workload's largest GEMM shape (1024 x 272 x 2048) for about `seconds`.
+double MeasureSgemmGflops(int threads, double seconds);
+
+}  // namespace moerec
+
+#endif  // MOEREC_BENCH_MMOE_REF_H_

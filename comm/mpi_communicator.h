@@ -1,0 +1,64 @@
+// MpiCommunicator: the Communicator over an MPI communicator (CPU workers). It does not own
+// the MPI communicator unless told to (then it frees it). Errors come back as a Status naming
+// the MPI call (the communicator is set to MPI_ERRORS_RETURN).
+// MpiSession: MPI_Init_thread(MPI_THREAD_MULTIPLE) for the process's lifetime; refuses an MPI
+// library that cannot give MPI_THREAD_MULTIPLE.
+// Thread-safety: as Communicator (one thread per communicator at a time).
+#ifndef MOEREC_COMM_MPI_COMMUNICATOR_H_
+#define MOEREC_COMM_MPI_COMMUNICATOR_H_
+
+#include <mpi.h>
+
+#include <memory>
+
+#include "comm/communicator.h"
+
+namespace moerec {
+
+class MpiSession {
+ public:
+  static StatusOr<std::unique_ptr<MpiSession>> Init(int* argc, char*** argv);
+  ~MpiSession();  // MPI_Finalize
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+
+  int world_rank() const { return rank_; }
+  int world_size() const { return size_; }
+
+  // True when this process was started by mpirun / srun (so MPI should be initialised).
+  static bool LaunchedByMpi();
+
+ private:
+  MpiSession(int rank, int size) : rank_(rank), size_(size) {}
+  int rank_;
+  int size_;
+};
+
+class MpiCommunicator : public Communicator {
+ public:
+  MpiCommunicator(MPI_Comm comm, bool owned);
+  ~MpiCommunicator() override;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  Status AllReduceSum(float* data, int64_t n) override;
+  Status AllReduceSum(double* data, int64_t n) override;
+  Status AllReduceMax(double* data, int64_t n) override;
+  Status AllGather(const std::string& mine, std::vector<std::string>* all) override;
+  Status Broadcast(void* data, int64_t bytes, int root) override;
+  Status Barrier() override;
+
+  MPI_Comm comm() const { return comm_; }
+
+ private:
+  Status AllReduce(void* data, int64_t n, MPI_Datatype type, MPI_Op op);
+
+  MPI_Comm comm_;
+  bool owned_;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace moerec
+
+#endif  // MOEREC_COMM_MPI_COMMUNICATOR_H_

@@ -1,0 +1,257 @@
+#include "core/norm.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/internal/test_util.h"
+#include "core/parallel.h"
+
+namespace moerec {
+namespace {
+
+using testing::Dot;
+using testing::ExpectGradient;
+using testing::RandomMat;
+using testing::TestMat;
+
+TEST(LayerNormTest, ForwardMatchesDirectFormula) {
+  Rng rng(1);
+  TestMat x = RandomMat(5, 37, 3, &rng, -3.0f, 2.0f), y(5, 37, 2);
+  TestMat gamma = RandomMat(1, 37, 0, &rng), beta = RandomMat(1, 37, 0, &rng);
+  LayerNormCache cache;
+  LayerNormForward(x.cview(), gamma.data(), beta.data(), 1e-5f, y.view(), &cache);
+  for (int64_t r = 0; r < 5; ++r) {
+    double mean = 0.0, var = 0.0;
+    for (int64_t c = 0; c < 37; ++c) mean += x.at(r, c) / 37.0;
+    for (int64_t c = 0; c < 37; ++c) var += (x.at(r, c) - mean) * (x.at(r, c) - mean) / 37.0;
+    for (int64_t c = 0; c < 37; ++c) {
+      const double want =
+          (x.at(r, c) - mean) / std::sqrt(var + 1e-5) * gamma.at(0, c) + beta.at(0, c);
+      EXPECT_NEAR(y.at(r, c), want, 1e-5);
+    }
+  }
+  EXPECT_TRUE(y.PaddingIntact());
+}
+
+TEST(LayerNormTest, BackwardMatchesFiniteDifferences) {
+  Rng rng(2);
+  for (int trial = 0; trial < 5; ++trial) {
+    const int64_t rows = 1 + rng.Below(6), cols = 2 + rng.Below(30);
+    TestMat x = RandomMat(rows, cols, rng.Below(4), &rng, -2.0f, 2.0f), y(rows, cols, 1);
+    TestMat gamma = RandomMat(1, cols, 0, &rng, 0.5f, 1.5f), beta = RandomMat(1, cols, 0, &rng);
+    TestMat dy = RandomMat(rows, cols, rng.Below(4), &rng);
+    LayerNormCache cache;
+    auto loss = [&] {
+      LayerNormCache c;
+      LayerNormForward(x.cview(), gamma.data(), beta.data(), 1e-5f, y.view(), &c);
+      return Dot(dy, y);
+    };
+    LayerNormForward(x.cview(), gamma.data(), beta.data(), 1e-5f, y.view(), &cache);
+    TestMat dx(rows, cols, 2), dgamma(1, cols, 0), dbeta(1, cols, 0);
+    LayerNormBackward(x.cview(), gamma.data(), cache, dy.cview(), dx.view(), dgamma.data(),
+                      dbeta.data());
+    ExpectGradient("layernorm x", &x, dx, loss);
+    ExpectGradient("layernorm gamma", &gamma, dgamma, loss);
+    ExpectGradient("layernorm beta", &beta, dbeta, loss);
+    EXPECT_TRUE(dx.PaddingIntact());
+  }
+}
+
+TEST(LayerNormTest, IsTheSameForAnyThreadCount) {
+  Rng rng(3);
+  TestMat x = RandomMat(500, 256, 4, &rng), dy = RandomMat(500, 256, 0, &rng);
+  TestMat gamma = RandomMat(1, 256, 0, &rng), beta = RandomMat(1, 256, 0, &rng);
+  TestMat y[2] = {TestMat(500, 256, 0), TestMat(500, 256, 0)};
+  TestMat dx[2] = {TestMat(500, 256, 0), TestMat(500, 256, 0)};
+  std::vector<float> dg[2], db[2];
+  for (int t = 0; t < 2; ++t) {
+    SetComputeThreads(t + 1);
+    LayerNormCache cache;
+    dg[t].assign(256, 0.0f);
+    db[t].assign(256, 0.0f);
+    LayerNormForward(x.cview(), gamma.data(), beta.data(), 1e-5f, y[t].view(), &cache);
+    LayerNormBackward(x.cview(), gamma.data(), cache, dy.cview(), dx[t].view(), dg[t].data(),
+                      db[t].data());
+  }
+  EXPECT_TRUE(y[0].SameBits(y[1]));
+  EXPECT_TRUE(dx[0].SameBits(dx[1]));
+  EXPECT_EQ(dg[0], dg[1]);
+  EXPECT_EQ(db[0], db[1]);
+}
+
+// Rows of 4 groups: group 0 has several rows, group 1 exactly one, group 2 none, group 3 the
+// rest; rows interleave groups.
+std::vector<int32_t> Groups(int64_t rows) {
+  std::vector<int32_t> g(rows);
+  for (int64_t r = 0; r < rows; ++r) g[r] = (r % 2 == 0) ? 0 : 3;
+  g[rows / 2] = 1;
+  return g;
+}
+
+TEST(GroupBatchNormTest, TrainingForwardUsesPerGroupBatchStatistics) {
+  Rng rng(4);
+  const int64_t rows = 11, cols = 6;
+  const int groups = 4;
+  const std::vector<int32_t> group = Groups(rows);
+  TestMat x = RandomMat(rows, cols, 2, &rng, -2.0f, 3.0f), y(rows, cols, 1);
+  TestMat gamma = RandomMat(groups, cols, 0, &rng), beta = RandomMat(groups, cols, 0, &rng);
+  GroupBatchNormState state;
+  state.Init(groups, cols);
+  TestMat rm0 = RandomMat(groups, cols, 0, &rng), rv0 = RandomMat(groups, cols, 0, &rng, 0.5f, 2);
+  std::copy(rm0.data(), rm0.data() + groups * cols, state.running_mean.data());
+  std::copy(rv0.data(), rv0.data() + groups * cols, state.running_var.data());
+  const float eps = 1e-3f, momentum = 0.1f;
+  GroupBatchNormCache cache;
+  GroupBatchNormForward(x.cview(), group.data(), gamma.data(), beta.data(), eps, momentum, true,
+                        &state, y.view(), &cache);
+  for (int g = 0; g < groups; ++g) {
+    for (int64_t c = 0; c < cols; ++c) {
+      double n = 0, mean = 0, var = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        if (group[r] == g) n += 1, mean += x.at(r, c);
+      }
+      if (n == 0) {  // absent group: running statistics untouched
+        EXPECT_EQ(state.running_mean[g * cols + c], rm0.at(g, c));
+        EXPECT_EQ(state.running_var[g * cols + c], rv0.at(g, c));
+        continue;
+      }
+      mean /= n;
+      for (int64_t r = 0; r < rows; ++r) {
+        if (group[r] == g) var += (x.at(r, c) - mean) * (x.at(r, c) - mean) / n;
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        if (group[r] != g) continue;
+        const double want =
+            (x.at(r, c) - mean) / std::sqrt(var + eps) * gamma.at(g, c) + beta.at(g, c);
+        EXPECT_NEAR(y.at(r, c), want, 1e-5);
+        if (n == 1) {
+          EXPECT_EQ(y.at(r, c), beta.at(g, c));
+        }
+      }
+      EXPECT_NEAR(state.running_mean[g * cols + c], 0.9 * rm0.at(g, c) + 0.1 * mean, 1e-6);
+      const double want_var = n > 1 ? 0.9 * rv0.at(g, c) + 0.1 * var * n / (n - 1) : rv0.at(g, c);
+      EXPECT_NEAR(state.running_var[g * cols + c], want_var, 1e-6);
+    }
+  }
+  EXPECT_TRUE(y.PaddingIntact());
+}
+
+TEST(GroupBatchNormTest, TrainingBackwardMatchesFiniteDifferences) {
+  Rng rng(5);
+  for (int trial = 0; trial < 4; ++trial) {
+    const int64_t rows = 7 + rng.Below(6), cols = 1 + rng.Below(20);
+    const int groups = 4;
+    const std::vector<int32_t> group = Groups(rows);
+    TestMat x = RandomMat(rows, cols, rng.Below(3), &rng, -2.0f, 2.0f), y(rows, cols, 2);
+    TestMat gamma = RandomMat(groups, cols, 0, &rng, 0.5f, 1.5f);
+    TestMat beta = RandomMat(groups, cols, 0, &rng);
+    TestMat dy = RandomMat(rows, cols, 1, &rng);
+    GroupBatchNormState state;
+    state.Init(groups, cols);
+    auto loss = [&] {
+      GroupBatchNormState s = state;
+      GroupBatchNormCache c;
+      GroupBatchNormForward(x.cview(), group.data(), gamma.data(), beta.data(), 1e-3f, 0.1f, true,
+                            &s, y.view(), &c);
+      return Dot(dy, y);
+    };
+    GroupBatchNormCache cache;
+    GroupBatchNormForward(x.cview(), group.data(), gamma.data(), beta.data(), 1e-3f, 0.1f, true,
+                          &state, y.view(), &cache);
+    TestMat dx = RandomMat(rows, cols, 3, &rng), dgamma(groups, cols, 0), dbeta(groups, cols, 0);
+    GroupBatchNormBackward(x.cview(), group.data(), gamma.data(), cache, dy.cview(), dx.view(),
+                           dgamma.data(), dbeta.data());
+    ExpectGradient("batchnorm x", &x, dx, loss);
+    ExpectGradient("batchnorm gamma", &gamma, dgamma, loss);
+    ExpectGradient("batchnorm beta", &beta, dbeta, loss);
+    for (int64_t c = 0; c < cols; ++c) {
+      EXPECT_EQ(dx.at(rows / 2, c), 0.0f);  // the one-row group's output is beta
+      EXPECT_EQ(dgamma.at(2, c), 0.0f);     // the absent group
+      EXPECT_EQ(dbeta.at(2, c), 0.0f);
+    }
+    EXPECT_TRUE(dx.PaddingIntact());
+  }
+}
+
+TEST(GroupBatchNormTest, EvalUsesRunningStatisticsAndMatchesFiniteDifferences) {
+  Rng rng(6);
+  const int64_t rows = 9, cols = 13;
+  const int groups = 4;
+  const std::vector<int32_t> group = Groups(rows);
+  TestMat x = RandomMat(rows, cols, 1, &rng, -2.0f, 2.0f), y(rows, cols, 3);
+  TestMat gamma = RandomMat(groups, cols, 0, &rng), beta = RandomMat(groups, cols, 0, &rng);
+  TestMat rm = RandomMat(groups, cols, 0, &rng), rv = RandomMat(groups, cols, 0, &rng, 0.5f, 2);
+  const TestMat rm0 = rm, rv0 = rv;
+  TestMat dy = RandomMat(rows, cols, 2, &rng);
+  auto loss = [&] {
+    GroupBatchNormCache c;
+    GroupBatchNormForward(x.cview(), group.data(), groups, gamma.data(), beta.data(), 1e-3f, 0.1f,
+                          false, rm.data(), rv.data(), y.view(), &c);
+    return Dot(dy, y);
+  };
+  loss();
+  EXPECT_TRUE(rm.SameBits(rm0) && rv.SameBits(rv0));  // eval leaves them alone
+  for (int64_t r = 0; r < rows; ++r) {
+    const int g = group[r];
+    for (int64_t c = 0; c < cols; ++c) {
+      const double want =
+          (x.at(r, c) - rm.at(g, c)) / std::sqrt(rv.at(g, c) + 1e-3) * gamma.at(g, c) +
+          beta.at(g, c);
+      EXPECT_NEAR(y.at(r, c), want, 1e-5);
+    }
+  }
+  GroupBatchNormCache cache;
+  GroupBatchNormForward(x.cview(), group.data(), groups, gamma.data(), beta.data(), 1e-3f, 0.1f,
+                        false, rm.data(), rv.data(), y.view(), &cache);
+  TestMat dx(rows, cols, 1), dgamma(groups, cols, 0), dbeta(groups, cols, 0);
+  GroupBatchNormBackward(x.cview(), group.data(), gamma.data(), cache, dy.cview(), dx.view(),
+                         dgamma.data(), dbeta.data());
+  ExpectGradient("eval batchnorm x", &x, dx, loss);
+  ExpectGradient("eval batchnorm gamma", &gamma, dgamma, loss);
+  ExpectGradient("eval batchnorm beta", &beta, dbeta, loss);
+}
+
+TEST(GroupBatchNormTest, PointerOverloadMatchesStateAndIsTheSameForAnyThreadCount) {
+  Rng rng(7);
+  const int64_t rows = 600, cols = 150;
+  const int groups = 3;
+  std::vector<int32_t> group(rows);
+  for (auto& g : group) g = static_cast<int32_t>(rng.Below(groups));
+  TestMat x = RandomMat(rows, cols, 2, &rng), dy = RandomMat(rows, cols, 0, &rng);
+  TestMat gamma = RandomMat(groups, cols, 0, &rng), beta = RandomMat(groups, cols, 0, &rng);
+  TestMat y[2] = {TestMat(rows, cols, 0), TestMat(rows, cols, 0)};
+  TestMat dx[2] = {TestMat(rows, cols, 0), TestMat(rows, cols, 0)};
+  TestMat dg[2] = {TestMat(groups, cols, 0), TestMat(groups, cols, 0)};
+  TestMat db[2] = {TestMat(groups, cols, 0), TestMat(groups, cols, 0)};
+  GroupBatchNormState state;
+  state.Init(groups, cols);
+  Tensor rm({groups, cols}), rv({groups, cols});
+  rm.Zero();
+  rv.Fill(1.0f);
+  for (int t = 0; t < 2; ++t) {
+    SetComputeThreads(t + 1);
+    GroupBatchNormCache cache;
+    if (t == 0) {
+      GroupBatchNormForward(x.cview(), group.data(), gamma.data(), beta.data(), 1e-5f, 0.2f, true,
+                            &state, y[t].view(), &cache);
+    } else {
+      GroupBatchNormForward(x.cview(), group.data(), groups, gamma.data(), beta.data(), 1e-5f, 0.2f,
+                            true, rm.data(), rv.data(), y[t].view(), &cache);
+    }
+    GroupBatchNormBackward(x.cview(), group.data(), gamma.data(), cache, dy.cview(), dx[t].view(),
+                           dg[t].data(), db[t].data());
+  }
+  SetComputeThreads(2);
+  EXPECT_TRUE(y[0].SameBits(y[1]));
+  EXPECT_TRUE(dx[0].SameBits(dx[1]));
+  EXPECT_TRUE(dg[0].SameBits(dg[1]));
+  EXPECT_TRUE(db[0].SameBits(db[1]));
+  for (int64_t i = 0; i < groups * cols; ++i) {
+    ASSERT_EQ(rm[i], state.running_mean[i]);
+    ASSERT_EQ(rv[i], state.running_var[i]);
+  }
+}
+
+}  // namespace
+}  // namespace moerec

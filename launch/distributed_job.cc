@@ -1,0 +1,97 @@
+#include "launch/distributed_job.h"
+
+#include <filesystem>
+
+#include <glog/logging.h>
+
+#include "comm/mpi_check.h"
+#include "embedding/table_spec.h"
+#include "launch/data_setup.h"
+#include "ps/client.h"
+#include "ps/row_store.h"
+#include "ps/server.h"
+#include "scheduler/role_layout.h"
+
+namespace moerec {
+namespace {
+
+Status RunServer(const JobConfig& config, const Trainer::Options& options,
+                 const RoleLayout& layout, int index, MPI_Comm ps_comm) {
+  ServerConfig server_config = config.ps();
+  // A relative RocksDB folder lives in the run folder.
+  if (!server_config.db_dir().empty() &&
+      !std::filesystem::path(server_config.db_dir()).is_absolute()) {
+    server_config.set_db_dir(
+        (std::filesystem::path(options.run_dir) / server_config.db_dir()).string());
+  }
+  const RowStoreOptions store_options =
+      RowStoreOptionsFromConfig(server_config, index, layout.num_servers());
+  ASSIGN_OR_RETURN(auto store, RowStore::Open(TableSpecsFromConfig(config), store_options));
+  PsServer::Options server_options;
+  server_options.server_index = index;
+  server_options.num_servers = layout.num_servers();
+  server_options.worker_ranks = layout.worker_ranks();
+  server_options.sync = config.cluster().sync();
+  server_options.staleness = config.cluster().staleness();
+  ASSIGN_OR_RETURN(auto server, PsServer::Create(std::move(store), server_options, ps_comm));
+  LOG(INFO) << "server " << index << " of " << layout.num_servers() << " serving "
+            << layout.num_workers() << " workers ("
+            << (store_options.db_path.empty() ? "memory only" : "RocksDB " + store_options.db_path)
+            << ")";
+  return server->Run();
+}
+
+Status RunWorker(const JobConfig& config, const Trainer::Options& options,
+                 const RoleLayout& layout, int index, MPI_Comm ps_comm, MPI_Comm worker_comm) {
+  PsClient::Options client_options;
+  client_options.worker_index = index;
+  client_options.server_ranks = layout.server_ranks();
+  ASSIGN_OR_RETURN(auto client,
+                   PsClient::Create(TableSpecsFromConfig(config), client_options, ps_comm));
+  MpiCommunicator workers(worker_comm, /*owned=*/false);
+  Trainer::Options worker_options = options;
+  worker_options.interactive = options.interactive && index == 0;
+  worker_options.print_table = index == 0;
+  Status result;
+  int64_t step = 0;
+  {
+    StatusOr<std::unique_ptr<Trainer>> trainer =
+        Trainer::Create(config, worker_options, client.get(), &workers);
+    result = trainer.status();
+    if (result.ok()) {
+      result = (*trainer)->Run().status();
+      step = (*trainer)->step();
+    }
+  }
+  if (!result.ok()) return result;
+  return client->Shutdown(step);
+}
+
+}  // namespace
+
+Status RunDistributedTraining(const JobConfig& config, const Trainer::Options& options,
+                              const MpiSession& mpi) {
+  ASSIGN_OR_RETURN(const RoleLayout layout, RoleLayout::Create(config.cluster(), mpi.world_size()));
+  const int rank = mpi.world_rank();
+  if (rank == layout.chief_rank()) {
+    RETURN_IF_ERROR(EnsureSyntheticData(config.data(), /*force=*/false));
+  }
+  MPI_RETURN_IF_ERROR(MPI_Barrier(MPI_COMM_WORLD));
+
+  MPI_Comm ps_comm = MPI_COMM_NULL, role_comm = MPI_COMM_NULL;
+  MPI_RETURN_IF_ERROR(MPI_Comm_dup(MPI_COMM_WORLD, &ps_comm));
+  const Role role = layout.role(rank);
+  MPI_RETURN_IF_ERROR(
+      MPI_Comm_split(MPI_COMM_WORLD, role == Role::kWorker ? 0 : 1, rank, &role_comm));
+  MPI_Comm_set_errhandler(ps_comm, MPI_ERRORS_RETURN);
+  Status result = role == Role::kServer
+                      ? RunServer(config, options, layout, layout.index(rank), ps_comm)
+                      : RunWorker(config, options, layout, layout.index(rank), ps_comm, role_comm);
+  if (result.ok()) {
+    MPI_Comm_free(&role_comm);
+    MPI_Comm_free(&ps_comm);
+  }
+  return result;
+}
+
+}  // namespace moerec

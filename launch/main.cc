@@ -1,0 +1,62 @@
+// moerec: the command-line entry of the system. `moerec <command> [--flags]`; see Usage().
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "launch/commands.h"
+
+namespace {
+
+const char kUsage[] =
+    "moerec <command> [flags]\n"
+    "commands:\n"
+    "  train --config=FILE --run_dir=DIR [--max_steps=N]\n"
+    "        train a model; generates the config's synthetic data first when it is missing\n"
+    "  gen --config=FILE [--force]\n"
+    "        write the config's synthetic dataset (data.synthetic) to its train/validation/test\n"
+    "        folders\n"
+    "  convert --config=FILE\n"
+    "        convert CSV/TSV or MovieLens files to moerec shards (see docs/formats.md)\n"
+    "  bench mmoe-ref [--threads=N] [--steps=N]\n"
+    "        the reference MMoE training benchmark, side by side with PyTorch\n"
+    "run `moerec <command> --help` for the flags of a command";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+  gflags::SetUsageMessage(kUsage);
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0) {
+    std::fprintf(argc < 2 ? stderr : stdout, "%s\n", kUsage);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  std::string bench_name;
+  // Drop the command (and the benchmark name) so gflags sees only flags.
+  int skip = 1;
+  if (command == "bench") {
+    if (argc < 3 || argv[2][0] == '-') {
+      std::fprintf(stderr, "moerec bench: name a benchmark (mmoe-ref)\n");
+      return 2;
+    }
+    bench_name = argv[2];
+    skip = 2;
+  }
+  for (int i = 1; i + skip < argc; ++i) argv[i] = argv[i + skip];
+  argc -= skip;
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  if (argc > 1) {
+    std::fprintf(stderr, "moerec %s: unexpected argument '%s'\n", command.c_str(), argv[1]);
+    return 2;
+  }
+  if (command == "train") return moerec::TrainCommand(&argc, &argv);
+  if (command == "gen") return moerec::GenCommand();
+  if (command == "convert") return moerec::ConvertCommand();
+  if (command == "bench") return moerec::BenchCommand(bench_name);
+  std::fprintf(stderr, "moerec: unknown command '%s'\n%s\n", command.c_str(), kUsage);
+  return 2;
+}

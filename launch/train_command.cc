@@ -1,0 +1,102 @@
+// `moerec train`: load and validate a job config, make sure its data exists (generating the
+// synthetic dataset when the config has one and its files are missing), then train.
+#include <gflags/gflags.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "comm/communicator.h"
+#include "comm/mpi_communicator.h"
+#include "embedding/table_spec.h"
+#include "launch/commands.h"
+#include "launch/data_setup.h"
+#include "launch/distributed_job.h"
+#include "proto/text_config.h"
+#include "ps/local_store.h"
+#include "worker/trainer.h"
+
+DEFINE_string(config, "", "job config (protobuf text format), e.g. configs/quickstart.pbtxt");
+DEFINE_string(run_dir, "", "folder for this run's outputs (metrics.jsonl, checkpoints)");
+DEFINE_int64(max_steps, -1, "stop after this many steps (replaces train.max_steps when >= 0)");
+DEFINE_int32(servers, -1, "parameter-server ranks (replaces cluster.num_servers when >= 0)");
+DEFINE_int32(workers, -1, "worker ranks (replaces cluster.num_workers when >= 1)");
+
+namespace moerec {
+namespace {
+
+// Single process: in-process tables, one worker.
+Status TrainLocal(const JobConfig& config, const Trainer::Options& options) {
+  RETURN_IF_ERROR(EnsureSyntheticData(config.data(), /*force=*/false));
+  ASSIGN_OR_RETURN(auto store, LocalStore::Open(TableSpecsFromConfig(config)));
+  SelfCommunicator self;
+  ASSIGN_OR_RETURN(auto trainer, Trainer::Create(config, options, store.get(), &self));
+  RETURN_IF_ERROR(trainer->Run().status());
+  std::printf("metrics: %s/metrics.jsonl\n", options.run_dir.c_str());
+  return Status::OK();
+}
+
+StatusOr<JobConfig> LoadWithFlags() {
+  if (FLAGS_config.empty()) return InvalidArgument("--config is required");
+  if (FLAGS_run_dir.empty()) return InvalidArgument("--run_dir is required");
+  ASSIGN_OR_RETURN(JobConfig config, LoadJobConfig(FLAGS_config));
+  if (FLAGS_servers >= 0) config.mutable_cluster()->set_num_servers(FLAGS_servers);
+  if (FLAGS_workers >= 1) config.mutable_cluster()->set_num_workers(FLAGS_workers);
+  if (FLAGS_servers >= 0 || FLAGS_workers >= 1) {
+    config.mutable_cluster()->clear_server_ranks();
+    config.mutable_cluster()->clear_worker_ranks();
+  }
+  RETURN_IF_ERROR(ValidateJobConfig(config, FLAGS_config));
+  return config;
+}
+
+Trainer::Options OptionsFromFlags() {
+  Trainer::Options options;
+  options.run_dir = FLAGS_run_dir;
+  options.max_steps = FLAGS_max_steps;
+  options.interactive = isatty(STDOUT_FILENO) != 0;
+  return options;
+}
+
+}  // namespace
+
+int TrainCommand(int* argc, char*** argv) {
+  StatusOr<JobConfig> config = LoadWithFlags();
+  const bool mpi = MpiSession::LaunchedByMpi();
+  if (!mpi) {
+    if (!config.ok()) return ReportStatus("train", config.status());
+    if (config->cluster().num_servers() > 0 || config->cluster().num_workers() > 1) {
+      return ReportStatus(
+          "train", FailedPrecondition(
+                       FLAGS_config + ": " + std::to_string(config->cluster().num_workers()) +
+                       " workers and " + std::to_string(config->cluster().num_servers()) +
+                       " servers make an MPI job: start it with launch/moerec-launch or mpirun"));
+    }
+    return ReportStatus("train", TrainLocal(*config, OptionsFromFlags()));
+  }
+  StatusOr<std::unique_ptr<MpiSession>> session = MpiSession::Init(argc, argv);
+  if (!session.ok()) return ReportStatus("train", session.status());
+  Status status = config.status();
+  if (status.ok()) {
+    if ((*session)->world_size() == 1 && config->cluster().num_servers() == 0) {
+      status = TrainLocal(*config, OptionsFromFlags());
+    } else {
+      status = RunDistributedTraining(*config, OptionsFromFlags(), **session);
+    }
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "moerec train (rank %d): %s\n", (*session)->world_rank(),
+                 status.ToString().c_str());
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  return 0;
+}
+
+int ReportStatus(const std::string& command, const Status& status) {
+  if (status.ok()) return 0;
+  std::fprintf(stderr, "moerec %s: %s\n", command.c_str(), status.ToString().c_str());
+  return 1;
+}
+
+}  // namespace moerec

@@ -1,0 +1,275 @@
+#include "scheduler/checkpointer.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include <glog/logging.h>
+
+#include "ps/checkpoint.h"
+#include "ps/internal/file_util.h"
+
+namespace moerec {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint32_t kJobCheckpointVersion = 1;
+constexpr char kDenseMagic[] = "MRDENSE1";
+constexpr char kPrefix[] = "step-";
+
+std::string NameOfStep(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%s%010lld", kPrefix, static_cast<long long>(step));
+  return buf;
+}
+
+// Checkpoint folders under root, newest first.
+std::vector<std::string> ListByAge(const std::string& root) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.rfind(kPrefix, 0) == 0) names.push_back(name);
+  }
+  std::sort(names.rbegin(), names.rend());
+  return names;
+}
+
+void AppendU64(std::string* out, uint64_t v) { out->append(reinterpret_cast<char*>(&v), 8); }
+
+// Collective: OK on every worker only when `local` is OK on every worker.
+Status Agree(Communicator* workers, const Status& local, const char* what) {
+  double failed = local.ok() ? 0.0 : 1.0;
+  RETURN_IF_ERROR(workers->AllReduceMax(&failed, 1));
+  if (!local.ok()) return local;
+  if (failed > 0) return Unavailable(std::string(what) + " failed on another worker");
+  return Status::OK();
+}
+
+}  // namespace
+
+JobCheckpointer::JobCheckpointer(const CheckpointConfig& config, const std::string& run_dir,
+                                 Communicator* workers, EmbeddingStore* store, int num_servers)
+    : config_(config),
+      root_((fs::path(run_dir) / "checkpoints").string()),
+      workers_(workers),
+      store_(store),
+      num_servers_(num_servers),
+      last_write_(std::chrono::steady_clock::now()) {}
+
+std::string JobCheckpointer::PathOf(const std::string& name) const {
+  return name.find('/') != std::string::npos ? name : (fs::path(root_) / name).string();
+}
+
+bool JobCheckpointer::DueByStep(int64_t step) const {
+  return config_.every_steps() > 0 && step > 0 && step % config_.every_steps() == 0;
+}
+
+bool JobCheckpointer::DueByTime() const {
+  if (config_.every_minutes() <= 0) return false;
+  const double minutes =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - last_write_).count() / 60;
+  return minutes >= config_.every_minutes();
+}
+
+Status JobCheckpointer::WriteDense(const std::string& path, const ParameterSet& params,
+                                   const DenseOptimizer& optimizer, CheckpointFile* file) const {
+  std::string p, o;
+  RETURN_IF_ERROR(params.SaveTo(&p));
+  RETURN_IF_ERROR(optimizer.SaveState(&o));
+  std::string bytes(kDenseMagic, 8);
+  AppendU64(&bytes, p.size());
+  bytes += p;
+  AppendU64(&bytes, o.size());
+  bytes += o;
+  RETURN_IF_ERROR(WriteFileAtomically(path, bytes));
+  file->set_name("dense.bin");
+  file->set_size(bytes.size());
+  file->set_crc32(Crc32(0, bytes.data(), bytes.size()));
+  return Status::OK();
+}
+
+Status JobCheckpointer::ReadDense(const std::string& path, std::string* params,
+                                  std::string* optimizer) {
+  std::string bytes;
+  RETURN_IF_ERROR(ReadFileToString(path, &bytes));
+  auto bad = [&](const std::string& what) { return Corruption(path + ": " + what); };
+  if (bytes.size() < 16 || std::memcmp(bytes.data(), kDenseMagic, 8) != 0) {
+    return bad("not a moerec dense checkpoint (bad magic)");
+  }
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data() + 8, 8);
+  if (n > bytes.size() - 16) return bad("parameter section runs past the end of the file");
+  *params = bytes.substr(16, n);
+  const size_t at = 16 + n;
+  if (bytes.size() - at < 8) return bad("optimizer section is missing");
+  uint64_t m = 0;
+  std::memcpy(&m, bytes.data() + at, 8);
+  if (m != bytes.size() - at - 8) return bad("optimizer section has the wrong length");
+  *optimizer = bytes.substr(at + 8, m);
+  return Status::OK();
+}
+
+Status JobCheckpointer::Verify(const std::string& dir, JobCheckpointManifest* manifest) {
+  RETURN_IF_ERROR(ReadManifest((fs::path(dir) / kManifestName).string(), manifest));
+  if (manifest->format_version() != kJobCheckpointVersion) {
+    return Corruption(dir + "/MANIFEST: format_version " +
+                      std::to_string(manifest->format_version()) + ", this build reads " +
+                      std::to_string(kJobCheckpointVersion));
+  }
+  for (const CheckpointFile& f : {manifest->dense(), manifest->ps_manifest()}) {
+    const std::string path = (fs::path(dir) / f.name()).string();
+    uint64_t size = 0;
+    uint32_t crc = 0;
+    RETURN_IF_ERROR(ChecksumFile(path, &size, &crc));
+    if (size != f.size() || crc != f.crc32()) {
+      return Corruption(path + ": size or crc32 differs from " + dir +
+                        "/MANIFEST (the checkpoint is damaged)");
+    }
+  }
+  return VerifyCheckpoint((fs::path(dir) / "ps").string());
+}
+
+Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSet& params,
+                              const DenseOptimizer& optimizer, bool is_best, std::string* name) {
+  *name = NameOfStep(position.step);
+  const std::string dir = PathOf(*name);
+  const bool chief = workers_->rank() == 0;
+  Status prepared;
+  if (chief) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);  // a partial checkpoint of the same step from a killed run
+    fs::create_directories(fs::path(dir) / "ps", ec);
+    if (ec) prepared = IoError("create " + dir + ": " + ec.message());
+  }
+  RETURN_IF_ERROR(Agree(workers_, prepared, "preparing the checkpoint folder"));
+  const bool incremental = config_.incremental() && written_ % config_.full_every() != 0;
+  RETURN_IF_ERROR(store_->Checkpoint((fs::path(dir) / "ps").string(), position.step, incremental));
+  Status finished;
+  if (chief) {
+    finished = [&]() -> Status {
+      const std::string ps_dir = (fs::path(dir) / "ps").string();
+      RETURN_IF_ERROR(FinishCheckpoint(ps_dir));
+      JobCheckpointManifest manifest;
+      manifest.set_format_version(kJobCheckpointVersion);
+      manifest.set_step(position.step);
+      manifest.set_epoch(position.epoch);
+      manifest.set_epoch_batches(position.epoch_batches);
+      manifest.set_num_workers(workers_->size());
+      manifest.set_num_servers(num_servers_);
+      manifest.set_best_step(position.best_step);
+      manifest.set_best_val_mean_auc(position.best_val_mean_auc);
+      manifest.set_evals_since_best(position.evals_since_best);
+      manifest.set_best_checkpoint(is_best ? *name : position.best_checkpoint);
+      manifest.set_is_best(is_best);
+      RETURN_IF_ERROR(WriteDense((fs::path(dir) / "dense.bin").string(), params, optimizer,
+                                 manifest.mutable_dense()));
+      CheckpointFile* ps = manifest.mutable_ps_manifest();
+      ps->set_name(std::string("ps/") + kManifestName);
+      uint64_t size = 0;
+      uint32_t crc = 0;
+      RETURN_IF_ERROR(ChecksumFile((fs::path(ps_dir) / kManifestName).string(), &size, &crc));
+      ps->set_size(size);
+      ps->set_crc32(crc);
+      RETURN_IF_ERROR(WriteManifest((fs::path(dir) / kManifestName).string(), manifest));
+      return CollectGarbage(manifest.best_checkpoint());
+    }();
+  }
+  RETURN_IF_ERROR(Agree(workers_, finished, "writing the checkpoint"));
+  ++written_;
+  last_write_ = std::chrono::steady_clock::now();
+  return Status::OK();
+}
+
+StatusOr<std::string> JobCheckpointer::FindLatest() const {
+  std::string found;
+  if (workers_->rank() == 0) {
+    for (const std::string& name : ListByAge(root_)) {
+      JobCheckpointManifest manifest;
+      Status s = Verify(PathOf(name), &manifest);
+      if (s.ok()) {
+        found = name;
+        break;
+      }
+      LOG(WARNING) << "skipping checkpoint " << name << ": " << s.ToString();
+    }
+  }
+  // Every worker learns the chief's choice.
+  uint64_t length = found.size();
+  RETURN_IF_ERROR(workers_->Broadcast(&length, sizeof(length), 0));
+  found.resize(length);
+  if (length > 0) RETURN_IF_ERROR(workers_->Broadcast(found.data(), length, 0));
+  if (found.empty()) return NotFound("no whole checkpoint in " + root_);
+  return found;
+}
+
+Status JobCheckpointer::LoadState(const std::string& name, ParameterSet* params) {
+  const std::string dir = PathOf(name);
+  RETURN_IF_ERROR(store_->Restore((fs::path(dir) / "ps").string()));
+  std::string p, o;
+  RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o));
+  return params->LoadFrom(p);
+}
+
+Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
+                             DenseOptimizer* optimizer, TrainerPosition* position) {
+  const std::string dir = PathOf(name);
+  JobCheckpointManifest manifest;
+  Status verified = workers_->rank() == 0 ? Verify(dir, &manifest)
+                                          : ReadManifest((fs::path(dir) / kManifestName).string(),
+                                                         &manifest);
+  RETURN_IF_ERROR(Agree(workers_, verified, "verifying the checkpoint"));
+  RETURN_IF_ERROR(store_->Restore((fs::path(dir) / "ps").string()));
+  std::string p, o;
+  RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o));
+  RETURN_IF_ERROR(params->LoadFrom(p));
+  RETURN_IF_ERROR(optimizer->LoadState(o));
+  position->step = manifest.step();
+  position->epoch = manifest.epoch();
+  position->epoch_batches = manifest.epoch_batches();
+  position->best_step = manifest.best_step();
+  position->best_val_mean_auc = manifest.best_val_mean_auc();
+  position->evals_since_best = manifest.evals_since_best();
+  position->best_checkpoint = manifest.best_checkpoint();
+  last_write_ = std::chrono::steady_clock::now();
+  return Status::OK();
+}
+
+Status JobCheckpointer::CollectGarbage(const std::string& best) {
+  // Keep the newest keep_last whole checkpoints, the best one, and what they stand on.
+  std::set<std::string> keep;
+  std::vector<std::string> roots;
+  const std::vector<std::string> names = ListByAge(root_);
+  int whole = 0;
+  std::string newest_whole;
+  for (const std::string& name : names) {
+    if (!fs::exists(fs::path(PathOf(name)) / kManifestName)) continue;
+    if (newest_whole.empty()) newest_whole = name;
+    if (whole++ < config_.keep_last()) roots.push_back(name);
+  }
+  if (!best.empty()) roots.push_back(best);
+  for (const std::string& name : roots) {
+    StatusOr<std::vector<CheckpointLevel>> chain =
+        LoadCheckpointChain((fs::path(PathOf(name)) / "ps").string());
+    keep.insert(name);
+    if (!chain.ok()) continue;
+    for (const CheckpointLevel& level : *chain) {
+      // level.dir is <root>/<name>/ps
+      keep.insert(fs::path(level.dir).lexically_normal().parent_path().filename().string());
+    }
+  }
+  for (const std::string& name : names) {
+    // Partial folders newer than the newest whole checkpoint may be another writer's; there is
+    // none while the chief collects, but be conservative.
+    if (keep.count(name) || (!newest_whole.empty() && name > newest_whole)) continue;
+    std::error_code ec;
+    fs::remove_all(PathOf(name), ec);
+    if (ec) LOG(WARNING) << "could not delete old checkpoint " << name << ": " << ec.message();
+  }
+  return Status::OK();
+}
+
+}  // namespace moerec

@@ -1,0 +1,98 @@
+// JobCheckpointer: durable checkpoints of a whole training job and resuming from them
+// (DESIGN.md §9). A checkpoint is one folder <run_dir>/checkpoints/step-<step>/ holding
+//   ps/        every parameter server's rows (EmbeddingStore::Checkpoint; ps/checkpoint.h)
+//   dense.bin  the chief's dense parameters and dense optimizer state
+//   MANIFEST   the trainer's position and early-stopping state, with the size and crc32 of
+//              dense.bin and ps/MANIFEST; written last, atomically
+// so a checkpoint is whole exactly when its MANIFEST is present and every file it lists (and
+// every file those list) matches; anything else is ignored when resuming and refused when named
+// explicitly. Checkpoints are taken every N steps and/or minutes (the chief's clock decides,
+// and all workers follow the decision of the step), and whenever validation finds a new best
+// (then the best state survives a restart). Old checkpoints are deleted down to `keep_last`,
+// never the best one or a checkpoint that a kept incremental one stands on.
+//
+// Write and Load are collective over the workers (they call the store's collective
+// checkpoint/restore); the chief alone writes files other than the servers' and deletes old
+// checkpoints. The run folder must be on a file system all ranks share.
+// Thread-safety: one thread per worker.
+#ifndef MOEREC_SCHEDULER_CHECKPOINTER_H_
+#define MOEREC_SCHEDULER_CHECKPOINTER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "core/optimizer.h"
+#include "core/parameter.h"
+#include "core/status.h"
+#include "embedding/embedding_store.h"
+#include "proto/checkpoint.pb.h"
+#include "proto/config.pb.h"
+
+namespace moerec {
+
+// Where the trainer is, as a checkpoint records it.
+struct TrainerPosition {
+  int64_t step = 0;           // steps completed
+  int epoch = 0;              // epoch in progress
+  int64_t epoch_batches = 0;  // batches of that epoch trained on
+  int64_t best_step = -1;
+  double best_val_mean_auc = 0;
+  int evals_since_best = 0;
+  std::string best_checkpoint;  // folder name, or empty
+};
+
+class JobCheckpointer {
+ public:
+  JobCheckpointer(const CheckpointConfig& config, const std::string& run_dir,
+                  Communicator* workers, EmbeddingStore* store, int num_servers);
+
+  bool enabled() const {
+    return config_.every_steps() > 0 || config_.every_minutes() > 0;
+  }
+  // Whether the step just completed should be checkpointed by the step rule, or (chief) by
+  // the clock; the trainer makes the decision collective.
+  bool DueByStep(int64_t step) const;
+  bool DueByTime() const;
+
+  // Writes a checkpoint of the current state at position.step. Sets *name to its folder name.
+  Status Write(const TrainerPosition& position, const ParameterSet& params,
+               const DenseOptimizer& optimizer, bool is_best, std::string* name);
+
+  // The newest whole checkpoint's folder name; NotFound when there is none.
+  StatusOr<std::string> FindLatest() const;
+
+  // Restores dense parameters, optimizer state, embedding rows and *position from checkpoint
+  // `name` (a folder name under checkpoints/, or a path). Collective.
+  Status Load(const std::string& name, ParameterSet* params, DenseOptimizer* optimizer,
+              TrainerPosition* position);
+  // Restores only the state (dense parameters and rows) of `name`: the best-state restore.
+  Status LoadState(const std::string& name, ParameterSet* params);
+
+  // Verifies a checkpoint folder: its MANIFEST, dense.bin and the whole ps chain.
+  static Status Verify(const std::string& dir, JobCheckpointManifest* manifest);
+
+  std::string dir() const { return root_; }
+  std::string PathOf(const std::string& name) const;
+
+ private:
+  Status WriteDense(const std::string& path, const ParameterSet& params,
+                    const DenseOptimizer& optimizer, CheckpointFile* file) const;
+  static Status ReadDense(const std::string& path, std::string* params, std::string* optimizer);
+  // Chief: deletes checkpoints beyond keep_last that nothing kept depends on.
+  Status CollectGarbage(const std::string& best);
+
+  const CheckpointConfig config_;
+  const std::string root_;  // <run_dir>/checkpoints
+  Communicator* const workers_;
+  EmbeddingStore* const store_;
+  const int num_servers_;
+  std::chrono::steady_clock::time_point last_write_;
+  int written_ = 0;  // checkpoints written by this process
+};
+
+}  // namespace moerec
+
+#endif  // MOEREC_SCHEDULER_CHECKPOINTER_H_

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""End-to-end distributed training through the moerec binary and real mpirun ranks.
+
+  bsp_equivalence   W workers in BSP (GLOBAL_BATCH_SLICES) with 1 and 2 servers give the
+                    losses and final AUC of one process with the same global batch.
+  async_modes       ASP and SSP (staleness 2) end within 0.01 mean test AUC of BSP.
+
+Usage: distributed_training_test.py BUILD_DIR CASE
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+BUILD = sys.argv[1]
+CASE = sys.argv[2]
+MOEREC = os.path.join(BUILD, "launch", "moerec")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_mpi_yield_when_idle="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+CONFIG = """
+name: "dist-test"
+data {{
+  num_domains: 3 num_tasks: 2
+  slots {{ name: "a" }} slots {{ name: "b" }} slots {{ name: "c_multi" pooling: POOLING_MEAN }}
+  num_dense: 2
+  train: "{data}/train" validation: "{data}/validation" test: "{data}/test"
+  synthetic {{ num_samples: 30000 vocab_size: 300 samples_per_shard: 8000 seed: 5 }}
+  reader {{ batch_size: {batch} worker_split: {split} shuffle_buffer: 4096 }}
+}}
+embedding {{ dim: 8 optimizer {{ type: ADAGRAD learning_rate: 0.05 }} }}
+model {{
+  domain_embedding_dim: 4
+  mmoe {{ num_experts: 3 expert {{ dims: 32 dims: 16 }} tower {{ dims: 8 }}
+          gate_index: BY_TASK tower_index: BY_DOMAIN_TASK }}
+}}
+optimizer {{ type: ADAM learning_rate: 0.003 }}
+train {{ epochs: {epochs} eval_every_steps: 0 log_every_steps: 10 seed: 9 threads: 1
+         restore_best: false }}
+cluster {{ sync: {sync} staleness: 2 }}
+"""
+
+
+def write_config(tmp, name, **kw):
+    path = os.path.join(tmp, name + ".pbtxt")
+    with open(path, "w") as f:
+        f.write(CONFIG.format(data=os.path.join(tmp, "data"), **kw))
+    return path
+
+
+def run(cmd):
+    proc = subprocess.run(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=600)
+    if proc.returncode != 0:
+        sys.stdout.write(proc.stdout[-4000:])
+        raise SystemExit(f"FAILED ({proc.returncode}): {' '.join(cmd)}")
+    return proc.stdout
+
+
+def train(config, run_dir, workers=1, servers=0):
+    cmd = [MOEREC, "train", f"--config={config}", f"--run_dir={run_dir}"]
+    if workers > 1 or servers > 0:
+        cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(workers + servers)] + cmd
+        cmd += [f"--workers={workers}", f"--servers={servers}"]
+    run(cmd)
+    lines = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
+    losses = {l["step"]: l["loss"] for l in lines if l["event"] == "train"}
+    final = [l for l in lines if l["event"] == "final"][-1]
+    return losses, final
+
+
+def bsp_equivalence(tmp):
+    batch = 64
+    single = write_config(tmp, "single", batch=2 * batch, split="GLOBAL_BATCH_SLICES",
+                          epochs=1, sync="BSP")
+    dist = write_config(tmp, "dist", batch=batch, split="GLOBAL_BATCH_SLICES", epochs=1,
+                        sync="BSP")
+    ref_losses, ref_final = train(single, os.path.join(tmp, "r1"))
+    assert len(ref_losses) >= 10, ref_losses
+    for servers in (1, 2):
+        losses, final = train(dist, os.path.join(tmp, f"r2_{servers}"), workers=2,
+                              servers=servers)
+        assert losses.keys() == ref_losses.keys(), (losses.keys(), ref_losses.keys())
+        for step, ref in ref_losses.items():
+            assert abs(losses[step] - ref) <= 2e-4 * max(1.0, abs(ref)), (servers, step,
+                                                                        losses[step], ref)
+        for key in ("mean_test_auc", "weighted_test_auc"):
+            assert abs(final[key] - ref_final[key]) <= 1e-3, (servers, key, final[key],
+                                                             ref_final[key])
+        print(f"2 workers + {servers} servers: {len(losses)} logged losses within 2e-4, "
+              f"mean test AUC {final['mean_test_auc']:.5f} vs one process "
+              f"{ref_final['mean_test_auc']:.5f}")
+
+
+def async_modes(tmp):
+    results = {}
+    for sync in ("BSP", "ASP", "SSP"):
+        config = write_config(tmp, sync, batch=64, split="FILE_SHARES", epochs=2, sync=sync)
+        _, final = train(config, os.path.join(tmp, sync), workers=2, servers=1)
+        results[sync] = final["mean_test_auc"]
+    print("mean test AUC:", results)
+    for sync in ("ASP", "SSP"):
+        assert abs(results[sync] - results["BSP"]) <= 0.01, (sync, results)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="moerec-dist-")
+    try:
+        {"bsp_equivalence": bsp_equivalence, "async_modes": async_modes}[CASE](tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("PASSED", CASE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+// StepRunner: one training or inference step of a worker, the unit the Trainer loops over and
+// the benchmarks time. It owns the model, its dense optimizer and the step's buffers; the
+// embedding store and the worker communicator are the caller's.
+//
+// Train(batch): sort by domain → dedup ids → pull → pool → forward → per-task mean BCE with
+// global label counts (+ the model's auxiliary loss) → backward → row gradients pushed → dense
+// gradients all-reduced → dense optimizer step. Predict(batch): the same up to the
+// probabilities, in evaluation mode (pulls create no rows).
+// The batch is sorted in place, so predictions line up with the batch as it is afterwards.
+// Thread-safety: one thread drives a StepRunner.
+#ifndef MOEREC_WORKER_STEP_RUNNER_H_
+#define MOEREC_WORKER_STEP_RUNNER_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "comm/communicator.h"
+#include "core/optimizer.h"
+#include "core/status.h"
+#include "embedding/embedding_store.h"
+#include "embedding/sparse_input.h"
+#include "experts/model.h"
+#include "proto/config.pb.h"
+#include "worker/data/batch.h"
+#include "worker/dense_sync.h"
+
+namespace moerec {
+
+// Seconds per phase, summed over steps until Clear().
+struct StepTimes {
+  double data = 0;     // sort, dedup, label counts
+  double pull = 0;     // embedding pull
+  double compute = 0;  // pooling, forward, loss, backward
+  double push = 0;     // row-gradient push
+  double dense = 0;    // dense all-reduce + optimizer
+  int64_t steps = 0;
+  int64_t samples = 0;
+  double loss_sum = 0;
+
+  void Clear() { *this = StepTimes(); }
+  double mean_loss() const { return steps > 0 ? loss_sum / steps : 0.0; }
+};
+
+class StepRunner {
+ public:
+  // The config must come from LoadJobConfig (tables filled). Dense parameters are broadcast
+  // from worker 0 so all workers start equal.
+  static StatusOr<std::unique_ptr<StepRunner>> Create(const JobConfig& config,
+                                                      EmbeddingStore* store,
+                                                      Communicator* workers);
+
+  // One training step at global step `step`; returns the batch's loss.
+  StatusOr<double> Train(Batch* batch, int64_t step);
+  // probs: (B, T) σ(logits) in evaluation mode.
+  Status Predict(Batch* batch, int64_t step, Tensor* probs);
+
+  Model* model() { return model_.get(); }
+  DenseOptimizer* optimizer() { return optimizer_.get(); }
+  const StepTimes& times() const { return times_; }
+  StepTimes* mutable_times() { return &times_; }
+  const SparseInput& sparse_input() const { return sparse_; }
+
+ private:
+  StepRunner(const JobConfig& config, EmbeddingStore* store, Communicator* workers);
+  void PrepareBatch(Batch* batch, SparseBatch* sparse);
+  void PoolAndForward(const Batch& batch, const SparseBatch& sparse, int64_t step, bool training);
+
+  const JobConfig config_;
+  EmbeddingStore* const store_;
+  Communicator* const workers_;
+  const SparseInput sparse_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<DenseOptimizer> optimizer_;
+  std::unique_ptr<DenseSync> dense_sync_;
+
+  ModelBatch model_batch_;
+  SparseBatch sparse_batch_;
+  Tensor features_, dfeatures_, logits_, dlogits_, probs_;
+  std::vector<double> label_counts_;
+  std::vector<float> loss_weights_;
+  StepTimes times_;
+};
+
+// The dense optimizer options a config asks for.
+DenseOptimizerOptions DenseOptimizerOptionsFromConfig(const OptimizerConfig& config);
+
+}  // namespace moerec
+
+#endif  // MOEREC_WORKER_STEP_RUNNER_H_

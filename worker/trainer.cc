@@ -1,0 +1,453 @@
+#include "worker/trainer.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "core/parallel.h"
+#include "worker/data/reader.h"
+#include "worker/metrics/metrics_log.h"
+#include "worker/metrics/report_format.h"
+#include "worker/progress.h"
+#include "scheduler/checkpointer.h"
+#include "worker/step_runner.h"
+#include "worker/training_stream.h"
+
+namespace moerec {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string ModelKind(const ModelConfig& m) {
+  const auto* field = m.GetDescriptor()->FindFieldByNumber(m.kind_case());
+  return field == nullptr ? "none" : field->name();
+}
+
+}  // namespace
+
+int ResolveComputeThreads(int configured) {
+  if (configured > 0) return configured;
+  if (const char* omp = std::getenv("OMP_NUM_THREADS")) {
+    const int n = std::atoi(omp);
+    if (n > 0) return n;
+  }
+  int local_ranks = 1;
+  if (const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) {
+    local_ranks = std::max(1, std::atoi(local));
+  } else if (const char* slurm = std::getenv("SLURM_NTASKS_PER_NODE")) {
+    local_ranks = std::max(1, std::atoi(slurm));
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / local_ranks);
+}
+
+class TrainerImpl {
+ public:
+  TrainerImpl(const JobConfig& config, const Trainer::Options& options, EmbeddingStore* store,
+              Communicator* workers)
+      : config_(config),
+        options_(options),
+        store_(store),
+        workers_(workers) {}
+
+  Status Init();
+  StatusOr<Report> Run();
+  StatusOr<Report> Evaluate(const std::string& split);
+  int64_t step() const { return step_; }
+
+ private:
+  bool is_chief() const { return workers_->rank() == 0; }
+  Status OpenReaders();
+  // Evaluates on validation, logs, and tracks the best state. Sets *stop for early stopping.
+  Status Validate(int epoch, bool* stop);
+  Status WriteLog(const JsonObject& line);
+  void LogTrain(int epoch);
+  // Resumes from the newest whole checkpoint when the config asks for it and one exists.
+  Status MaybeResume();
+  TrainerPosition Position(int epoch) const;
+  Status WriteCheckpoint(int epoch, bool is_best);
+
+  const JobConfig config_;
+  const Trainer::Options options_;
+  EmbeddingStore* const store_;
+  Communicator* const workers_;
+
+  std::unique_ptr<StepRunner> runner_;
+  std::unique_ptr<TrainingStream> train_stream_;
+  std::unique_ptr<DataReader> validation_reader_, test_reader_;
+  std::unique_ptr<MetricsLog> log_;
+  std::unique_ptr<Progress> progress_;
+  std::unique_ptr<JobCheckpointer> checkpointer_;
+
+  int64_t step_ = 0;
+  int start_epoch_ = 0;         // where the run starts (after a resume)
+  int64_t skip_batches_ = 0;    // batches of start_epoch_ already trained on
+  int64_t epoch_batches_ = 0;   // batches of the current epoch trained on
+  int64_t total_steps_ = 0;
+  Clock::time_point window_start_;
+
+  // Early stopping.
+  double best_auc_ = -std::numeric_limits<double>::infinity();
+  int64_t best_step_ = -1;
+  int evals_since_best_ = 0;
+  std::vector<Tensor> best_dense_;   // without checkpoints: the best state in memory
+  std::string best_checkpoint_;      // with checkpoints: the best state's checkpoint
+};
+
+Status TrainerImpl::Init() {
+  const DataConfig& data = config_.data();
+  SetComputeThreads(ResolveComputeThreads(config_.train().threads()));
+  RETURN_IF_ERROR(OpenReaders());
+
+  ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_));
+  checkpointer_ = std::make_unique<JobCheckpointer>(config_.checkpoint(), options_.run_dir,
+                                                    workers_, store_,
+                                                    config_.cluster().num_servers());
+
+  if (is_chief()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.run_dir, ec);
+    if (ec) return IoError("create run folder " + options_.run_dir + ": " + ec.message());
+    ASSIGN_OR_RETURN(log_, MetricsLog::Open(options_.run_dir + "/metrics.jsonl"));
+  }
+
+  // Planned steps, for the ETA: every worker takes one batch per step.
+  const int64_t batch = data.reader().batch_size();
+  const int64_t steps_per_epoch = (train_stream_->samples_per_epoch() + batch - 1) / batch;
+  total_steps_ = steps_per_epoch * config_.train().epochs();
+  const int64_t max_steps =
+      options_.max_steps >= 0 ? options_.max_steps : config_.train().max_steps();
+  if (max_steps > 0 && max_steps < total_steps_) total_steps_ = max_steps;
+  progress_ = std::make_unique<Progress>(options_.interactive && is_chief(), total_steps_,
+                                         config_.train().log_every_steps());
+
+  JsonObject start;
+  start.Add("event", "start")
+      .Add("job", config_.name())
+      .Add("model", ModelKind(config_.model()))
+      .Add("dense_parameters", runner_->model()->params()->NumValues())
+      .Add("workers", workers_->size())
+      .Add("train_samples", train_stream_->samples_per_epoch() * workers_->size())
+      .Add("planned_steps", total_steps_);
+  RETURN_IF_ERROR(WriteLog(start));
+  return MaybeResume();
+}
+
+Status TrainerImpl::MaybeResume() {
+  if (!config_.checkpoint().resume()) return Status::OK();
+  StatusOr<std::string> latest = checkpointer_->FindLatest();
+  if (!latest.ok()) {
+    if (latest.status().code() == StatusCode::kNotFound) return Status::OK();
+    return latest.status();
+  }
+  TrainerPosition position;
+  RETURN_IF_ERROR(checkpointer_->Load(*latest, runner_->model()->params(), runner_->optimizer(),
+                                      &position));
+  step_ = position.step;
+  start_epoch_ = position.epoch;
+  skip_batches_ = position.epoch_batches;
+  best_step_ = position.best_step;
+  best_auc_ = position.best_step >= 0 ? position.best_val_mean_auc
+                                      : -std::numeric_limits<double>::infinity();
+  evals_since_best_ = position.evals_since_best;
+  best_checkpoint_ = position.best_checkpoint;
+  if (is_chief()) {
+    LOG(INFO) << "resumed from " << checkpointer_->PathOf(*latest) << " at step " << step_
+              << " (epoch " << start_epoch_ << ", batch " << skip_batches_ << ")";
+  }
+  JsonObject line;
+  line.Add("event", "resume").Add("step", step_).Add("checkpoint", *latest);
+  return WriteLog(line);
+}
+
+TrainerPosition TrainerImpl::Position(int epoch) const {
+  TrainerPosition p;
+  p.step = step_;
+  p.epoch = epoch;
+  p.epoch_batches = epoch_batches_;
+  p.best_step = best_step_;
+  p.best_val_mean_auc = best_step_ >= 0 ? best_auc_ : 0.0;
+  p.evals_since_best = evals_since_best_;
+  p.best_checkpoint = best_checkpoint_;
+  return p;
+}
+
+Status TrainerImpl::WriteCheckpoint(int epoch, bool is_best) {
+  std::string name;
+  RETURN_IF_ERROR(checkpointer_->Write(Position(epoch), *runner_->model()->params(),
+                                       *runner_->optimizer(), is_best, &name));
+  if (is_best) best_checkpoint_ = name;
+  JsonObject line;
+  line.Add("event", "checkpoint").Add("step", step_).Add("checkpoint", name).Add("best", is_best);
+  return WriteLog(line);
+}
+
+Status TrainerImpl::OpenReaders() {
+  const DataConfig& data = config_.data();
+  const uint64_t seed = config_.train().seed();
+  const int w = workers_->rank();
+  const int n = workers_->size();
+  // Checks that shards agree with the config's data section.
+  auto check = [&](const std::vector<std::string>& list, const ShardHeader& h) -> Status {
+    if (h.num_tasks() != data.num_tasks() || h.num_slots() != data.slots_size() ||
+        h.num_dense() != data.num_dense() || h.num_domains() > data.num_domains()) {
+      return InvalidArgument(
+          list[0] + ": shards hold " + std::to_string(h.num_tasks()) + " tasks, " +
+          std::to_string(h.num_slots()) + " slots, " + std::to_string(h.num_dense()) +
+          " dense features and " + std::to_string(h.num_domains()) +
+          " domains; the config's data section says " + std::to_string(data.num_tasks()) +
+          ", " + std::to_string(data.slots_size()) + ", " + std::to_string(data.num_dense()) +
+          " and " + std::to_string(data.num_domains()));
+    }
+    for (int s = 0; s < data.slots_size(); ++s) {
+      if (h.slot_names(s) != data.slots(s).name()) {
+        return InvalidArgument(list[0] + ": slot " + std::to_string(s) + " is \"" +
+                               h.slot_names(s) + "\" in the shards but \"" +
+                               data.slots(s).name() + "\" in data.slots");
+      }
+    }
+    return Status::OK();
+  };
+  auto open = [&](const google::protobuf::RepeatedPtrField<std::string>& paths,
+                  std::unique_ptr<DataReader>* out) -> Status {
+    if (paths.empty()) return Status::OK();
+    std::vector<std::string> list(paths.begin(), paths.end());
+    ASSIGN_OR_RETURN(*out, DataReader::Open(list, DataReader::OptionsFromConfig(
+                                                      data.reader(), false, seed, w, n)));
+    return check(list, (*out)->header());
+  };
+  std::vector<std::string> train(data.train().begin(), data.train().end());
+  ASSIGN_OR_RETURN(train_stream_, TrainingStream::Open(train, data.reader(), seed, w, n));
+  RETURN_IF_ERROR(check(train, train_stream_->reader().header()));
+  RETURN_IF_ERROR(open(data.validation(), &validation_reader_));
+  RETURN_IF_ERROR(open(data.test(), &test_reader_));
+  return Status::OK();
+}
+
+Status TrainerImpl::WriteLog(const JsonObject& line) {
+  if (log_ == nullptr) return Status::OK();
+  return log_->Write(line);
+}
+
+void TrainerImpl::LogTrain(int epoch) {
+  StepTimes* times = runner_->mutable_times();
+  // Each worker's loss is its share of the global batch's loss: the sum is the global loss.
+  double loss = times->mean_loss();
+  Status reduced = workers_->AllReduceSum(&loss, 1);
+  if (!reduced.ok()) LOG(WARNING) << reduced.ToString();
+  const double wall = Seconds(window_start_, Clock::now());
+  const double rate = wall > 0 ? times->samples * workers_->size() / wall : 0.0;
+  JsonObject line;
+  line.Add("event", "train")
+      .Add("step", step_)
+      .Add("epoch", epoch)
+      .Add("loss", loss)
+      .Add("samples_per_sec", rate);
+  // Wall time per step, split by phase; what is left is waiting for the reader.
+  const double per_step = 1000.0 / std::max<int64_t>(1, times->steps);
+  line.Add("ms_step", wall * per_step)
+      .Add("ms_data", times->data * per_step)
+      .Add("ms_pull", times->pull * per_step)
+      .Add("ms_compute", times->compute * per_step)
+      .Add("ms_push", times->push * per_step)
+      .Add("ms_dense", times->dense * per_step);
+  for (const auto& [name, value] : runner_->model()->Stats()) line.Add(name, value);
+  Status s = WriteLog(line);
+  if (!s.ok()) LOG(WARNING) << s.ToString();
+  times->Clear();
+  window_start_ = Clock::now();
+}
+
+StatusOr<Report> TrainerImpl::Evaluate(const std::string& split) {
+  DataReader* reader = split == "validation" ? validation_reader_.get()
+                       : split == "test"     ? test_reader_.get()
+                                             : nullptr;
+  if (reader == nullptr) return NotFound("the config has no " + split + " data");
+  const DataConfig& data = config_.data();
+  std::vector<std::string> domain_names(data.domain_names().begin(), data.domain_names().end());
+  std::vector<std::string> task_names(data.task_names().begin(), data.task_names().end());
+  DomainTaskMetrics metrics(data.num_domains(), data.num_tasks(), domain_names, task_names);
+  RETURN_IF_ERROR(reader->StartEpoch(0));
+  Batch batch;
+  Tensor probs;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool more, reader->Next(&batch));
+    if (!more) break;
+    RETURN_IF_ERROR(runner_->Predict(&batch, step_, &probs));
+    RETURN_IF_ERROR(metrics.Add(batch, probs.data()));
+  }
+  if (workers_->size() > 1) {
+    std::vector<std::string> all;
+    RETURN_IF_ERROR(workers_->AllGather(metrics.Serialize(), &all));
+    DomainTaskMetrics global(data.num_domains(), data.num_tasks(), domain_names, task_names);
+    for (const std::string& part : all) RETURN_IF_ERROR(global.MergeSerialized(part));
+    return global.Compute();
+  }
+  return metrics.Compute();
+}
+
+Status TrainerImpl::Validate(int epoch, bool* stop) {
+  *stop = false;
+  if (validation_reader_ == nullptr) return Status::OK();
+  progress_->Break();
+  ASSIGN_OR_RETURN(const Report report, Evaluate("validation"));
+  JsonObject line;
+  line.Add("event", "eval").Add("step", step_).Add("epoch", epoch);
+  AddReportFields(report, "val_", &line);
+  RETURN_IF_ERROR(WriteLog(line));
+  const double auc = report.mean_auc;
+  if (is_chief()) {
+    LOG(INFO) << "step " << step_ << ": validation mean AUC " << auc << ", weighted AUC "
+              << report.weighted_auc;
+  }
+  if (std::isfinite(auc) && auc > best_auc_) {
+    best_auc_ = auc;
+    best_step_ = step_;
+    evals_since_best_ = 0;
+    if (config_.train().restore_best()) {
+      if (checkpointer_->enabled()) {
+        // Durable: the best state survives a restart.
+        RETURN_IF_ERROR(WriteCheckpoint(epoch, /*is_best=*/true));
+      } else {
+        best_dense_ = runner_->model()->params()->Snapshot();
+        RETURN_IF_ERROR(store_->SaveSnapshot());
+      }
+    }
+  } else {
+    ++evals_since_best_;
+    const int patience = config_.train().early_stop_patience();
+    if (patience > 0 && evals_since_best_ >= patience) {
+      if (is_chief()) {
+        LOG(INFO) << "early stop at step " << step_ << ": no better validation AUC for "
+                  << patience << " evaluations (best " << best_auc_ << " at step "
+                  << best_step_ << ")";
+      }
+      *stop = true;
+    }
+  }
+  return Status::OK();
+}
+
+StatusOr<Report> TrainerImpl::Run() {
+  const TrainConfig& train = config_.train();
+  const int64_t max_steps = options_.max_steps >= 0 ? options_.max_steps : train.max_steps();
+  const int64_t eval_every = train.eval_every_steps();
+  Batch batch;
+  bool stop = false;
+  bool evaluated_at_current_step = false;
+  window_start_ = Clock::now();
+  const Clock::time_point run_start = Clock::now();
+  for (int epoch = start_epoch_; epoch < train.epochs() && !stop; ++epoch) {
+    RETURN_IF_ERROR(train_stream_->StartEpoch(epoch));
+    epoch_batches_ = 0;
+    if (epoch == start_epoch_ && skip_batches_ > 0) {
+      RETURN_IF_ERROR(train_stream_->Skip(skip_batches_));
+      epoch_batches_ = skip_batches_;
+    }
+    while (!stop) {
+      if (max_steps > 0 && step_ >= max_steps) {
+        stop = true;
+        break;
+      }
+      // Every worker must take part in every step: stop when any worker's share is used up.
+      ASSIGN_OR_RETURN(const bool more, train_stream_->Next(&batch));
+      double exhausted = more ? 0.0 : 1.0;
+      RETURN_IF_ERROR(workers_->AllReduceMax(&exhausted, 1));
+      if (exhausted > 0) break;
+      RETURN_IF_ERROR(runner_->Train(&batch, step_).status());
+      ++step_;
+      ++epoch_batches_;
+      evaluated_at_current_step = false;
+      const StepTimes& times = runner_->times();
+      // The live line estimates the global loss from this worker's share.
+      progress_->Step(step_, times.mean_loss() * workers_->size(),
+                      times.samples * workers_->size() /
+                          std::max(1e-9, Seconds(window_start_, Clock::now())));
+      if (train.log_every_steps() > 0 && step_ % train.log_every_steps() == 0) LogTrain(epoch);
+      if (eval_every > 0 && step_ % eval_every == 0) {
+        RETURN_IF_ERROR(Validate(epoch, &stop));
+        evaluated_at_current_step = true;
+      }
+      if (checkpointer_->enabled()) {
+        // The step rule is the same everywhere; the clock is the chief's.
+        double due = checkpointer_->DueByStep(step_) || (is_chief() && checkpointer_->DueByTime());
+        if (config_.checkpoint().every_minutes() > 0) {
+          RETURN_IF_ERROR(workers_->AllReduceMax(&due, 1));
+        }
+        if (due > 0) RETURN_IF_ERROR(WriteCheckpoint(epoch, /*is_best=*/false));
+      }
+    }
+    if ((eval_every == 0 || stop) && !evaluated_at_current_step) {
+      bool early = false;
+      RETURN_IF_ERROR(Validate(epoch, &early));
+      evaluated_at_current_step = true;
+      stop = stop || early;
+    }
+  }
+  if (!evaluated_at_current_step) {
+    bool unused = false;
+    RETURN_IF_ERROR(Validate(train.epochs() - 1, &unused));
+  }
+  progress_->Break();
+  const double train_seconds = Seconds(run_start, Clock::now());
+  if (train.restore_best() && best_step_ >= 0 && best_step_ != step_) {
+    if (is_chief()) LOG(INFO) << "restoring the best state (step " << best_step_ << ")";
+    if (!best_checkpoint_.empty()) {
+      RETURN_IF_ERROR(checkpointer_->LoadState(best_checkpoint_, runner_->model()->params()));
+    } else if (!best_dense_.empty()) {
+      runner_->model()->params()->Restore(best_dense_);
+      RETURN_IF_ERROR(store_->RestoreSnapshot());
+    } else {
+      return FailedPrecondition("the best state (step " + std::to_string(best_step_) +
+                                ") was not kept: enable checkpoints to keep it across restarts");
+    }
+  }
+
+  JsonObject final_line;
+  final_line.Add("event", "final").Add("step", step_).Add("train_seconds", train_seconds);
+  if (best_step_ >= 0) {
+    final_line.Add("best_step", best_step_).Add("best_val_mean_auc", best_auc_);
+  }
+  Report report;
+  if (test_reader_ != nullptr) {
+    ASSIGN_OR_RETURN(report, Evaluate("test"));
+  } else if (validation_reader_ != nullptr) {
+    ASSIGN_OR_RETURN(report, Evaluate("validation"));
+  } else {
+    return FailedPrecondition("the config has neither test nor validation data to report on");
+  }
+  final_line.Add("mean_test_auc", report.mean_auc).Add("weighted_test_auc", report.weighted_auc);
+  if (report.any_truth()) final_line.Add("oracle_mean_auc", report.oracle_mean_auc);
+  AddReportFields(report, "test_", &final_line);
+  RETURN_IF_ERROR(WriteLog(final_line));
+  if (is_chief() && options_.print_table) {
+    std::printf("%s", FormatReportTable(report).c_str());
+    std::fflush(stdout);
+  }
+  return report;
+}
+
+Trainer::Trainer(std::unique_ptr<TrainerImpl> impl) : impl_(std::move(impl)) {}
+Trainer::~Trainer() = default;
+
+StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobConfig& config,
+                                                   const Options& options, EmbeddingStore* store,
+                                                   Communicator* workers) {
+  auto impl = std::make_unique<TrainerImpl>(config, options, store, workers);
+  RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+}
+
+StatusOr<Report> Trainer::Run() { return impl_->Run(); }
+StatusOr<Report> Trainer::Evaluate(const std::string& split) { return impl_->Evaluate(split); }
+int64_t Trainer::step() const { return impl_->step(); }
+
+}  // namespace moerec

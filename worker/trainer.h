@@ -1,0 +1,69 @@
+// Trainer: the training loop of one worker (DESIGN.md §2, "One training step on a worker").
+//
+// Per step: the reader's next batch (prefetched by its threads) is sorted by domain; its ids are
+// deduplicated per table and pulled from the EmbeddingStore; pooled features go through the
+// model; the loss is the per-task mean masked BCE normalised by the global label counts; the
+// backward pass gives dense gradients (all-reduced over the workers' Communicator, then the
+// dense optimizer steps) and per-key row gradients (pushed to the store, whose optimizer
+// applies them).
+// Around the steps: epochs, evaluation every N steps (or per epoch) on the validation split,
+// early stopping on the mean validation AUC with restore of the best state (dense parameters
+// and embedding rows), and a final test evaluation. Metrics go to <run_dir>/metrics.jsonl; a
+// table is printed at the end.
+//
+// Determinism: for a seed, the same config gives the same model (data order, initialisation,
+// dropout masks, summation orders do not depend on timing or thread counts).
+// Ownership: the store and communicator are the caller's and outlive the trainer.
+// Thread-safety: one thread drives a Trainer.
+#ifndef MOEREC_WORKER_TRAINER_H_
+#define MOEREC_WORKER_TRAINER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "comm/communicator.h"
+#include "core/status.h"
+#include "embedding/embedding_store.h"
+#include "proto/config.pb.h"
+#include "worker/metrics/domain_task_metrics.h"
+
+namespace moerec {
+
+class TrainerImpl;
+
+class Trainer {
+ public:
+  struct Options {
+    std::string run_dir;     // created when missing; metrics.jsonl is appended to
+    int64_t max_steps = -1;  // when >= 0, replaces train.max_steps (0 = no limit)
+    bool interactive = false;  // a live progress line (stdout is a terminal) instead of logs
+    bool print_table = true;   // print the final metrics table to stdout (rank 0)
+  };
+
+  // `workers` spans the training workers (SelfCommunicator for one process); worker w reads
+  // share w of every split. The config must come from LoadJobConfig.
+  static StatusOr<std::unique_ptr<Trainer>> Create(const JobConfig& config, const Options& options,
+                                                   EmbeddingStore* store, Communicator* workers);
+  ~Trainer();
+
+  // Trains, evaluates and tests; returns the final test report (on every worker).
+  StatusOr<Report> Run();
+
+  // Evaluates the current model on a split ("validation" or "test").
+  StatusOr<Report> Evaluate(const std::string& split);
+
+  int64_t step() const;
+
+ private:
+  explicit Trainer(std::unique_ptr<TrainerImpl> impl);
+  std::unique_ptr<TrainerImpl> impl_;
+};
+
+// Compute threads for a worker: `configured` when > 0; else OMP_NUM_THREADS when set; else the
+// machine's cores divided by the ranks this node runs (mpirun's / Slurm's local size).
+int ResolveComputeThreads(int configured);
+
+}  // namespace moerec
+
+#endif  // MOEREC_WORKER_TRAINER_H_

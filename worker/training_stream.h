@@ -1,0 +1,62 @@
+// TrainingStream: the training batches of one worker, epoch by epoch, under the configured
+// worker split (ReaderConfig.worker_split):
+//   FILE_SHARES          the worker's reader covers its disjoint share of the shards;
+//   GLOBAL_BATCH_SLICES  the reader covers everything in global batches of W x batch_size (the
+//                        same sequence on every worker: same files, seed and epoch) and the
+//                        worker keeps rows [w B, (w + 1) B) of each, so W workers see exactly
+//                        the global batches one process with batch W B would see.
+// Skip(n) consumes n batches without handing them out (resuming mid-epoch from a checkpoint
+// reproduces the uninterrupted sequence, since the reader's order depends only on the files,
+// the options and the epoch).
+// Thread-safety: one thread.
+#ifndef MOEREC_WORKER_TRAINING_STREAM_H_
+#define MOEREC_WORKER_TRAINING_STREAM_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "proto/config.pb.h"
+#include "worker/data/batch.h"
+#include "worker/data/reader.h"
+
+namespace moerec {
+
+class TrainingStream {
+ public:
+  static StatusOr<std::unique_ptr<TrainingStream>> Open(const std::vector<std::string>& paths,
+                                                         const ReaderConfig& config,
+                                                         uint64_t seed, int worker,
+                                                         int num_workers);
+
+  Status StartEpoch(int epoch);
+  // The next batch of this worker; false at the end of the epoch. In GLOBAL_BATCH_SLICES mode a
+  // short last global batch may leave this worker an empty slice (size 0).
+  StatusOr<bool> Next(Batch* out);
+  Status Skip(int64_t batches);
+
+  const DataReader& reader() const { return *reader_; }
+  // Samples this worker trains on per epoch (approximately, for the planned step count).
+  int64_t samples_per_epoch() const;
+
+ private:
+  TrainingStream(std::unique_ptr<DataReader> reader, bool slices, int worker, int num_workers,
+                 int batch)
+      : reader_(std::move(reader)),
+        slices_(slices),
+        worker_(worker),
+        num_workers_(num_workers),
+        batch_(batch) {}
+
+  std::unique_ptr<DataReader> reader_;
+  const bool slices_;
+  const int worker_;
+  const int num_workers_;
+  const int batch_;
+  Batch global_;
+};
+
+}  // namespace moerec
+
+#endif  // MOEREC_WORKER_TRAINING_STREAM_H_
