@@ -144,8 +144,7 @@ class Bench {
 
  private:
   void Pull(RowStore* store, const Batch& b) {
-    Status s = store->Pull(0, b.data(), static_cast<int64_t>(b.size()), step_++, true,
-                           out_.data());
+    Status s = store->Pull(0, b.data(), static_cast<int64_t>(b.size()), step_++, true, out_.data());
     if (status_.ok() && !s.ok()) status_ = s;
   }
 
@@ -204,10 +203,9 @@ Status Bench::Resident(Figures* f) {
   std::vector<float> grads(static_cast<size_t>(o_.batch) * o_.dim);
   for (float& g : grads) g = static_cast<float>(rng.Normal() * 0.01);
   Interleave(
-      o_.seconds, [&](int i) { return uniform[i % uniform.size()]; },
-      {[&](const Batch& b) {
-        Status s = resident_->Push(0, b.data(), static_cast<int64_t>(b.size()), step_++,
-                                   grads.data());
+      o_.seconds, [&](int i) { return uniform[i % uniform.size()]; }, {[&](const Batch& b) {
+        Status s =
+            resident_->Push(0, b.data(), static_cast<int64_t>(b.size()), step_++, grads.data());
         if (status_.ok() && !s.ok()) status_ = s;
       }},
       &m);
@@ -218,8 +216,7 @@ Status Bench::Resident(Figures* f) {
 
 // Cold pulls against raw MultiGet, then Zipf pulls through the small cache against the resident
 // store.
-Status Bench::Budgeted(int64_t cache_bytes, int64_t row_cost, const std::string& dir,
-                       Figures* f) {
+Status Bench::Budgeted(int64_t cache_bytes, int64_t row_cost, const std::string& dir, Figures* f) {
   RowStoreOptions options;
   options.db_path = dir + "/db";
   options.cache_bytes = cache_bytes;
@@ -306,8 +303,7 @@ Status Bench::Budgeted(int64_t cache_bytes, int64_t row_cost, const std::string&
   }
   const TableStats warm = store->stats(0);
   Interleave(
-      o_.seconds,
-      [&](int) { return MakeBatch(o_.batch, &shuffle, [&] { return zipf_(&zrng); }); },
+      o_.seconds, [&](int) { return MakeBatch(o_.batch, &shuffle, [&] { return zipf_(&zrng); }); },
       {[&](const Batch& b) { Pull(resident_.get(), b); },
        [&](const Batch& b) { Pull(store.get(), b); }},
       &m);
@@ -326,8 +322,8 @@ Status Bench::Budgeted(int64_t cache_bytes, int64_t row_cost, const std::string&
 }  // namespace
 
 Status RunPsBenchmark(const PsBenchOptions& o) {
-  if (o.batch < 1 || o.rows < 10 * static_cast<int64_t>(o.batch) || o.dim < 1 ||
-      !(o.zipf > 0) || !(o.seconds > 0) || o.cache_mb < 0) {
+  if (o.batch < 1 || o.rows < 10 * static_cast<int64_t>(o.batch) || o.dim < 1 || !(o.zipf > 0) ||
+      !(o.seconds > 0) || o.cache_mb < 0) {
     return InvalidArgument(
         "bench ps: needs batch >= 1, rows >= 10 * batch, dim >= 1, zipf > 0, seconds > 0, "
         "cache_mb >= 0");
@@ -368,10 +364,10 @@ Status RunPsBenchmark(const PsBenchOptions& o) {
   std::filesystem::remove_all(dir, ec);
   RETURN_IF_ERROR(s);
 
-  Print("hot_pull_vs_hashmap_gather", f.hot / f.hashmap);            // goal >= 0.5
+  Print("hot_pull_vs_hashmap_gather", f.hot / f.hashmap);  // goal >= 0.5
   Print("hot_pull_vs_keyindex_gather", f.hot / f.keyindex);
-  Print("cold_pull_vs_rocksdb_multiget", f.cold / f.multiget);       // goal >= 1.0
-  Print("push_vs_3m_goal", f.push / 3e6);                            // goal >= 1.0
+  Print("cold_pull_vs_rocksdb_multiget", f.cold / f.multiget);           // goal >= 1.0
+  Print("push_vs_3m_goal", f.push / 3e6);                                // goal >= 1.0
   Print("zipf_budget10x_vs_resident", f.zipf_budget / f.zipf_resident);  // goal >= 0.3
   std::fflush(stdout);
   return Status::OK();

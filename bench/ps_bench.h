@@ -26,11 +26,11 @@ namespace moerec {
 struct PsBenchOptions {
   int64_t rows = 4000000;  // rows of the table; >= 10 * batch
   int dim = 16;
-  double zipf = 1.1;       // Zipf exponent of the budget10x pulls; > 0
-  int64_t cache_mb = 0;    // row cache of the RocksDB-backed store; 0 = a tenth of the table
-  int batch = 16384;       // keys per call
-  double seconds = 2.0;    // timed per figure
-  std::string dir;         // scratch folder for RocksDB; default $TMPDIR or /tmp
+  double zipf = 1.1;     // Zipf exponent of the budget10x pulls; > 0
+  int64_t cache_mb = 0;  // row cache of the RocksDB-backed store; 0 = a tenth of the table
+  int batch = 16384;     // keys per call
+  double seconds = 2.0;  // timed per figure
+  std::string dir;       // scratch folder for RocksDB; default $TMPDIR or /tmp
   uint64_t seed = 1;
 };
 

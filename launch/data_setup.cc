@@ -1,6 +1,11 @@
 #include "launch/data_setup.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <memory>
 
 #include <glog/logging.h>
 
@@ -23,10 +28,37 @@ bool HasShards(const std::string& path) {
 
 }  // namespace
 
+// Holds an exclusive flock on a file for its lifetime: jobs that want the same dataset at the
+// same time generate it once (the second finds it written).
+class FileLock {
+ public:
+  static StatusOr<std::unique_ptr<FileLock>> Acquire(const std::string& path) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoError("open " + path);
+    if (::flock(fd, LOCK_EX) != 0) {
+      Status s = ErrnoError("lock " + path);
+      ::close(fd);
+      return s;
+    }
+    return std::unique_ptr<FileLock>(new FileLock(fd));
+  }
+  ~FileLock() { ::close(fd_); }
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 Status EnsureSyntheticData(const DataConfig& data, bool force) {
   if (!data.has_synthetic()) return Status::OK();
   ASSIGN_OR_RETURN(const SyntheticOutputs outputs, SyntheticOutputsFromConfig(data));
   if (!force && HasShards(outputs.train_dir)) return Status::OK();
+  const std::string lock_path =
+      (std::filesystem::path(outputs.train_dir).parent_path() / ".moerec-gen.lock").string();
+  ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(lock_path));
+  if (!force && HasShards(outputs.train_dir)) return Status::OK();  // written meanwhile
   LOG(INFO) << "generating " << data.synthetic().num_samples() << " synthetic samples into "
             << outputs.train_dir << ", " << outputs.validation_dir << ", " << outputs.test_dir;
   ASSIGN_OR_RETURN(const SyntheticSummary summary, GenerateSynthetic(data, outputs));

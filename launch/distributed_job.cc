@@ -5,11 +5,13 @@
 #include <glog/logging.h>
 
 #include "comm/mpi_check.h"
+#include "embedding/row_cache.h"
 #include "embedding/table_spec.h"
 #include "launch/data_setup.h"
 #include "ps/client.h"
 #include "ps/row_store.h"
 #include "ps/server.h"
+#include "scheduler/health.h"
 #include "scheduler/role_layout.h"
 
 namespace moerec {
@@ -49,6 +51,14 @@ Status RunWorker(const JobConfig& config, const Trainer::Options& options,
   ASSIGN_OR_RETURN(auto client,
                    PsClient::Create(TableSpecsFromConfig(config), client_options, ps_comm));
   MpiCommunicator workers(worker_comm, /*owned=*/false);
+  EmbeddingStore* store = client.get();
+  std::unique_ptr<CachingStore> cache;
+  if (config.cluster().row_cache_staleness() > 0) {
+    cache = std::make_unique<CachingStore>(client.get(), TableSpecsFromConfig(config),
+                                           config.cluster().row_cache_staleness(),
+                                           config.cluster().row_cache_rows());
+    store = cache.get();
+  }
   Trainer::Options worker_options = options;
   worker_options.interactive = options.interactive && index == 0;
   worker_options.print_table = index == 0;
@@ -56,7 +66,7 @@ Status RunWorker(const JobConfig& config, const Trainer::Options& options,
   int64_t step = 0;
   {
     StatusOr<std::unique_ptr<Trainer>> trainer =
-        Trainer::Create(config, worker_options, client.get(), &workers);
+        Trainer::Create(config, worker_options, store, &workers);
     result = trainer.status();
     if (result.ok()) {
       result = (*trainer)->Run().status();
@@ -84,10 +94,23 @@ Status RunDistributedTraining(const JobConfig& config, const Trainer::Options& o
   MPI_RETURN_IF_ERROR(
       MPI_Comm_split(MPI_COMM_WORLD, role == Role::kWorker ? 0 : 1, rank, &role_comm));
   MPI_Comm_set_errhandler(ps_comm, MPI_ERRORS_RETURN);
+  std::unique_ptr<HealthMonitor> health;
+  if (config.cluster().health_timeout_s() > 0) {
+    HealthMonitor::Options h;
+    h.interval_s = config.cluster().health_interval_s();
+    h.timeout_s = config.cluster().health_timeout_s();
+    h.chief = layout.chief_rank();
+    h.describe = [&layout](int r) {
+      return std::string(layout.role(r) == Role::kWorker ? "worker " : "server ") +
+             std::to_string(layout.index(r));
+    };
+    ASSIGN_OR_RETURN(health, HealthMonitor::Start(MPI_COMM_WORLD, h));
+  }
   Status result = role == Role::kServer
                       ? RunServer(config, options, layout, layout.index(rank), ps_comm)
                       : RunWorker(config, options, layout, layout.index(rank), ps_comm, role_comm);
   if (result.ok()) {
+    if (health != nullptr) health->Stop();
     MPI_Comm_free(&role_comm);
     MPI_Comm_free(&ps_comm);
   }

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <filesystem>
 
 #include "comm/communicator.h"
@@ -54,7 +56,12 @@ Trainer::Options OptionsFromFlags() {
   Trainer::Options options;
   options.run_dir = FLAGS_run_dir;
   options.max_steps = FLAGS_max_steps;
-  options.interactive = isatty(STDOUT_FILENO) != 0;
+  // A live progress line only on a terminal of one's own: mpirun hands ranks a pseudo
+  // terminal that ends up in logs. MOEREC_PROGRESS=1/0 overrides.
+  const char* progress = std::getenv("MOEREC_PROGRESS");
+  options.interactive = progress != nullptr ? std::string(progress) == "1"
+                                            : isatty(STDOUT_FILENO) != 0 &&
+                                                  !MpiSession::LaunchedByMpi();
   return options;
 }
 

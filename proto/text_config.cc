@@ -208,6 +208,18 @@ void CheckCluster(const ClusterConfig& cl, Checker* c) {
   c->AtLeast("cluster.num_servers", cl.num_servers(), 0);
   c->AtLeast("cluster.num_workers", cl.num_workers(), 1);
   c->AtLeast("cluster.staleness", cl.staleness(), 0);
+  c->AtLeast("cluster.row_cache_staleness", cl.row_cache_staleness(), 0);
+  c->Positive("cluster.health_interval_s", cl.health_interval_s());
+  if (cl.health_timeout_s() != 0 && !(cl.health_timeout_s() > cl.health_interval_s())) {
+    c->Fail("cluster.health_timeout_s", "must be 0 (off) or greater than health_interval_s (" +
+                                            Checker::Str(cl.health_interval_s()) + "), got " +
+                                            Checker::Str(cl.health_timeout_s()));
+  }
+  c->AtLeast("cluster.row_cache_rows", cl.row_cache_rows(), int64_t{1});
+  if (cl.sync() == ClusterConfig::BSP && cl.row_cache_staleness() > 0) {
+    c->Fail("cluster.row_cache_staleness",
+            "must be 0 with sync: BSP (every pull must see every applied push); use ASP or SSP");
+  }
   if (cl.worker_ranks_size() != 0 && cl.worker_ranks_size() != cl.num_workers()) {
     c->Fail("cluster.worker_ranks", "has " + Checker::Str(cl.worker_ranks_size()) +
                                         " ranks; give none or num_workers (" +

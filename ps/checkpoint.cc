@@ -47,8 +47,8 @@ Status VerifyFile(const std::string& dir, const CheckpointFile& f, const std::st
                       std::to_string(f.size()) + " (truncated or partly copied)");
   }
   if (crc != f.crc32()) {
-    return Corruption(path + ": crc32 " + Hex(crc) + " does not match " + Hex(f.crc32()) +
-                      " in " + listed_in + " (corrupt file)");
+    return Corruption(path + ": crc32 " + Hex(crc) + " does not match " + Hex(f.crc32()) + " in " +
+                      listed_in + " (corrupt file)");
   }
   return Status::OK();
 }
@@ -63,7 +63,8 @@ StatusOr<CheckpointLevel> LoadLevel(const std::string& dir) {
   const std::string job_path = dir + "/" + kManifestName;
   Status s = ReadManifest(job_path, &level.manifest);
   if (s.code() == StatusCode::kNotFound) {
-    return Corruption(job_path + ": missing; partial checkpoint (the job manifest is written "
+    return Corruption(job_path +
+                      ": missing; partial checkpoint (the job manifest is written "
                       "last, after every server finished)");
   }
   RETURN_IF_ERROR(s);

@@ -127,8 +127,8 @@ TEST(CheckpointTest, RestoreOntoAnotherServerCountGivesIdenticalRows) {
   ASSERT_GT(want.size(), 1000u);
   EXPECT_GT(old[0]->stats(1).expired, 0) << "the sweep ran";
   EXPECT_GT(old[0]->stats(2).rejected, 0) << "admission held rows back";
-  for (const auto& [count, disk] : std::vector<std::pair<int, bool>>{
-           {2, true}, {4, false}, {1, false}, {3, true}}) {
+  for (const auto& [count, disk] :
+       std::vector<std::pair<int, bool>>{{2, true}, {4, false}, {1, false}, {3, true}}) {
     SCOPED_TRACE(std::to_string(count) + (disk ? " RocksDB shards" : " memory shards"));
     Shards restored = OpenShards(specs, count, disk, dir, "new" + std::to_string(count));
     ASSERT_TRUE(RestoreAll(restored, dir / "ckpt").ok());
@@ -148,6 +148,16 @@ TEST(CheckpointTest, MemoryOnlyShardsCheckpointToo) {
   Shards restored = OpenShards(specs, 3, /*disk=*/true, dir, "new");
   ASSERT_TRUE(RestoreAll(restored, dir / "ckpt").ok());
   ExpectSameRows(Union(old), Union(restored));
+  // An increment of memory-only shards: changed rows and tombstones of swept ones.
+  Train(old, 6, 8, 3, /*sweep=*/true);
+  ASSERT_TRUE(CheckpointAll(old, dir / "inc", 14, true).ok());
+  ShardManifest m;
+  ASSERT_TRUE(ReadManifest(dir / "inc/shard-00000/MANIFEST", &m).ok());
+  EXPECT_EQ(m.kind(), CHECKPOINT_INCREMENTAL);
+  EXPECT_GT(old[0]->stats(1).expired, 0);
+  Shards again = OpenShards(specs, 2, /*disk=*/true, dir, "again");
+  ASSERT_TRUE(RestoreAll(again, dir / "inc").ok());
+  ExpectSameRows(Union(old), Union(again));
 }
 
 TEST(CheckpointTest, IncrementalChainRestoresEachStep) {
@@ -248,7 +258,8 @@ TEST(CheckpointTest, CorruptOrPartialCheckpointsAreRefusedAndNothingIsLoaded) {
        StatusCode::kCorruption, "crc32"},
       {"truncated row file", "good-rows",
        [](const std::string& d) {
-         fs::resize_file(d + "/shard-00000/rows.dat", fs::file_size(d + "/shard-00000/rows.dat") - 7);
+         fs::resize_file(d + "/shard-00000/rows.dat",
+                         fs::file_size(d + "/shard-00000/rows.dat") - 7);
        },
        StatusCode::kCorruption, "rows.dat"},
       {"missing shard manifest", "good-db",

@@ -53,7 +53,8 @@ TEST(KeyIndexTest, MatchesAReferenceMapUnderRandomChurn) {
 
 TEST(KeyIndexTest, GrowsPastItsInitialCapacity) {
   KeyIndex index(1);
-  for (uint64_t k = 0; k < 100000; ++k) ASSERT_TRUE(index.Insert(k * 7919, static_cast<uint32_t>(k)));
+  for (uint64_t k = 0; k < 100000; ++k)
+    ASSERT_TRUE(index.Insert(k * 7919, static_cast<uint32_t>(k)));
   for (uint64_t k = 0; k < 100000; ++k) ASSERT_EQ(index.Find(k * 7919), k);
   EXPECT_EQ(index.Find(3), KeyIndex::kAbsent);
 }

@@ -42,12 +42,11 @@ Status ValidateTableStorage(const TableStorageConfig& s, const std::string& fiel
                             const std::string& name) {
   const std::string p = field + ".";
   RETURN_IF_ERROR(CheckRange(name, p + "admission_min_count", s.admission_min_count(), 1, 255));
-  RETURN_IF_ERROR(CheckRange(name, p + "admission_filter_counters",
-                             s.admission_filter_counters(), int64_t{1024}, int64_t{1} << 34));
-  RETURN_IF_ERROR(CheckAtLeast(name, p + "evict_unseen_steps", s.evict_unseen_steps(),
-                               int64_t{0}));
-  RETURN_IF_ERROR(CheckRange(name, p + "evict_min_frequency", s.evict_min_frequency(),
-                             int64_t{0}, int64_t{UINT32_MAX}));
+  RETURN_IF_ERROR(CheckRange(name, p + "admission_filter_counters", s.admission_filter_counters(),
+                             int64_t{1024}, int64_t{1} << 34));
+  RETURN_IF_ERROR(CheckAtLeast(name, p + "evict_unseen_steps", s.evict_unseen_steps(), int64_t{0}));
+  RETURN_IF_ERROR(CheckRange(name, p + "evict_min_frequency", s.evict_min_frequency(), int64_t{0},
+                             int64_t{UINT32_MAX}));
   return Status::OK();
 }
 
@@ -58,8 +57,8 @@ Status ValidatePsConfig(const JobConfig& config, const std::string& name) {
   RETURN_IF_ERROR(ValidateRocksDb(ps.rocksdb(), name));
   RETURN_IF_ERROR(ValidateTableStorage(config.embedding().storage(), "embedding.storage", name));
   for (int i = 0; i < config.tables_size(); ++i) {
-    RETURN_IF_ERROR(ValidateTableStorage(config.tables(i).storage(),
-                                         "tables[" + Str(i) + "].storage", name));
+    RETURN_IF_ERROR(
+        ValidateTableStorage(config.tables(i).storage(), "tables[" + Str(i) + "].storage", name));
   }
   return Status::OK();
 }

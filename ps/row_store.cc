@@ -352,6 +352,7 @@ Status RowStore::Pull(int table, const uint64_t* keys, int64_t n, int64_t step, 
   MissBuffers& b = *miss_buffers_;
   Status status;
   for (size_t j = 0; j < miss_.size() && status.ok(); ++j) {
+    if (j + kProbeAhead < miss_.size()) t.index.Prefetch(keys[miss_[j + kProbeAhead]]);
     const int64_t i = miss_[j];
     const uint64_t key = keys[i];
     float* o = out + i * dim;
@@ -422,6 +423,7 @@ Status RowStore::Push(int table, const uint64_t* keys, int64_t n, int64_t step,
   MissBuffers& b = *miss_buffers_;
   Status status;
   for (size_t j = 0; j < miss_.size(); ++j) {
+    if (j + kProbeAhead < miss_.size()) t.index.Prefetch(keys[miss_[j + kProbeAhead]]);
     const int64_t i = miss_[j];
     const uint64_t key = keys[i];
     RowMeta* m = nullptr;
@@ -491,17 +493,17 @@ Status RowStore::ScanRows(int table,
   const Table& t = tables_[table];
   if (db_ != nullptr) {
     std::vector<float> record(static_cast<size_t>(t.stride));
-    RETURN_IF_ERROR(ScanTableRange(db_.get(), t.spec.name_hash, [&](uint64_t key,
-                                                                    std::string_view value) {
-      if (t.index.Find(key) != KeyIndex::kAbsent) return Status::OK();  // resident is newer
-      RowMeta stored;
-      if (!ParseRowHeader(value, t.stride, &stored)) {
-        return BadRowValue(value, t.stride, RowName(t.spec.name, key));
-      }
-      DecodeRowRecord(value, t.stride, record.data());
-      fn(key, RowView{record.data(), stored.last_seen, stored.updates, stored.frequency});
-      return Status::OK();
-    }));
+    RETURN_IF_ERROR(
+        ScanTableRange(db_.get(), t.spec.name_hash, [&](uint64_t key, std::string_view value) {
+          if (t.index.Find(key) != KeyIndex::kAbsent) return Status::OK();  // resident is newer
+          RowMeta stored;
+          if (!ParseRowHeader(value, t.stride, &stored)) {
+            return BadRowValue(value, t.stride, RowName(t.spec.name, key));
+          }
+          DecodeRowRecord(value, t.stride, record.data());
+          fn(key, RowView{record.data(), stored.last_seen, stored.updates, stored.frequency});
+          return Status::OK();
+        }));
   }
   for (size_t slot = 0; slot < t.slab.size(); ++slot) {
     const RowMeta* m = Meta(t, static_cast<uint32_t>(slot));

@@ -5,10 +5,12 @@
 //
 // Storage tiers. Resident rows sit in per-table slabs of fixed-stride records found through a
 // KeyIndex. With a RocksDB directory (RowStoreOptions::db_path) the whole table lives in one
-// RocksDB per shard and the resident rows are a write-back cache under a byte budget: misses of
-// one call are read with one MultiGet, rows leave the cache by a CLOCK hand (weights raised by
-// use), and dirty rows are written back in one WriteBatch per call. Without a directory every
-// row stays resident (memory only) and the budget does not apply.
+// RocksDB per shard and the resident rows are a write-back cache under a byte budget: the misses
+// of one call are read in one batched MultiGet (sorted keys, chunks of 1024), rows leave the
+// cache by a CLOCK hand over all tables (a hit adds weight; a row read back from RocksDB starts
+// at log2 of its stored frequency), and dirty rows are written back in one WriteBatch per call,
+// in key order. The budget bounds resident rows; slab memory freed by one table is reused by that
+// table only. Without a directory every row stays resident (memory only), no budget applies.
 //
 // Admission (TableStorageConfig.admission_min_count = k): a row is created only on the k-th
 // training pull of its id, counted by a per-table count-min sketch (ps/internal/
@@ -23,14 +25,22 @@
 // no writes), and its stored last-seen step and frequency may lag. Flush and checkpoints write
 // every change.
 //
-// Eviction (EvictStale): deletes rows unseen for more than evict_unseen_steps or seen fewer than
-// evict_min_frequency times, from the cache and from RocksDB.
+// Eviction (EvictStale, which the server calls every ServerConfig.evict_every_steps): deletes rows
+// unseen for more than evict_unseen_steps or seen fewer than evict_min_frequency times, from the
+// cache and from RocksDB (a full scan of the tables that have a rule).
+//
+// Errors. Bad arguments give InvalidArgument; a RocksDB failure gives IoError or Corruption and
+// leaves the store unusable (rows written back in that call may be lost): the server stops and
+// the job resumes from its last checkpoint.
 //
 // Checkpoints (ps/checkpoint.h has the layout): Checkpoint writes this shard's part, full (a
 // RocksDB checkpoint, or a row file for memory-only stores) or incremental (the rows changed or
 // deleted since the last checkpoint this store wrote or restored); Restore loads the rows this
 // shard owns under its own shard count from a whole checkpoint written by any number of
-// servers, after verifying every file.
+// servers, after verifying every file (onto the same shard count, a RocksDB-backed store links
+// its own part's files in instead of rewriting rows). After the first checkpoint or restore, the
+// keys of changed rows that leave the cache are remembered until the next checkpoint (about 32
+// bytes each, outside the budget).
 //
 // Pull copies rows out; Push applies the table's RowOptimizer to each listed row. Keys within
 // one call must be unique (the clients deduplicate). Rows are never handed out by pointer.
@@ -86,23 +96,23 @@ struct TableStats {
   int64_t created = 0;        // rows created since the store opened
   int64_t pulled_keys = 0;    // keys of training pulls
   int64_t pushed_keys = 0;
-  int64_t cache_hits = 0;     // pulled or pushed keys found resident
-  int64_t cache_misses = 0;   // pulled or pushed keys looked up in RocksDB
-  int64_t loaded = 0;         // misses found in RocksDB
-  int64_t admitted = 0;       // rows created after admission counted k sightings (k > 1)
-  int64_t rejected = 0;       // training-pull keys held back by admission (read as zeros)
+  int64_t cache_hits = 0;         // pulled or pushed keys found resident
+  int64_t cache_misses = 0;       // pulled or pushed keys looked up in RocksDB
+  int64_t loaded = 0;             // misses found in RocksDB
+  int64_t admitted = 0;           // rows created after admission counted k sightings (k > 1)
+  int64_t rejected = 0;           // training-pull keys held back by admission (read as zeros)
   int64_t dropped_gradients = 0;  // pushed keys without a row (not admitted): ignored
-  int64_t evicted = 0;        // rows that left the cache under the budget
-  int64_t written_back = 0;   // rows written to RocksDB (eviction and Flush)
-  int64_t expired = 0;        // rows deleted by EvictStale: unseen too long
-  int64_t infrequent = 0;     // rows deleted by EvictStale: frequency too low
+  int64_t evicted = 0;            // rows that left the cache under the budget
+  int64_t written_back = 0;       // rows written to RocksDB (eviction and Flush)
+  int64_t expired = 0;            // rows deleted by EvictStale: unseen too long
+  int64_t infrequent = 0;         // rows deleted by EvictStale: frequency too low
 };
 
 struct CacheStats {
   int64_t budget_bytes = 0;    // 0 for memory-only stores (no budget)
   int64_t resident_bytes = 0;  // charged to the budget
   int64_t resident_rows = 0;
-  int64_t slab_bytes = 0;      // allocated for records
+  int64_t slab_bytes = 0;  // allocated for records
 };
 
 // One row as stored.
@@ -131,8 +141,7 @@ class RowStore {
   // out: (n, dim). In training, absent rows are created once admitted (otherwise they read as
   // zeros), `step` is recorded as last seen and a sighting is counted; otherwise absent rows
   // read as their initial value and nothing changes.
-  Status Pull(int table, const uint64_t* keys, int64_t n, int64_t step, bool training,
-              float* out);
+  Status Pull(int table, const uint64_t* keys, int64_t n, int64_t step, bool training, float* out);
   // grads: (n, dim), one summed gradient per key. Absent rows are created first when the table
   // admits on first sight (k = 1); otherwise their gradients are dropped.
   Status Push(int table, const uint64_t* keys, int64_t n, int64_t step, const float* grads);

@@ -238,11 +238,11 @@ Status RowStore::Restore(const std::string& dir) {
     if (db_ != nullptr) {
       for (Table& t : tables_) {
         t.rows = 0;
-        RETURN_IF_ERROR(ScanTableRange(db_.get(), t.spec.name_hash,
-                                       [&](uint64_t, std::string_view) {
-                                         ++t.rows;
-                                         return Status::OK();
-                                       }));
+        RETURN_IF_ERROR(
+            ScanTableRange(db_.get(), t.spec.name_hash, [&](uint64_t, std::string_view) {
+              ++t.rows;
+              return Status::OK();
+            }));
       }
     }
   }
@@ -258,7 +258,7 @@ Status RowStore::LoadCheckpointShard(const std::string& shard_dir, const ShardMa
                         ", which its manifest does not list");
     }
     *t = ShardOf(table_hash, key, options_.num_shards) == options_.shard ? &tables_[it->second]
-                                                                           : nullptr;
+                                                                         : nullptr;
     return Status::OK();
   };
   if (manifest.rocksdb()) {

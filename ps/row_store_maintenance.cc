@@ -99,22 +99,22 @@ Status RowStore::EvictStale(int64_t step) {
     }
     if (db_ == nullptr) continue;
     RETURN_IF_ERROR(CommitPending());
-    RETURN_IF_ERROR(ScanTableRange(db_.get(), t.spec.name_hash, [&](uint64_t key,
-                                                                    std::string_view value) {
-      if (t.index.Find(key) != KeyIndex::kAbsent) return Status::OK();  // judged above
-      RowMeta stored;
-      if (!ParseRowHeader(value, t.stride, &stored)) {
-        return BadRowValue(value, t.stride, RowName(t.spec.name, key));
-      }
-      int64_t* counter = verdict(stored.last_seen, stored.frequency);
-      if (counter == nullptr) return Status::OK();
-      ++*counter;
-      --t.rows;
-      delete_stored(key);
-      if (tracking_) NoteChanged(t, key, true);
-      if (pending_->bytes() > kBatchBytes) return CommitPending();
-      return Status::OK();
-    }));
+    RETURN_IF_ERROR(
+        ScanTableRange(db_.get(), t.spec.name_hash, [&](uint64_t key, std::string_view value) {
+          if (t.index.Find(key) != KeyIndex::kAbsent) return Status::OK();  // judged above
+          RowMeta stored;
+          if (!ParseRowHeader(value, t.stride, &stored)) {
+            return BadRowValue(value, t.stride, RowName(t.spec.name, key));
+          }
+          int64_t* counter = verdict(stored.last_seen, stored.frequency);
+          if (counter == nullptr) return Status::OK();
+          ++*counter;
+          --t.rows;
+          delete_stored(key);
+          if (tracking_) NoteChanged(t, key, true);
+          if (pending_->bytes() > kBatchBytes) return CommitPending();
+          return Status::OK();
+        }));
     RETURN_IF_ERROR(CommitPending());
   }
   return Status::OK();

@@ -47,7 +47,9 @@ StepRunner::StepRunner(const JobConfig& config, EmbeddingStore* store, Communica
     : config_(config),
       store_(store),
       workers_(workers),
-      sparse_(SparseInput::FromConfig(config)) {}
+      sparse_(SparseInput::FromConfig(config)),
+      early_prefetch_(config.cluster().sync() != ClusterConfig::BSP &&
+                      config.cluster().num_servers() > 0) {}
 
 StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config,
                                                          EmbeddingStore* store,
@@ -66,32 +68,58 @@ StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config
   return r;
 }
 
-void StepRunner::PrepareBatch(Batch* batch, SparseBatch* sparse) {
-  SortBatchByDomain(batch, config_.data().num_domains(), &model_batch_.domain_begin);
-  sparse_.Prepare(*batch, sparse);
+void StepRunner::PrepareBatch(Batch* batch, Slot* slot) {
+  SortBatchByDomain(batch, config_.data().num_domains(), &slot->domain_begin);
+  sparse_.Prepare(*batch, &slot->sparse);
 }
 
-void StepRunner::PoolAndForward(const Batch& batch, const SparseBatch& sparse, int64_t step,
+void StepRunner::StartPull(Batch* batch, int64_t step, Slot* slot) {
+  PrepareBatch(batch, slot);
+  slot->pull = store_->Pull(&slot->sparse.requests, step, true);
+  slot->batch = batch;
+  slot->step = step;
+  slot->in_flight = true;
+}
+
+Status StepRunner::CancelPrefetch() {
+  for (Slot& slot : slots_) {
+    if (!slot.in_flight) continue;
+    slot.in_flight = false;
+    RETURN_IF_ERROR(store_->Wait(slot.pull));
+  }
+  return Status::OK();
+}
+
+void StepRunner::PoolAndForward(const Batch& batch, const Slot& slot, int64_t step,
                                 bool training) {
   features_.Resize({batch.size, sparse_.num_features()});
-  sparse_.Pool(batch, sparse, features_.view());
+  sparse_.Pool(batch, slot.sparse, features_.view());
   model_batch_.size = batch.size;
   model_batch_.features = features_.view();
   model_batch_.domain = batch.domain.data();
+  model_batch_.domain_begin = slot.domain_begin;
   model_batch_.training = training;
   model_batch_.seed = HashCombine(config_.train().seed(), static_cast<uint64_t>(step));
   logits_.Resize({batch.size, config_.data().num_tasks()});
   model_->Forward(model_batch_, logits_.view());
 }
 
-StatusOr<double> StepRunner::Train(Batch* batch, int64_t step) {
+StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
   const Clock::time_point t0 = Clock::now();
-  PrepareBatch(batch, &sparse_batch_);
+  Slot& slot = slots_[current_];
+  Slot& other = slots_[1 - current_];
+  const bool prefetched = slot.in_flight && slot.batch == batch && slot.step == step;
+  if (!prefetched) {
+    RETURN_IF_ERROR(CancelPrefetch());
+    StartPull(batch, step, &slot);
+  }
   CountObservedLabels(*batch, &label_counts_);
   RETURN_IF_ERROR(workers_->AllReduceSum(label_counts_.data(), label_counts_.size()));
   const Clock::time_point t1 = Clock::now();
 
-  RETURN_IF_ERROR(store_->Wait(store_->Pull(&sparse_batch_.requests, step, true)));
+  slot.in_flight = false;
+  RETURN_IF_ERROR(store_->Wait(slot.pull));
+  if (next != nullptr && early_prefetch_) StartPull(next, step + 1, &other);
   const Clock::time_point t2 = Clock::now();
 
   double loss = 0.0;
@@ -99,26 +127,30 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step) {
   // A worker whose slice of the last global batch is empty still takes part in the step's
   // collectives (pushes, all-reduce) with nothing to add.
   if (batch->size > 0) {
-    PoolAndForward(*batch, sparse_batch_, step, true);
+    PoolAndForward(*batch, slot, step, true);
     loss = TaskMeanBce(*batch, logits_, label_counts_, &loss_weights_, &dlogits_, &probs_) +
            model_->AuxLoss();
     dfeatures_.Resize({batch->size, sparse_.num_features()});
     model_->Backward(model_batch_, dlogits_.view(), dfeatures_.view());
-    sparse_.PoolBackward(*batch, dfeatures_.view(), &sparse_batch_);
+    sparse_.PoolBackward(*batch, dfeatures_.view(), &slot.sparse);
   }
   const Clock::time_point t3 = Clock::now();
 
-  RETURN_IF_ERROR(store_->Wait(store_->Push(&sparse_batch_.requests, step)));
+  const EmbeddingStore::Ticket push = store_->Push(&slot.sparse.requests, step);
+  if (next != nullptr && !early_prefetch_) StartPull(next, step + 1, &other);
   const Clock::time_point t4 = Clock::now();
 
   RETURN_IF_ERROR(dense_sync_->AllReduceGradients());
   optimizer_->Step();
   const Clock::time_point t5 = Clock::now();
+  RETURN_IF_ERROR(store_->Wait(push));
+  const Clock::time_point t6 = Clock::now();
+  current_ = 1 - current_;
 
   times_.data += Seconds(t0, t1);
   times_.pull += Seconds(t1, t2);
   times_.compute += Seconds(t2, t3);
-  times_.push += Seconds(t3, t4);
+  times_.push += Seconds(t3, t4) + Seconds(t5, t6);
   times_.dense += Seconds(t4, t5);
   times_.steps += 1;
   times_.samples += batch->size;
@@ -131,9 +163,11 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step) {
 }
 
 Status StepRunner::Predict(Batch* batch, int64_t step, Tensor* probs) {
-  PrepareBatch(batch, &sparse_batch_);
-  RETURN_IF_ERROR(store_->Wait(store_->Pull(&sparse_batch_.requests, step, false)));
-  PoolAndForward(*batch, sparse_batch_, step, false);
+  RETURN_IF_ERROR(CancelPrefetch());
+  Slot& slot = slots_[current_];
+  PrepareBatch(batch, &slot);
+  RETURN_IF_ERROR(store_->Wait(store_->Pull(&slot.sparse.requests, step, false)));
+  PoolAndForward(*batch, slot, step, false);
   probs->ResizeLike(logits_);
   SigmoidForward(logits_.view(), probs->view());
   return Status::OK();

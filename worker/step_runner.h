@@ -7,6 +7,12 @@
 // gradients all-reduced → dense optimizer step. Predict(batch): the same up to the
 // probabilities, in evaluation mode (pulls create no rows).
 // The batch is sorted in place, so predictions line up with the batch as it is afterwards.
+//
+// Overlap: given the next batch, Train starts its pull while this step still works. In BSP the
+// pull goes out right after this step's push (the servers answer it once every worker's push
+// is applied, so the result is exact) and flies during the dense all-reduce and optimizer
+// step; in ASP/SSP it goes out before this step's compute (rows one step stale, as those
+// modes allow). The next Train must then be called with that batch.
 // Thread-safety: one thread drives a StepRunner.
 #ifndef MOEREC_WORKER_STEP_RUNNER_H_
 #define MOEREC_WORKER_STEP_RUNNER_H_
@@ -49,8 +55,11 @@ class StepRunner {
                                                       EmbeddingStore* store,
                                                       Communicator* workers);
 
-  // One training step at global step `step`; returns the batch's loss.
-  StatusOr<double> Train(Batch* batch, int64_t step);
+  // One training step at global step `step`; returns the batch's loss. `next` (optional) is
+  // the batch of step + 1, whose pull starts during this step.
+  StatusOr<double> Train(Batch* batch, int64_t step, Batch* next = nullptr);
+  // Completes and drops a pull started for a next batch that will not be trained on.
+  Status CancelPrefetch();
   // probs: (B, T) σ(logits) in evaluation mode.
   Status Predict(Batch* batch, int64_t step, Tensor* probs);
 
@@ -61,9 +70,20 @@ class StepRunner {
   const SparseInput& sparse_input() const { return sparse_; }
 
  private:
+  // One of the two alternating buffers: the current step's and the prefetched next step's.
+  struct Slot {
+    SparseBatch sparse;
+    std::vector<int64_t> domain_begin;
+    const Batch* batch = nullptr;  // the batch whose pull is in flight
+    int64_t step = -1;
+    EmbeddingStore::Ticket pull = 0;
+    bool in_flight = false;
+  };
+
   StepRunner(const JobConfig& config, EmbeddingStore* store, Communicator* workers);
-  void PrepareBatch(Batch* batch, SparseBatch* sparse);
-  void PoolAndForward(const Batch& batch, const SparseBatch& sparse, int64_t step, bool training);
+  void PrepareBatch(Batch* batch, Slot* slot);
+  void StartPull(Batch* batch, int64_t step, Slot* slot);
+  void PoolAndForward(const Batch& batch, const Slot& slot, int64_t step, bool training);
 
   const JobConfig config_;
   EmbeddingStore* const store_;
@@ -73,8 +93,10 @@ class StepRunner {
   std::unique_ptr<DenseOptimizer> optimizer_;
   std::unique_ptr<DenseSync> dense_sync_;
 
+  const bool early_prefetch_;  // ASP/SSP on servers: next pull before this step's compute
   ModelBatch model_batch_;
-  SparseBatch sparse_batch_;
+  Slot slots_[2];
+  int current_ = 0;
   Tensor features_, dfeatures_, logits_, dlogits_, probs_;
   std::vector<double> label_counts_;
   std::vector<float> loss_weights_;

@@ -340,11 +340,20 @@ StatusOr<Report> TrainerImpl::Run() {
   const TrainConfig& train = config_.train();
   const int64_t max_steps = options_.max_steps >= 0 ? options_.max_steps : train.max_steps();
   const int64_t eval_every = train.eval_every_steps();
-  Batch batch;
   bool stop = false;
   bool evaluated_at_current_step = false;
   window_start_ = Clock::now();
   const Clock::time_point run_start = Clock::now();
+  // Every worker must take part in every step: a batch is trained on only when every worker
+  // has one (the agreement costs one tiny all-reduce per step).
+  auto next_batch = [&](Batch* out, bool* all_have) -> Status {
+    ASSIGN_OR_RETURN(const bool more, train_stream_->Next(out));
+    double exhausted = more ? 0.0 : 1.0;
+    RETURN_IF_ERROR(workers_->AllReduceMax(&exhausted, 1));
+    *all_have = exhausted == 0.0;
+    return Status::OK();
+  };
+  Batch batches[2];
   for (int epoch = start_epoch_; epoch < train.epochs() && !stop; ++epoch) {
     RETURN_IF_ERROR(train_stream_->StartEpoch(epoch));
     epoch_batches_ = 0;
@@ -352,17 +361,25 @@ StatusOr<Report> TrainerImpl::Run() {
       RETURN_IF_ERROR(train_stream_->Skip(skip_batches_));
       epoch_batches_ = skip_batches_;
     }
-    while (!stop) {
+    int cur = 0;
+    bool have = false;
+    RETURN_IF_ERROR(next_batch(&batches[cur], &have));
+    while (have && !stop) {
       if (max_steps > 0 && step_ >= max_steps) {
         stop = true;
         break;
       }
-      // Every worker must take part in every step: stop when any worker's share is used up.
-      ASSIGN_OR_RETURN(const bool more, train_stream_->Next(&batch));
-      double exhausted = more ? 0.0 : 1.0;
-      RETURN_IF_ERROR(workers_->AllReduceMax(&exhausted, 1));
-      if (exhausted > 0) break;
-      RETURN_IF_ERROR(runner_->Train(&batch, step_).status());
+      // Look one batch ahead so its pull can fly during this step, unless an evaluation or a
+      // checkpoint comes between the two steps (they must see exactly this step's state).
+      Batch* next = &batches[1 - cur];
+      bool next_ok = false;
+      RETURN_IF_ERROR(next_batch(next, &next_ok));
+      const int64_t after = step_ + 1;
+      const bool boundary = (eval_every > 0 && after % eval_every == 0) ||
+                            checkpointer_->DueByStep(after) ||
+                            (max_steps > 0 && after >= max_steps);
+      RETURN_IF_ERROR(
+          runner_->Train(&batches[cur], step_, next_ok && !boundary ? next : nullptr).status());
       ++step_;
       ++epoch_batches_;
       evaluated_at_current_step = false;
@@ -384,7 +401,10 @@ StatusOr<Report> TrainerImpl::Run() {
         }
         if (due > 0) RETURN_IF_ERROR(WriteCheckpoint(epoch, /*is_best=*/false));
       }
+      cur = 1 - cur;
+      have = next_ok;
     }
+    RETURN_IF_ERROR(runner_->CancelPrefetch());
     if ((eval_every == 0 || stop) && !evaluated_at_current_step) {
       bool early = false;
       RETURN_IF_ERROR(Validate(epoch, &early));

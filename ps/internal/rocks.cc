@@ -122,8 +122,8 @@ StatusOr<std::unique_ptr<rocksdb::DB>> OpenCheckpointDb(const std::string& path)
   o.info_log = std::make_shared<SilentLogger>();
   o.max_open_files = 256;
   rocksdb::DB* db = nullptr;
-  RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(o, path, &db),
-                            "open checkpoint database " + path));
+  RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::OpenForReadOnly(o, path, &db), "open checkpoint database " + path));
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
@@ -150,8 +150,8 @@ Status LinkDbFiles(const std::string& from, const std::string& to) {
       ec.clear();  // another file system: copy instead
     }
     fs::copy_file(e.path(), target, fs::copy_options::overwrite_existing, ec);
-    if (ec) return IoError("copy " + e.path().string() + " to " + target.string() + ": " +
-                           ec.message());
+    if (ec)
+      return IoError("copy " + e.path().string() + " to " + target.string() + ": " + ec.message());
   }
   if (ec) return IoError("list " + from + ": " + ec.message());
   return Status::OK();

@@ -74,7 +74,9 @@ inline std::string TableKeyEnd(uint64_t table_hash) {
   return k;
 }
 
-inline size_t RowValueBytes(int stride) { return kRowHeaderBytes + 4 * static_cast<size_t>(stride); }
+inline size_t RowValueBytes(int stride) {
+  return kRowHeaderBytes + 4 * static_cast<size_t>(stride);
+}
 
 // out: RowValueBytes(stride) bytes.
 inline void EncodeRowValue(const RowMeta& meta, const float* record, int stride, char* out) {

@@ -8,11 +8,18 @@
 
 #include <bit>
 #include <cerrno>
+#include <atomic>
 #include <cstring>
 #include <utility>
 
 namespace moerec {
 namespace {
+
+// "<path>.tmp.<pid>.<n>": unique per process and writer.
+std::string TempPathFor(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+}
 
 static_assert(std::endian::native == std::endian::little,
               "the shard format is little-endian; add byte swapping for this platform");
@@ -113,10 +120,12 @@ StatusOr<std::unique_ptr<ShardWriter>> ShardWriter::Open(const std::string& path
   }
   ShardHeader h = header;
   h.set_version(kShardVersion);
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A name of this writer's own, so writers racing on one path never share a temporary file.
+  const std::string tmp = TempPathFor(path);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("open " + tmp);
-  std::unique_ptr<ShardWriter> w(new ShardWriter(path, std::move(h), block_samples, zstd_level, fd));
+  std::unique_ptr<ShardWriter> w(
+      new ShardWriter(path, tmp, std::move(h), block_samples, zstd_level, fd));
   std::string bytes;
   CHECK(w->header_.SerializeToString(&bytes));
   char pre[kPreambleBytes];
@@ -128,10 +137,10 @@ StatusOr<std::unique_ptr<ShardWriter>> ShardWriter::Open(const std::string& path
   return w;
 }
 
-ShardWriter::ShardWriter(std::string path, ShardHeader header, int block_samples,
-                         int zstd_level, int fd)
+ShardWriter::ShardWriter(std::string path, std::string tmp_path, ShardHeader header,
+                         int block_samples, int zstd_level, int fd)
     : path_(std::move(path)),
-      tmp_path_(path_ + ".tmp"),
+      tmp_path_(std::move(tmp_path)),
       header_(std::move(header)),
       block_samples_(block_samples),
       zstd_level_(zstd_level),

@@ -7,8 +7,8 @@
 // domain i32[n], user u64[n], labels f32[n*T], mask u8[n*T], truth f32[n*T] (has_truth only),
 // dense f32[n*F], then per slot offsets u32[n+1] and ids u64[nnz].
 //
-// ShardWriter writes `path.tmp` and renames it to `path` in Close(), so a shard under its final
-// name is always complete. Not thread-safe; one writer per file.
+// ShardWriter writes a temporary file of its own next to `path` and renames it to `path` in
+// Close(), so a shard under its final name is always complete, even when writers race. Not thread-safe; one writer per file.
 // ShardReader validates everything it reads; a damaged file gives a Corruption status naming
 // the file, the block and the problem. ReadBlock is thread-safe (pread, pooled scratch).
 #ifndef MOEREC_WORKER_DATA_SHARD_H_
@@ -59,7 +59,8 @@ class ShardWriter {
   const std::string& path() const { return path_; }
 
  private:
-  ShardWriter(std::string path, ShardHeader header, int block_samples, int zstd_level, int fd);
+  ShardWriter(std::string path, std::string tmp_path, ShardHeader header, int block_samples,
+              int zstd_level, int fd);
   Status WriteBytes(const void* data, size_t size);
   Status FlushBlock(const Batch& block);
 

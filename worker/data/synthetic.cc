@@ -52,8 +52,9 @@ Status PrepareDirectory(const std::string& dir) {
   if (ec) return IoError("create directory " + dir + ": " + ec.message());
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.rfind("part-", 0) == 0 && (name.ends_with(kShardExtension) ||
-                                        name.ends_with(std::string(kShardExtension) + ".tmp"))) {
+    if (name.rfind("part-", 0) == 0 &&
+        (name.ends_with(kShardExtension) ||
+         name.find(std::string(kShardExtension) + ".tmp") != std::string::npos)) {
       fs::remove(it->path(), ec);
       if (ec) return IoError("remove stale shard " + it->path().string() + ": " + ec.message());
     }
