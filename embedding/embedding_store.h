@@ -55,10 +55,11 @@ class EmbeddingStore {
   // shard's part of a checkpoint into `dir` — all rows, or with `incremental` the rows changed
   // since the previous checkpoint — and returns when all are written; the job manifest
   // (FinishCheckpoint) is the caller's. Restore replaces every row with those of the whole
-  // checkpoint `dir`, whatever number of shards wrote it. Synchronous; with several workers
+  // checkpoint `dir`, whatever number of shards wrote it, and sets the sync clocks to `step`
+  // (the workers go on with step `step`). Synchronous; with several workers
   // every worker calls them (they are collective).
   virtual Status Checkpoint(const std::string& dir, int64_t step, bool incremental) = 0;
-  virtual Status Restore(const std::string& dir) = 0;
+  virtual Status Restore(const std::string& dir, int64_t step) = 0;
 };
 
 }  // namespace moerec

@@ -129,9 +129,9 @@ Status CachingStore::Checkpoint(const std::string& dir, int64_t step, bool incre
   return inner_->Checkpoint(dir, step, incremental);
 }
 
-Status CachingStore::Restore(const std::string& dir) {
+Status CachingStore::Restore(const std::string& dir, int64_t step) {
   Clear();
-  return inner_->Restore(dir);
+  return inner_->Restore(dir, step);
 }
 
 }  // namespace moerec

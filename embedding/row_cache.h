@@ -38,7 +38,7 @@ class CachingStore : public EmbeddingStore {
   Status SaveSnapshot() override;
   Status RestoreSnapshot() override;
   Status Checkpoint(const std::string& dir, int64_t step, bool incremental) override;
-  Status Restore(const std::string& dir) override;
+  Status Restore(const std::string& dir, int64_t step) override;
 
   const RowCacheStats& stats() const { return stats_; }
 

@@ -193,8 +193,10 @@ Status PsClient::Checkpoint(const std::string& dir, int64_t step, bool increment
   return Collective(PS_CHECKPOINT, step, dir, incremental);
 }
 
-Status PsClient::Restore(const std::string& dir) {
-  return Collective(PS_RESTORE, last_step_, dir);
+Status PsClient::Restore(const std::string& dir, int64_t step) {
+  RETURN_IF_ERROR(Collective(PS_RESTORE, step, dir));
+  last_step_ = step;
+  return Status::OK();
 }
 
 Status PsClient::SaveSnapshot() { return Collective(PS_SAVE_SNAPSHOT, last_step_); }

@@ -45,7 +45,7 @@ class PsClient : public EmbeddingStore {
   Status SaveSnapshot() override;
   Status RestoreSnapshot() override;
   Status Checkpoint(const std::string& dir, int64_t step, bool incremental) override;
-  Status Restore(const std::string& dir) override;
+  Status Restore(const std::string& dir, int64_t step) override;
 
   // Collective: every server exits its loop once every worker has asked.
   Status Shutdown(int64_t step);

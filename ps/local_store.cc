@@ -56,7 +56,7 @@ Status LocalStore::Checkpoint(const std::string& dir, int64_t step, bool increme
   return rows_->Checkpoint(dir, step, incremental);
 }
 
-Status LocalStore::Restore(const std::string& dir) { return rows_->Restore(dir); }
+Status LocalStore::Restore(const std::string& dir, int64_t step) { return rows_->Restore(dir); }
 
 Status LocalStore::Wait(Ticket ticket) {
   auto it = done_.find(ticket);

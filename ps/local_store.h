@@ -26,7 +26,7 @@ class LocalStore : public EmbeddingStore {
   Status SaveSnapshot() override;
   Status RestoreSnapshot() override;
   Status Checkpoint(const std::string& dir, int64_t step, bool incremental) override;
-  Status Restore(const std::string& dir) override;
+  Status Restore(const std::string& dir, int64_t step) override;
 
   RowStore* rows() { return rows_.get(); }
 

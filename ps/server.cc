@@ -228,6 +228,8 @@ Status PsServer::ServeCollective(PsOp op) {
     }
     case PS_RESTORE:
       result = store_->Restore(collective_[0]->request.path());
+      // The workers go on from the request's step.
+      if (result.ok()) clock_.Reset(collective_[0]->request.step());
       break;
     case PS_SHUTDOWN:
       done_ = true;
@@ -268,7 +270,10 @@ Status PsServer::Advance() {
   if (!collective_.empty() && collective_.size() == options_.worker_ranks.size()) {
     int64_t step = 0;
     for (const auto& in : collective_) step = std::max(step, in->request.step());
-    if (clock_.PullReady(step) || options_.sync != ClusterConfig::BSP) {
+    // A restore sets the clock (the rows and steps before it are replaced); other collectives
+    // wait until every push before their step is applied.
+    const bool restore = collective_[0]->request.op() == PS_RESTORE;
+    if (restore || clock_.PullReady(step) || options_.sync != ClusterConfig::BSP) {
       RETURN_IF_ERROR(ServeCollective(collective_[0]->request.op()));
     }
   }

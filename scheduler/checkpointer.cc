@@ -206,9 +206,9 @@ StatusOr<std::string> JobCheckpointer::FindLatest() const {
   return found;
 }
 
-Status JobCheckpointer::LoadState(const std::string& name, ParameterSet* params) {
+Status JobCheckpointer::LoadState(const std::string& name, int64_t step, ParameterSet* params) {
   const std::string dir = PathOf(name);
-  RETURN_IF_ERROR(store_->Restore((fs::path(dir) / "ps").string()));
+  RETURN_IF_ERROR(store_->Restore((fs::path(dir) / "ps").string(), step));
   std::string p, o;
   RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o));
   return params->LoadFrom(p);
@@ -222,7 +222,7 @@ Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
                                           : ReadManifest((fs::path(dir) / kManifestName).string(),
                                                          &manifest);
   RETURN_IF_ERROR(Agree(workers_, verified, "verifying the checkpoint"));
-  RETURN_IF_ERROR(store_->Restore((fs::path(dir) / "ps").string()));
+  RETURN_IF_ERROR(store_->Restore((fs::path(dir) / "ps").string(), manifest.step()));
   std::string p, o;
   RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o));
   RETURN_IF_ERROR(params->LoadFrom(p));

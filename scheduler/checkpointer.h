@@ -69,7 +69,8 @@ class JobCheckpointer {
   Status Load(const std::string& name, ParameterSet* params, DenseOptimizer* optimizer,
               TrainerPosition* position);
   // Restores only the state (dense parameters and rows) of `name`: the best-state restore.
-  Status LoadState(const std::string& name, ParameterSet* params);
+  // The workers go on at `step` (the servers' clocks are set to it).
+  Status LoadState(const std::string& name, int64_t step, ParameterSet* params);
 
   // Verifies a checkpoint folder: its MANIFEST, dense.bin and the whole ps chain.
   static Status Verify(const std::string& dir, JobCheckpointManifest* manifest);

@@ -32,6 +32,11 @@ void StepClock::Applied() {
   ++applied_;
 }
 
+void StepClock::Reset(int64_t step) {
+  std::fill(pushed_.begin(), pushed_.end(), step);
+  applied_ = step;
+}
+
 bool StepClock::PullReady(int64_t step) const {
   switch (mode_) {
     case ClusterConfig::BSP:

@@ -34,6 +34,10 @@ class StepClock {
   // Steps fully applied (BSP), or the number of steps every worker has pushed (ASP/SSP).
   int64_t applied() const { return applied_; }
 
+  // Starts over at `step`: every worker has pushed, and (BSP) the server has applied, every
+  // step before it. Used when the job resumes from a checkpoint.
+  void Reset(int64_t step);
+
   // May a pull at `step` be served now?
   bool PullReady(int64_t step) const;
 

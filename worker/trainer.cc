@@ -421,7 +421,8 @@ StatusOr<Report> TrainerImpl::Run() {
   if (train.restore_best() && best_step_ >= 0 && best_step_ != step_) {
     if (is_chief()) LOG(INFO) << "restoring the best state (step " << best_step_ << ")";
     if (!best_checkpoint_.empty()) {
-      RETURN_IF_ERROR(checkpointer_->LoadState(best_checkpoint_, runner_->model()->params()));
+      RETURN_IF_ERROR(
+          checkpointer_->LoadState(best_checkpoint_, step_, runner_->model()->params()));
     } else if (!best_dense_.empty()) {
       runner_->model()->params()->Restore(best_dense_);
       RETURN_IF_ERROR(store_->RestoreSnapshot());
