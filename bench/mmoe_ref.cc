@@ -149,7 +149,7 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
     batch = pool[step % pool.size()];
     ASSIGN_OR_RETURN(loss, runner->Train(&batch, step));
   }
-  runner->mutable_times()->Clear();
+  runner->ClearTimes();
   double copy_seconds = 0;
   const Clock::time_point start = Clock::now();
   for (int i = 0; i < options.steps; ++i, ++step) {

@@ -59,6 +59,9 @@ class EmbeddingStore {
   // (the workers go on with step `step`). Synchronous; with several workers
   // every worker calls them (they are collective).
   virtual Status Checkpoint(const std::string& dir, int64_t step, bool incremental) = 0;
+
+  // Bytes this store has sent and received over the network so far (0 for in-process stores).
+  virtual int64_t wire_bytes() const { return 0; }
   virtual Status Restore(const std::string& dir, int64_t step) = 0;
 };
 

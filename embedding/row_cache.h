@@ -40,6 +40,7 @@ class CachingStore : public EmbeddingStore {
   Status Checkpoint(const std::string& dir, int64_t step, bool incremental) override;
   Status Restore(const std::string& dir, int64_t step) override;
 
+  int64_t wire_bytes() const override { return inner_->wire_bytes(); }
   const RowCacheStats& stats() const { return stats_; }
 
  private:

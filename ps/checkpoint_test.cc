@@ -300,6 +300,29 @@ TEST(CheckpointTest, CorruptOrPartialCheckpointsAreRefusedAndNothingIsLoaded) {
   EXPECT_NE(s.message().find("\"user\" has dim 4"), std::string::npos) << s.ToString();
 }
 
+TEST(CheckpointTest, IncrementsWithoutTheirBaseAreWrittenFull) {
+  TempDir dir;
+  const auto specs = Specs();
+  Shards shards = OpenShards(specs, 2, /*disk=*/true, dir, "s");
+  Train(shards, 0, 2, 10, false);
+  ASSERT_TRUE(CheckpointAll(shards, dir / "c", 2, true).ok());
+  // The same step written again into the same folder (after removing it).
+  fs::remove_all(dir / "c");
+  ASSERT_TRUE(CheckpointAll(shards, dir / "c", 2, true).ok());
+  CheckpointManifest m;
+  ASSERT_TRUE(ReadManifest(dir / "c/MANIFEST", &m).ok());
+  EXPECT_EQ(m.kind(), CHECKPOINT_FULL);
+  // The base removed before the next checkpoint.
+  Train(shards, 2, 2, 11, false);
+  fs::remove_all(dir / "c");
+  ASSERT_TRUE(CheckpointAll(shards, dir / "d", 4, true).ok());
+  ASSERT_TRUE(ReadManifest(dir / "d/MANIFEST", &m).ok());
+  EXPECT_EQ(m.kind(), CHECKPOINT_FULL);
+  Shards restored = OpenShards(specs, 3, /*disk=*/false, dir, "r");
+  ASSERT_TRUE(RestoreAll(restored, dir / "d").ok());
+  ExpectSameRows(Union(shards), Union(restored));
+}
+
 TEST(CheckpointTest, PartsAreWrittenOnceAndTheJobManifestNeedsEveryShard) {
   TempDir dir;
   const auto specs = Specs();

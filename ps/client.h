@@ -53,6 +53,7 @@ class PsClient : public EmbeddingStore {
   StatusOr<PsReply> Stats(int server);
 
   int num_servers() const { return static_cast<int>(options_.server_ranks.size()); }
+  int64_t wire_bytes() const override { return bytes_sent_ + bytes_received_; }
   int64_t bytes_sent() const { return bytes_sent_; }
   int64_t bytes_received() const { return bytes_received_; }
 

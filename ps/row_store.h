@@ -170,7 +170,8 @@ class RowStore {
   // Writes this shard's part of the checkpoint `dir` (ps/checkpoint.h): flushes, then a full
   // checkpoint, or with `incremental` the rows changed or deleted since the last checkpoint this
   // store wrote or restored (full when there is none). The chief then calls
-  // FinishCheckpoint(dir). FailedPrecondition when this shard's part already exists.
+  // FinishCheckpoint(dir). FailedPrecondition when this shard's part already exists. An
+  // increment whose base is gone (no job manifest) or is `dir` itself is written full instead.
   Status Checkpoint(const std::string& dir, int64_t step, bool incremental);
   // Replaces every row with those of the whole checkpoint `dir` (and the chain it stands on)
   // that this shard owns under options().shard / num_shards (ShardOf). Checks every manifest and

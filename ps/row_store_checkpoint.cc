@@ -44,7 +44,10 @@ Status RowStore::Checkpoint(const std::string& dir, int64_t step, bool increment
   fs::create_directories(shard_dir, ec);
   if (ec) return IoError("create " + shard_dir + ": " + ec.message());
 
-  const bool increment = incremental && tracking_;
+  // An increment needs its base whole and elsewhere: a base rewritten in place (the same folder)
+  // or removed since gives a full checkpoint instead.
+  const bool increment = incremental && tracking_ && last_checkpoint_dir_ != abs_dir &&
+                         fs::exists(last_checkpoint_dir_ + "/" + kManifestName, ec);
   ShardManifest m;
   m.set_format_version(kCheckpointFormatVersion);
   m.set_shard(options_.shard);

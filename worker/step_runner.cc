@@ -74,8 +74,13 @@ void StepRunner::PrepareBatch(Batch* batch, Slot* slot) {
 }
 
 void StepRunner::StartPull(Batch* batch, int64_t step, Slot* slot) {
+  const Clock::time_point t0 = Clock::now();
   PrepareBatch(batch, slot);
+  const Clock::time_point t1 = Clock::now();
+  // In-process stores do the work here; remote ones only send.
   slot->pull = store_->Pull(&slot->sparse.requests, step, true);
+  times_.data += Seconds(t0, t1);
+  times_.pull += Seconds(t1, Clock::now());
   slot->batch = batch;
   slot->step = step;
   slot->in_flight = true;
@@ -105,21 +110,22 @@ void StepRunner::PoolAndForward(const Batch& batch, const Slot& slot, int64_t st
 }
 
 StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
-  const Clock::time_point t0 = Clock::now();
   Slot& slot = slots_[current_];
   Slot& other = slots_[1 - current_];
   const bool prefetched = slot.in_flight && slot.batch == batch && slot.step == step;
   if (!prefetched) {
     RETURN_IF_ERROR(CancelPrefetch());
-    StartPull(batch, step, &slot);
+    StartPull(batch, step, &slot);  // books its own data and pull time
   }
+  const Clock::time_point t0b = Clock::now();
   CountObservedLabels(*batch, &label_counts_);
   RETURN_IF_ERROR(workers_->AllReduceSum(label_counts_.data(), label_counts_.size()));
   const Clock::time_point t1 = Clock::now();
 
   slot.in_flight = false;
   RETURN_IF_ERROR(store_->Wait(slot.pull));
-  if (next != nullptr && early_prefetch_) StartPull(next, step + 1, &other);
+  const Clock::time_point t1b = Clock::now();
+  if (next != nullptr && early_prefetch_) StartPull(next, step + 1, &other);  // books itself
   const Clock::time_point t2 = Clock::now();
 
   double loss = 0.0;
@@ -137,8 +143,9 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
   const Clock::time_point t3 = Clock::now();
 
   const EmbeddingStore::Ticket push = store_->Push(&slot.sparse.requests, step);
-  if (next != nullptr && !early_prefetch_) StartPull(next, step + 1, &other);
   const Clock::time_point t4 = Clock::now();
+  if (next != nullptr && !early_prefetch_) StartPull(next, step + 1, &other);
+  const Clock::time_point t4b = Clock::now();
 
   RETURN_IF_ERROR(dense_sync_->AllReduceGradients());
   optimizer_->Step();
@@ -147,13 +154,15 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
   const Clock::time_point t6 = Clock::now();
   current_ = 1 - current_;
 
-  times_.data += Seconds(t0, t1);
-  times_.pull += Seconds(t1, t2);
+  times_.data += Seconds(t0b, t1);
+  times_.pull += Seconds(t1, t1b);
   times_.compute += Seconds(t2, t3);
   times_.push += Seconds(t3, t4) + Seconds(t5, t6);
-  times_.dense += Seconds(t4, t5);
+  times_.dense += Seconds(t4b, t5);
   times_.steps += 1;
   times_.samples += batch->size;
+  times_.ps_bytes = store_->wire_bytes() - wire_bytes_at_clear_;
+  times_.allreduce_bytes += dense_sync_->bytes_per_step();
   times_.loss_sum += loss;
   if (!std::isfinite(loss)) {
     return Internal("training diverged: the loss is " + std::to_string(loss) + " at step " +

@@ -42,6 +42,8 @@ struct StepTimes {
   int64_t steps = 0;
   int64_t samples = 0;
   double loss_sum = 0;
+  int64_t ps_bytes = 0;         // parameter-server traffic of this worker (sent + received)
+  int64_t allreduce_bytes = 0;  // dense-gradient buffers all-reduced
 
   void Clear() { *this = StepTimes(); }
   double mean_loss() const { return steps > 0 ? loss_sum / steps : 0.0; }
@@ -66,7 +68,11 @@ class StepRunner {
   Model* model() { return model_.get(); }
   DenseOptimizer* optimizer() { return optimizer_.get(); }
   const StepTimes& times() const { return times_; }
-  StepTimes* mutable_times() { return &times_; }
+  // Clears the step statistics (a new reporting window).
+  void ClearTimes() {
+    times_.Clear();
+    wire_bytes_at_clear_ = store_->wire_bytes();
+  }
   const SparseInput& sparse_input() const { return sparse_; }
 
  private:
@@ -101,6 +107,7 @@ class StepRunner {
   std::vector<double> label_counts_;
   std::vector<float> loss_weights_;
   StepTimes times_;
+  int64_t wire_bytes_at_clear_ = 0;
 };
 
 // The dense optimizer options a config asks for.

@@ -238,7 +238,7 @@ Status TrainerImpl::WriteLog(const JsonObject& line) {
 }
 
 void TrainerImpl::LogTrain(int epoch) {
-  StepTimes* times = runner_->mutable_times();
+  const StepTimes* times = &runner_->times();
   // Each worker's loss is its share of the global batch's loss: the sum is the global loss.
   double loss = times->mean_loss();
   Status reduced = workers_->AllReduceSum(&loss, 1);
@@ -258,11 +258,14 @@ void TrainerImpl::LogTrain(int epoch) {
       .Add("ms_pull", times->pull * per_step)
       .Add("ms_compute", times->compute * per_step)
       .Add("ms_push", times->push * per_step)
-      .Add("ms_dense", times->dense * per_step);
+      .Add("ms_dense", times->dense * per_step)
+      .Add("ps_bytes_per_step", static_cast<double>(times->ps_bytes) / std::max<int64_t>(1, times->steps))
+      .Add("allreduce_bytes_per_step",
+           static_cast<double>(times->allreduce_bytes) / std::max<int64_t>(1, times->steps));
   for (const auto& [name, value] : runner_->model()->Stats()) line.Add(name, value);
   Status s = WriteLog(line);
   if (!s.ok()) LOG(WARNING) << s.ToString();
-  times->Clear();
+  runner_->ClearTimes();
   window_start_ = Clock::now();
 }
 
