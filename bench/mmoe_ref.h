@@ -1,6 +1,8 @@
 // The mmoe-ref benchmark (DESIGN.md §8): full training steps of the reference MMoE through the
 // trainer's own step pipeline (StepRunner over in-process tables), on in-memory random batches
-// so that only the step is timed, side by side with PyTorch on the same workload
+// so that only the step is timed (every embedding row is created before timing, as PyTorch's
+// tables are preallocated; lazy creation is measured by `bench ps`), side by side with PyTorch
+// on the same workload
 // (bench/mmoe_ref_torch.py, run as a child process in the same run) and with this machine's
 // sgemm rate, which bounds the achievable samples/s.
 //

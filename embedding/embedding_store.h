@@ -13,7 +13,8 @@
 //    table's initialiser, which is a pure function of (table, key, seed), unless admission
 //    holds it back (then it reads as zeros and its gradients are dropped). A pull with
 //    training = false (evaluation) creates nothing and counts no sighting: absent rows read as
-//    their initial value.
+//    a training pull would see them — their initial value, or zeros in a table whose
+//    admission needs more than one sighting.
 //  - Push applies the table's optimizer to each row with the given gradient (already summed per
 //    key by the caller). `step` is the trainer's global step (eviction and Adam use it).
 //  - Within one thread of calls, a Pull issued after Wait(push) sees the pushed update.

@@ -4,12 +4,19 @@
 #include <cstdio>
 
 #include "bench/mmoe_ref.h"
+#include "bench/ps_bench.h"
 #include "launch/commands.h"
 
 DEFINE_int32(threads, 2, "bench: compute threads");
 DEFINE_int32(steps, 100, "bench: timed steps");
 DEFINE_int32(warmup, 10, "bench: untimed steps before timing");
 DEFINE_bool(torch, true, "bench mmoe-ref: also run the PyTorch reference in the same run");
+DEFINE_int64(rows, 4000000, "bench ps: rows of the table");
+DEFINE_int32(dim, 16, "bench ps: row width");
+DEFINE_double(zipf, 1.1, "bench ps: Zipf exponent of the table-10x-cache pulls");
+DEFINE_int64(cache_mb, 0, "bench ps: row cache in MiB (0 = a tenth of the table)");
+DEFINE_int32(batch, 16384, "bench ps: keys per call");
+DEFINE_double(seconds, 2.0, "bench ps: seconds timed per figure");
 
 namespace moerec {
 
@@ -22,7 +29,18 @@ int BenchCommand(const std::string& name) {
     options.torch = FLAGS_torch;
     return ReportStatus("bench mmoe-ref", RunMmoeRefBenchmark(options));
   }
-  std::fprintf(stderr, "moerec bench: unknown benchmark '%s' (known: mmoe-ref)\n", name.c_str());
+  if (name == "ps") {
+    PsBenchOptions options;
+    options.rows = FLAGS_rows;
+    options.dim = FLAGS_dim;
+    options.zipf = FLAGS_zipf;
+    options.cache_mb = FLAGS_cache_mb;
+    options.batch = FLAGS_batch;
+    options.seconds = FLAGS_seconds;
+    return ReportStatus("bench ps", RunPsBenchmark(options));
+  }
+  std::fprintf(stderr, "moerec bench: unknown benchmark '%s' (known: mmoe-ref, ps)\n",
+               name.c_str());
   return 2;
 }
 

@@ -35,6 +35,7 @@ Status RunServer(const JobConfig& config, const Trainer::Options& options,
   server_options.worker_ranks = layout.worker_ranks();
   server_options.sync = config.cluster().sync();
   server_options.staleness = config.cluster().staleness();
+  server_options.evict_every_steps = config.ps().evict_every_steps();
   ASSIGN_OR_RETURN(auto server, PsServer::Create(std::move(store), server_options, ps_comm));
   LOG(INFO) << "server " << index << " of " << layout.num_servers() << " serving "
             << layout.num_workers() << " workers ("

@@ -22,6 +22,9 @@ const char kUsage[] =
     "        convert CSV/TSV or MovieLens files to moerec shards (see docs/formats.md)\n"
     "  bench mmoe-ref [--threads=N] [--steps=N]\n"
     "        the reference MMoE training benchmark, side by side with PyTorch\n"
+    "  bench ps [--rows=N] [--dim=D] [--zipf=S] [--cache_mb=M]\n"
+    "        parameter-server storage: hot/cold pull and push keys/s against raw RocksDB\n"
+    "        MultiGet and an in-memory hash-map gather\n"
     "run `moerec <command> --help` for the flags of a command";
 
 }  // namespace

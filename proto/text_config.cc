@@ -1,5 +1,7 @@
 #include "proto/text_config.h"
 
+#include "ps/ps_config.h"
+
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
@@ -281,7 +283,8 @@ Status ValidateJobConfig(const JobConfig& config, const std::string& name) {
   CheckTrain(config.train(), &c);
   CheckCluster(config.cluster(), &c);
   CheckCheckpoint(config.checkpoint(), &c);
-  return c.status();
+  RETURN_IF_ERROR(c.status());
+  return ValidatePsConfig(config, name);
 }
 
 StatusOr<JobConfig> LoadJobConfig(const std::string& path) {

@@ -380,7 +380,12 @@ Status RowStore::Pull(int table, const uint64_t* keys, int64_t n, int64_t step, 
       continue;
     }
     if (!training) {
-      InitRow(t.spec, key, o);
+      // As a training pull would see it: zeros until admission lets the id in.
+      if (t.filter == nullptr) {
+        InitRow(t.spec, key, o);
+      } else {
+        std::memset(o, 0, row_bytes);
+      }
       continue;
     }
     uint32_t sightings = 0;

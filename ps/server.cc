@@ -259,6 +259,12 @@ Status PsServer::Advance() {
     RETURN_IF_ERROR(ApplyPushes(std::move(pushes), step));
     clock_.Applied();
   }
+  // The eviction sweep (TableStorageConfig.evict_*), every evict_every_steps applied steps.
+  if (options_.evict_every_steps > 0 &&
+      clock_.applied() - last_sweep_ >= options_.evict_every_steps) {
+    last_sweep_ = clock_.applied();
+    RETURN_IF_ERROR(store_->EvictStale(last_sweep_));
+  }
   for (size_t i = 0; i < deferred_pulls_.size();) {
     if (clock_.PullReady(deferred_pulls_[i]->request.step())) {
       RETURN_IF_ERROR(ServePull(*deferred_pulls_[i]));

@@ -47,6 +47,7 @@ class PsServer {
     std::vector<int> worker_ranks;  // ranks on `comm` of workers 0..W-1
     ClusterConfig::SyncMode sync = ClusterConfig::BSP;
     int staleness = 0;
+    int64_t evict_every_steps = 0;  // eviction sweep period (ServerConfig); 0 = never
   };
 
   static StatusOr<std::unique_ptr<PsServer>> Create(std::unique_ptr<RowStore> store,
@@ -106,6 +107,7 @@ class PsServer {
   std::vector<float> pull_buffer_;
   std::deque<Outgoing> sends_;
   int shutdown_requests_ = 0;
+  int64_t last_sweep_ = 0;  // step of the last eviction sweep
   bool done_ = false;
 };
 
