@@ -86,15 +86,20 @@ double MeasureSgemmGflops(int threads, double seconds) {
   for (int64_t i = 0; i < a.size(); ++i) a[i] = rng.UniformFloat();
   for (int64_t i = 0; i < b.size(); ++i) b[i] = rng.UniformFloat();
   Gemm(false, false, 1.0f, a.view(), b.view(), 0.0f, c.view());  // warm up
-  int64_t reps = 0;
-  const Clock::time_point start = Clock::now();
-  double elapsed = 0;
-  while (elapsed < seconds) {
-    Gemm(false, false, 1.0f, a.view(), b.view(), 0.0f, c.view());
-    ++reps;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  // The best of three windows: the machine's rate, not a moment when something else ran.
+  double best = 0;
+  for (int window = 0; window < 3; ++window) {
+    int64_t reps = 0;
+    const Clock::time_point start = Clock::now();
+    double elapsed = 0;
+    while (elapsed < seconds / 3) {
+      Gemm(false, false, 1.0f, a.view(), b.view(), 0.0f, c.view());
+      ++reps;
+      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    }
+    best = std::max(best, 2.0 * 1024 * 272 * 2048 * reps / elapsed / 1e9);
   }
-  return 2.0 * 1024 * 272 * 2048 * reps / elapsed / 1e9;
+  return best;
 }
 
 Status RunAndReadFigure(const std::string& command, const std::string& key, double* value,
@@ -135,7 +140,7 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
   RETURN_IF_ERROR(ValidateJobConfig(config, "mmoe-ref"));
 
   // The machine's sgemm rate first, while nothing else runs.
-  const double gflops = MeasureSgemmGflops(options.threads, 1.0);
+  const double gflops = MeasureSgemmGflops(options.threads, 1.5);
 
   SetComputeThreads(options.threads);
   ASSIGN_OR_RETURN(auto store, LocalStore::Open(TableSpecsFromConfig(config)));

@@ -39,7 +39,8 @@ Status RunAndReadFigure(const std::string& command, const std::string& key, doub
                         std::string* output);
 
 // The sgemm rate of this machine with the compute pool at `threads`, in GFLOP/s, measured on
-// the reference workload's largest GEMM shape (1024 x 272 x 2048) for about `seconds`.
+// the reference workload's largest GEMM shape (1024 x 272 x 2048): the best of three windows
+// filling `seconds`.
 double MeasureSgemmGflops(int threads, double seconds);
 
 }  // namespace moerec

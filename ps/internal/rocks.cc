@@ -66,6 +66,7 @@ StatusOr<rocksdb::Options> MakeRocksOptions(const RocksDbConfig& config) {
   o.optimize_filters_for_hits = config.optimize_filters_for_hits();
   o.keep_log_file_num = 2;
   o.max_manifest_file_size = 64 << 20;
+  o.allow_mmap_reads = config.mmap_reads();
 
   rocksdb::BlockBasedTableOptions t;
   if (config.block_cache_mb() > 0) {
