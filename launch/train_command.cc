@@ -10,7 +10,9 @@
 
 #include "comm/communicator.h"
 #include "comm/mpi_communicator.h"
+#include "embedding/sparse_input.h"
 #include "embedding/table_spec.h"
+#include "experts/model.h"
 #include "launch/commands.h"
 #include "launch/data_setup.h"
 #include "launch/distributed_job.h"
@@ -49,6 +51,14 @@ StatusOr<JobConfig> LoadWithFlags() {
     config.mutable_cluster()->clear_worker_ranks();
   }
   RETURN_IF_ERROR(ValidateJobConfig(config, FLAGS_config));
+  // The model's own settings against the data's shape, before any data is generated.
+  ModelShape shape;
+  shape.num_features = SparseInput::FromConfig(config).num_features();
+  shape.num_domains = config.data().num_domains();
+  shape.num_tasks = config.data().num_tasks();
+  RETURN_IF_ERROR(CreateModel(config.model(), shape, config.train().seed())
+                      .status()
+                      .WithContext(FLAGS_config));
   return config;
 }
 

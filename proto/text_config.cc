@@ -25,7 +25,9 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
     if (!has_error_) {
       has_error_ = true;
       std::ostringstream os;
-      os << line + 1 << ":" << column + 1 << ": " << message;
+      // Errors about the whole message (a missing required field) come without a position.
+      if (line >= 0) os << line + 1 << ":" << column + 1 << ":";
+      os << " " << message;
       error_ = os.str();
     }
   }
@@ -210,6 +212,11 @@ void CheckCluster(const ClusterConfig& cl, Checker* c) {
   c->AtLeast("cluster.num_servers", cl.num_servers(), 0);
   c->AtLeast("cluster.num_workers", cl.num_workers(), 1);
   c->AtLeast("cluster.staleness", cl.staleness(), 0);
+  if (cl.num_workers() > 1 && cl.num_servers() == 0) {
+    c->Fail("cluster.num_servers", "is 0 but num_workers is " + Checker::Str(cl.num_workers()) +
+                                       ": workers share embeddings through parameter servers; "
+                                       "give at least 1");
+  }
   c->AtLeast("cluster.row_cache_staleness", cl.row_cache_staleness(), 0);
   c->Positive("cluster.health_interval_s", cl.health_interval_s());
   if (cl.health_timeout_s() != 0 && !(cl.health_timeout_s() > cl.health_interval_s())) {
@@ -244,6 +251,7 @@ Status ParseTextProto(const std::string& text, const std::string& name,
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(text, message)) {
     if (errors.has_error()) return InvalidArgument(name + ":" + errors.error());
+    // (errors.error() starts with "line:col:" or a space)
     return InvalidArgument(name + ": not a valid " + message->GetTypeName() + " (" +
                            message->InitializationErrorString() + ")");
   }

@@ -222,6 +222,14 @@ Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
                                           : ReadManifest((fs::path(dir) / kManifestName).string(),
                                                          &manifest);
   RETURN_IF_ERROR(Agree(workers_, verified, "verifying the checkpoint"));
+  if (manifest.num_workers() != workers_->size()) {
+    // The data position (batches into the epoch) belongs to a share of the data that depends
+    // on the worker count.
+    return FailedPrecondition(dir + " was written by " + std::to_string(manifest.num_workers()) +
+                              " workers; this job has " + std::to_string(workers_->size()) +
+                              ": resume with the same number of workers (the number of "
+                              "servers may change)");
+  }
   RETURN_IF_ERROR(store_->Restore((fs::path(dir) / "ps").string(), manifest.step()));
   std::string p, o;
   RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o));

@@ -91,6 +91,10 @@ class TrainerImpl {
   int start_epoch_ = 0;         // where the run starts (after a resume)
   int64_t skip_batches_ = 0;    // batches of start_epoch_ already trained on
   int64_t epoch_batches_ = 0;   // batches of the current epoch trained on
+  int64_t last_checkpoint_step_ = -1;
+  // Seconds of the current reporting window spent evaluating and checkpointing, which the
+  // window's samples/s leaves out.
+  double paused_seconds_ = 0;
   int64_t total_steps_ = 0;
   Clock::time_point window_start_;
 
@@ -181,10 +185,15 @@ TrainerPosition TrainerImpl::Position(int epoch) const {
 }
 
 Status TrainerImpl::WriteCheckpoint(int epoch, bool is_best) {
+  // A step gets one checkpoint: the best-state one may already stand for this step.
+  if (step_ == last_checkpoint_step_) return Status::OK();
+  const Clock::time_point start = Clock::now();
   std::string name;
   RETURN_IF_ERROR(checkpointer_->Write(Position(epoch), *runner_->model()->params(),
                                        *runner_->optimizer(), is_best, &name));
   if (is_best) best_checkpoint_ = name;
+  last_checkpoint_step_ = step_;
+  paused_seconds_ += Seconds(start, Clock::now());
   JsonObject line;
   line.Add("event", "checkpoint").Add("step", step_).Add("checkpoint", name).Add("best", is_best);
   return WriteLog(line);
@@ -243,7 +252,7 @@ void TrainerImpl::LogTrain(int epoch) {
   double loss = times->mean_loss();
   Status reduced = workers_->AllReduceSum(&loss, 1);
   if (!reduced.ok()) LOG(WARNING) << reduced.ToString();
-  const double wall = Seconds(window_start_, Clock::now());
+  const double wall = Seconds(window_start_, Clock::now()) - paused_seconds_;
   const double rate = wall > 0 ? times->samples * workers_->size() / wall : 0.0;
   JsonObject line;
   line.Add("event", "train")
@@ -267,6 +276,7 @@ void TrainerImpl::LogTrain(int epoch) {
   if (!s.ok()) LOG(WARNING) << s.ToString();
   runner_->ClearTimes();
   window_start_ = Clock::now();
+  paused_seconds_ = 0;
 }
 
 StatusOr<Report> TrainerImpl::Evaluate(const std::string& split) {
@@ -301,11 +311,13 @@ Status TrainerImpl::Validate(int epoch, bool* stop) {
   *stop = false;
   if (validation_reader_ == nullptr) return Status::OK();
   progress_->Break();
+  const Clock::time_point start = Clock::now();
   ASSIGN_OR_RETURN(const Report report, Evaluate("validation"));
   JsonObject line;
   line.Add("event", "eval").Add("step", step_).Add("epoch", epoch);
   AddReportFields(report, "val_", &line);
   RETURN_IF_ERROR(WriteLog(line));
+  paused_seconds_ += Seconds(start, Clock::now());
   const double auc = report.mean_auc;
   if (is_chief()) {
     LOG(INFO) << "step " << step_ << ": validation mean AUC " << auc << ", weighted AUC "
@@ -441,13 +453,14 @@ StatusOr<Report> TrainerImpl::Run() {
     final_line.Add("best_step", best_step_).Add("best_val_mean_auc", best_auc_);
   }
   Report report;
-  if (test_reader_ != nullptr) {
-    ASSIGN_OR_RETURN(report, Evaluate("test"));
-  } else if (validation_reader_ != nullptr) {
-    ASSIGN_OR_RETURN(report, Evaluate("validation"));
-  } else {
-    return FailedPrecondition("the config has neither test nor validation data to report on");
+  if (test_reader_ == nullptr) {
+    // Nothing held out to report on: the run ends with its training figures.
+    final_line.Add("evaluated", false);
+    RETURN_IF_ERROR(WriteLog(final_line));
+    if (is_chief()) LOG(INFO) << "no test data in the config: nothing to evaluate";
+    return report;
   }
+  ASSIGN_OR_RETURN(report, Evaluate("test"));
   final_line.Add("mean_test_auc", report.mean_auc).Add("weighted_test_auc", report.weighted_auc);
   if (report.any_truth()) final_line.Add("oracle_mean_auc", report.oracle_mean_auc);
   AddReportFields(report, "test_", &final_line);
