@@ -45,6 +45,14 @@ ps {{ db_dir: "ps-db" cache_mb: 256 }}
 """
 
 
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
 def run(cmd, env):
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=1800)
@@ -120,7 +128,7 @@ def main():
         if args.out:
             with open(args.out, "w") as f:
                 f.write("# Distributed training throughput (loopback)\n\n")
-                f.write(f"Machine: {platform.node()}, {cores} cores, "
+                f.write(f"Machine: {platform.node()} ({cpu_model()}), {cores} cores, "
                         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
                         f"{time.strftime('%Y-%m-%d')}.\n")
                 f.write(f"Command: `bench/distributed_bench.py --steps {args.steps}`\n\n")
