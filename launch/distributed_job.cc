@@ -1,8 +1,9 @@
 #include "launch/distributed_job.h"
 
-#include <filesystem>
-
 #include <glog/logging.h>
+
+#include <filesystem>
+#include <vector>
 
 #include "comm/mpi_check.h"
 #include "embedding/row_cache.h"
@@ -17,8 +18,8 @@
 namespace moerec {
 namespace {
 
-Status RunServer(const JobConfig& config, const Trainer::Options& options,
-                 const RoleLayout& layout, int index, MPI_Comm ps_comm) {
+Status RunServer(const JobConfig& config, const Trainer::Options& options, const RoleLayout& layout,
+                 int index, MPI_Comm ps_comm) {
   ServerConfig server_config = config.ps();
   // A relative RocksDB folder lives in the run folder.
   if (!server_config.db_dir().empty() &&
@@ -44,8 +45,8 @@ Status RunServer(const JobConfig& config, const Trainer::Options& options,
   return server->Run();
 }
 
-Status RunWorker(const JobConfig& config, const Trainer::Options& options,
-                 const RoleLayout& layout, int index, MPI_Comm ps_comm, MPI_Comm worker_comm) {
+Status RunWorker(const JobConfig& config, const Trainer::Options& options, const RoleLayout& layout,
+                 int index, MPI_Comm ps_comm, MPI_Comm worker_comm) {
   PsClient::Options client_options;
   client_options.worker_index = index;
   client_options.server_ranks = layout.server_ranks();
@@ -78,13 +79,33 @@ Status RunWorker(const JobConfig& config, const Trainer::Options& options,
   return client->Shutdown(step);
 }
 
+// node_of_rank[r] = the lowest world rank sharing memory with rank r (MPI's view of nodes).
+StatusOr<std::vector<int>> NodesFromMpi(int world_rank, int world_size) {
+  MPI_Comm node_comm = MPI_COMM_NULL;
+  MPI_RETURN_IF_ERROR(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank,
+                                          MPI_INFO_NULL, &node_comm));
+  int node = world_rank;
+  MPI_RETURN_IF_ERROR(MPI_Allreduce(MPI_IN_PLACE, &node, 1, MPI_INT, MPI_MIN, node_comm));
+  MPI_Comm_free(&node_comm);
+  std::vector<int> node_of_rank(world_size);
+  MPI_RETURN_IF_ERROR(
+      MPI_Allgather(&node, 1, MPI_INT, node_of_rank.data(), 1, MPI_INT, MPI_COMM_WORLD));
+  return node_of_rank;
+}
+
 }  // namespace
 
 Status RunDistributedTraining(const JobConfig& config, const Trainer::Options& options,
                               const MpiSession& mpi) {
-  ASSIGN_OR_RETURN(const RoleLayout layout, RoleLayout::Create(config.cluster(), mpi.world_size()));
   const int rank = mpi.world_rank();
+  std::vector<int> node_of_rank;
+  if (config.cluster().ranks_per_node() == 0) {
+    ASSIGN_OR_RETURN(node_of_rank, NodesFromMpi(rank, mpi.world_size()));
+  }
+  ASSIGN_OR_RETURN(const RoleLayout layout,
+                   RoleLayout::Create(config.cluster(), mpi.world_size(), node_of_rank));
   if (rank == layout.chief_rank()) {
+    LOG(INFO) << "layout: " << layout.Describe();
     RETURN_IF_ERROR(EnsureSyntheticData(config.data(), /*force=*/false));
   }
   MPI_RETURN_IF_ERROR(MPI_Barrier(MPI_COMM_WORLD));

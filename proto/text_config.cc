@@ -234,6 +234,10 @@ void CheckCluster(const ClusterConfig& cl, Checker* c) {
                                         " ranks; give none or num_workers (" +
                                         Checker::Str(cl.num_workers()) + ")");
   }
+  if (cl.ranks_per_node() < 0) {
+    c->Fail("cluster.ranks_per_node",
+            "must be >= 0 (0 = detect from MPI), got " + Checker::Str(cl.ranks_per_node()));
+  }
   if (cl.server_ranks_size() != 0 && cl.server_ranks_size() != cl.num_servers()) {
     c->Fail("cluster.server_ranks", "has " + Checker::Str(cl.server_ranks_size()) +
                                         " ranks; give none or num_servers (" +

@@ -107,6 +107,8 @@ TEST_F(TextConfigTest, ValidationNamesFieldAndAllowedValues) {
       {"tables { name: \"y\" optimizer { learning_rate: 0 } }",
        "tables[1].optimizer.learning_rate: must be > 0"},
       {"cluster { num_workers: 0 }", "cluster.num_workers: must be >= 1, got 0"},
+      {"cluster { ranks_per_node: -1 }",
+       "cluster.ranks_per_node: must be >= 0 (0 = detect from MPI), got -1"},
       {"data { synthetic { task_base_rate: 0.5 } }",
        "data.synthetic.task_base_rate: has 1 entries; give none or one per task (2)"},
       {"data { synthetic { task_base_rate: 0.5 task_base_rate: 1.5 } }",
