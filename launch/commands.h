@@ -15,6 +15,7 @@ int TrainCommand(int* argc, char*** argv);
 int GenCommand();
 int ConvertCommand();
 int BenchCommand(const std::string& name);
+int InfoCommand();
 
 // Prints "moerec <command>: <status>" to stderr and returns 1 (0 when OK).
 int ReportStatus(const std::string& command, const Status& status);

@@ -25,6 +25,8 @@ const char kUsage[] =
     "  bench ps [--rows=N] [--dim=D] [--zipf=S] [--cache_mb=M]\n"
     "        parameter-server storage: hot/cold pull and push keys/s against raw RocksDB\n"
     "        MultiGet and an in-memory hash-map gather\n"
+    "  info\n"
+    "        what this binary was built with (CUDA, MPI, RocksDB, BLAS) and the GPUs it sees\n"
     "run `moerec <command> --help` for the flags of a command";
 
 }  // namespace
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
   if (command == "gen") return moerec::GenCommand();
   if (command == "convert") return moerec::ConvertCommand();
   if (command == "bench") return moerec::BenchCommand(bench_name);
+  if (command == "info") return moerec::InfoCommand();
   std::fprintf(stderr, "moerec: unknown command '%s'\n%s\n", command.c_str(), kUsage);
   return 2;
 }
