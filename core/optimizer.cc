@@ -1,13 +1,13 @@
 #include "core/optimizer.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <unordered_map>
 
+#include "core/checksum.h"
+#include "core/internal/byte_io.h"
 #include "core/parallel.h"
 
 namespace moerec {
@@ -20,43 +20,8 @@ constexpr char kMagic[8] = {'M', 'R', 'D', 'O', 'P', 'T', '0', '1'};
 // Elements per parallel chunk: an update streams 16-28 bytes per element.
 constexpr int64_t kGrain = 32768;
 
-template <typename T>
-void Put(std::string* out, const T& v) {
-  out->append(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-
-uint32_t Crc32(std::string_view bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  constexpr size_t kPiece = size_t{1} << 30;
-  for (size_t off = 0; off < bytes.size(); off += kPiece) {
-    const size_t n = std::min(kPiece, bytes.size() - off);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + off), static_cast<uInt>(n));
-  }
-  return static_cast<uint32_t>(crc);
-}
-
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool Get(T* v) {
-    if (bytes_.size() - pos_ < sizeof(T)) return false;
-    std::memcpy(v, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-  bool Take(size_t n, std::string_view* out) {
-    if (bytes_.size() - pos_ < n) return false;
-    *out = bytes_.substr(pos_, n);
-    pos_ += n;
-    return true;
-  }
-  size_t pos() const { return pos_; }
-
- private:
-  std::string_view bytes_;
-  size_t pos_ = 0;
-};
+using internal::ByteReader;
+using internal::PutBytes;
 
 bool Finite(float x) { return std::isfinite(x); }
 
@@ -256,27 +221,27 @@ Status DenseOptimizer::SaveState(std::string* bytes) const {
   bytes->clear();
   const auto& params = params_->params();
   bytes->append(kMagic, sizeof(kMagic));
-  Put(bytes, static_cast<uint8_t>(options_.type));
-  Put(bytes, step_count_);
+  PutBytes(bytes, static_cast<uint8_t>(options_.type));
+  PutBytes(bytes, step_count_);
   uint32_t count = 0;
   for (size_t i = 0; i < state_.size(); ++i) count += state_[i].step > 0 ? 1 : 0;
-  Put(bytes, count);
+  PutBytes(bytes, count);
   const int tensors = NumStateTensors();
   for (size_t i = 0; i < state_.size(); ++i) {
     const ParamState& st = state_[i];
     if (st.step == 0) continue;
     const std::string& name = params[i]->name;
-    Put(bytes, static_cast<uint32_t>(name.size()));
+    PutBytes(bytes, static_cast<uint32_t>(name.size()));
     bytes->append(name);
-    Put(bytes, st.step);
-    Put(bytes, static_cast<uint8_t>(tensors));
+    PutBytes(bytes, st.step);
+    PutBytes(bytes, static_cast<uint8_t>(tensors));
     for (int k = 0; k < tensors; ++k) {
       const Tensor& t = k == 0 ? st.m : st.v;
-      Put(bytes, t.size());
+      PutBytes(bytes, t.size());
       bytes->append(reinterpret_cast<const char*>(t.data()), 4 * t.size());
     }
   }
-  Put(bytes, Crc32(*bytes));
+  PutBytes(bytes, Crc32(*bytes));
   return Status::OK();
 }
 
@@ -287,7 +252,7 @@ Status DenseOptimizer::LoadState(std::string_view bytes) {
     int tensors = 0;
     std::string_view data[2];
   };
-  Reader in(bytes);
+  ByteReader in(bytes);
   std::string_view magic;
   if (!in.Take(sizeof(kMagic), &magic) || magic != std::string_view(kMagic, sizeof(kMagic))) {
     return Corruption("optimizer state does not start with the magic \"MRDOPT01\"");

@@ -1,12 +1,13 @@
 #include "core/parameter.h"
 
-#include <zlib.h>
-
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <unordered_map>
+
+#include "core/checksum.h"
+#include "core/internal/byte_io.h"
 
 namespace moerec {
 namespace {
@@ -16,45 +17,8 @@ static_assert(std::endian::native == std::endian::little,
 
 constexpr char kMagic[8] = {'M', 'R', 'P', 'S', 'E', 'T', '0', '1'};
 
-template <typename T>
-void Put(std::string* out, const T& v) {
-  out->append(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-
-uint32_t Crc32(std::string_view bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  // zlib takes uInt lengths; feed large buffers in pieces.
-  constexpr size_t kPiece = size_t{1} << 30;
-  for (size_t off = 0; off < bytes.size(); off += kPiece) {
-    const size_t n = std::min(kPiece, bytes.size() - off);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + off), static_cast<uInt>(n));
-  }
-  return static_cast<uint32_t>(crc);
-}
-
-// Bounds-checked reading of the byte format.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool Get(T* v) {
-    if (bytes_.size() - pos_ < sizeof(T)) return false;
-    std::memcpy(v, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-  bool Take(size_t n, std::string_view* out) {
-    if (bytes_.size() - pos_ < n) return false;
-    *out = bytes_.substr(pos_, n);
-    pos_ += n;
-    return true;
-  }
-  size_t pos() const { return pos_; }
-
- private:
-  std::string_view bytes_;
-  size_t pos_ = 0;
-};
+using internal::ByteReader;
+using internal::PutBytes;
 
 struct Entry {
   std::string_view name;
@@ -171,21 +135,21 @@ Status ParameterSet::SaveTo(std::string* bytes) const {
   }
   bytes->reserve(total);
   bytes->append(kMagic, sizeof(kMagic));
-  Put(bytes, static_cast<uint32_t>(params_.size()));
+  PutBytes(bytes, static_cast<uint32_t>(params_.size()));
   for (const auto& p : params_) {
-    Put(bytes, static_cast<uint32_t>(p->name.size()));
+    PutBytes(bytes, static_cast<uint32_t>(p->name.size()));
     bytes->append(p->name);
-    Put(bytes, static_cast<uint8_t>(p->is_buffer ? 1 : 0));
-    Put(bytes, static_cast<uint8_t>(p->value.ndim()));
-    for (int64_t d : p->value.shape()) Put(bytes, d);
+    PutBytes(bytes, static_cast<uint8_t>(p->is_buffer ? 1 : 0));
+    PutBytes(bytes, static_cast<uint8_t>(p->value.ndim()));
+    for (int64_t d : p->value.shape()) PutBytes(bytes, d);
     bytes->append(reinterpret_cast<const char*>(p->value.data()), 4 * p->value.size());
   }
-  Put(bytes, Crc32(*bytes));
+  PutBytes(bytes, Crc32(*bytes));
   return Status::OK();
 }
 
 Status ParameterSet::LoadFrom(std::string_view bytes) {
-  Reader in(bytes);
+  ByteReader in(bytes);
   std::string_view magic;
   if (!in.Take(sizeof(kMagic), &magic) || magic != std::string_view(kMagic, sizeof(kMagic))) {
     return Corruption("parameter bytes do not start with the magic \"MRPSET01\"");

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/checksum.h"
 #include "ps/internal/file_util.h"
 
 namespace moerec {
@@ -118,7 +119,7 @@ Status WriteManifest(const std::string& path, const google::protobuf::Message& m
   if (!google::protobuf::TextFormat::PrintToString(manifest, &text)) {
     return Internal("cannot print manifest " + path);
   }
-  text += kCrcLine + Hex(Crc32(0, text.data(), text.size())) + "\n";
+  text += kCrcLine + Hex(Crc32(text)) + "\n";
   return WriteFileAtomically(path, text);
 }
 
@@ -136,7 +137,7 @@ Status ReadManifest(const std::string& path, google::protobuf::Message* manifest
   const std::string hex = text.substr(at + line, 8);
   char* end = nullptr;
   const unsigned long want = std::strtoul(hex.c_str(), &end, 16);
-  const uint32_t got = Crc32(0, text.data(), at);
+  const uint32_t got = Crc32(text.data(), at);
   if (end != hex.c_str() + 8 || want != got) {
     return Corruption(path + ": checksum " + Hex(got) + " does not match its line \"" + hex +
                       "\" (damaged manifest)");

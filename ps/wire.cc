@@ -1,8 +1,8 @@
 #include "ps/wire.h"
 
-#include <zlib.h>
-
 #include <cstring>
+
+#include "core/checksum.h"
 
 namespace moerec {
 namespace {
@@ -34,9 +34,8 @@ Status SplitFrame(std::string_view frame, std::string_view* header, std::string_
 
 // Lays the payload of `slices` (described by `described`) over `payload` and checks its size.
 Status MapPayload(std::string_view payload,
-                  const google::protobuf::RepeatedPtrField<PsTableSlice>& described,
-                  bool with_keys, bool with_values, const char* what,
-                  std::vector<SliceView>* slices) {
+                  const google::protobuf::RepeatedPtrField<PsTableSlice>& described, bool with_keys,
+                  bool with_values, const char* what, std::vector<SliceView>* slices) {
   uint64_t need = 0;
   slices->clear();
   for (const PsTableSlice& s : described) {
@@ -89,20 +88,16 @@ Status CheckSliceCounts(const google::protobuf::RepeatedPtrField<PsTableSlice>& 
 
 }  // namespace
 
-uint32_t Crc32(const void* data, size_t size) {
-  return static_cast<uint32_t>(crc32_z(crc32(0L, Z_NULL, 0), static_cast<const Bytef*>(data), size));
-}
-
 bool RequestHasValues(PsOp op) { return op == PS_PUSH; }
 
 void EncodeFrame(google::protobuf::MessageLite* header, const std::vector<SliceView>& slices,
                  bool with_keys, bool with_values, std::string* frame) {
   // The payload's CRC goes into the header, so it is computed over the sources first; the
   // payload is then copied once, straight into the frame.
-  uLong crc = crc32(0L, Z_NULL, 0);
+  uint32_t crc = 0;
   size_t payload_size = 0;
   auto feed = [&](const void* data, size_t bytes) {
-    crc = crc32_z(crc, static_cast<const Bytef*>(data), bytes);
+    crc = Crc32Extend(crc, data, bytes);
     payload_size += bytes;
   };
   for (const SliceView& s : slices) {
@@ -184,8 +179,8 @@ Status DecodeRequest(std::string_view frame, const std::vector<TableShape>& tabl
   if (Crc32(payload.data(), payload.size()) != request->payload_crc()) {
     return Corruption("ps request: payload checksum mismatch");
   }
-  return MapPayload(payload, request->tables(), true, RequestHasValues(request->op()),
-                    "ps request", slices);
+  return MapPayload(payload, request->tables(), true, RequestHasValues(request->op()), "ps request",
+                    slices);
 }
 
 Status DecodeReply(std::string_view frame, uint64_t expected_request_id,

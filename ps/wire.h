@@ -5,11 +5,11 @@
 // The payload starts at the next multiple of 8 after the header and holds, for each table slice
 // of the header in order: in requests, keys u64[num_keys], then — for PUSH — gradients
 // f32[num_keys * dim]; in replies to pulls, rows f32[num_keys * dim] (the client knows the keys
-// it asked for, in the same order). All little-endian; the payload's CRC-32 is in the header. Decoding validates everything before any of it
-// is used: magic, lengths, header parse, op, slice fields (table in range, dim equal to the
-// table's, counts within limits), payload size equal to what the slices describe, checksum.
-// A bad message gives InvalidArgument or Corruption naming the field; never a crash.
-// Views returned by decoding point into the frame and live as long as it.
+// it asked for, in the same order). All little-endian; the payload's CRC-32 is in the header.
+// Decoding validates everything before any of it is used: magic, lengths, header parse, op, slice
+// fields (table in range, dim equal to the table's, counts within limits), payload size equal to
+// what the slices describe, checksum. A bad message gives InvalidArgument or Corruption naming the
+// field; never a crash. Views returned by decoding point into the frame and live as long as it.
 // Thread-safety: pure functions.
 #ifndef MOEREC_PS_WIRE_H_
 #define MOEREC_PS_WIRE_H_
@@ -62,8 +62,6 @@ Status DecodeRequest(std::string_view frame, const std::vector<TableShape>& tabl
 Status DecodeReply(std::string_view frame, uint64_t expected_request_id,
                    const std::vector<SliceView>& expected_slices, PsReply* reply,
                    std::vector<SliceView>* slices);
-
-uint32_t Crc32(const void* data, size_t size);
 
 }  // namespace moerec
 

@@ -1,13 +1,14 @@
 #include "scheduler/checkpointer.h"
 
+#include <glog/logging.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <set>
 
-#include <glog/logging.h>
-
+#include "core/checksum.h"
 #include "ps/checkpoint.h"
 #include "ps/internal/file_util.h"
 
@@ -88,7 +89,7 @@ Status JobCheckpointer::WriteDense(const std::string& path, const ParameterSet& 
   RETURN_IF_ERROR(WriteFileAtomically(path, bytes));
   file->set_name("dense.bin");
   file->set_size(bytes.size());
-  file->set_crc32(Crc32(0, bytes.data(), bytes.size()));
+  file->set_crc32(Crc32(bytes));
   return Status::OK();
 }
 
@@ -218,9 +219,9 @@ Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
                              DenseOptimizer* optimizer, TrainerPosition* position) {
   const std::string dir = PathOf(name);
   JobCheckpointManifest manifest;
-  Status verified = workers_->rank() == 0 ? Verify(dir, &manifest)
-                                          : ReadManifest((fs::path(dir) / kManifestName).string(),
-                                                         &manifest);
+  Status verified = workers_->rank() == 0
+                        ? Verify(dir, &manifest)
+                        : ReadManifest((fs::path(dir) / kManifestName).string(), &manifest);
   RETURN_IF_ERROR(Agree(workers_, verified, "verifying the checkpoint"));
   if (manifest.num_workers() != workers_->size()) {
     // The data position (batches into the epoch) belongs to a share of the data that depends

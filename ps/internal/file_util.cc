@@ -2,9 +2,10 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
+
+#include "core/checksum.h"
 
 namespace moerec {
 namespace {
@@ -26,17 +27,6 @@ Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
 
 }  // namespace
 
-uint32_t Crc32(uint32_t crc, const void* data, size_t n) {
-  const auto* p = static_cast<const Bytef*>(data);
-  while (n > 0) {
-    const uInt chunk = n > (1u << 30) ? (1u << 30) : static_cast<uInt>(n);
-    crc = static_cast<uint32_t>(crc32(crc, p, chunk));
-    p += chunk;
-    n -= chunk;
-  }
-  return crc;
-}
-
 StatusOr<std::unique_ptr<FileWriter>> FileWriter::Create(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("create " + path);
@@ -48,7 +38,7 @@ FileWriter::~FileWriter() {
 }
 
 Status FileWriter::Append(std::string_view data) {
-  crc_ = Crc32(crc_, data.data(), data.size());
+  crc_ = Crc32Extend(crc_, data.data(), data.size());
   size_ += data.size();
   if (buffer_.size() + data.size() > kBufferBytes) {
     RETURN_IF_ERROR(Drain());
@@ -109,7 +99,7 @@ Status ChecksumFile(const std::string& path, uint64_t* size, uint32_t* crc) {
     size_t got = 0;
     RETURN_IF_ERROR(in->Read(4 * kBufferBytes, &chunk, &got));
     if (got == 0) break;
-    *crc = Crc32(*crc, chunk.data(), got);
+    *crc = Crc32Extend(*crc, chunk.data(), got);
     *size += got;
   }
   return Status::OK();

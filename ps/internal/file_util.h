@@ -14,8 +14,6 @@
 
 namespace moerec {
 
-uint32_t Crc32(uint32_t crc, const void* data, size_t n);
-
 class FileWriter {
  public:
   // Creates or truncates `path`.

@@ -3,14 +3,15 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <bit>
 #include <cerrno>
-#include <atomic>
 #include <cstring>
 #include <utility>
+
+#include "core/checksum.h"
 
 namespace moerec {
 namespace {
@@ -29,11 +30,6 @@ constexpr size_t kPreambleBytes = 16;     // magic, header_len, header_crc
 constexpr size_t kTrailerBytes = 16;      // footer_len, footer_crc, magic
 constexpr size_t kBlockHeaderBytes = 16;  // raw, compressed, samples, crc
 constexpr uint32_t kMaxHeaderBytes = 1u << 24;
-
-uint32_t Crc32(const void* data, size_t size) {
-  return static_cast<uint32_t>(
-      crc32_z(crc32_z(0L, Z_NULL, 0), static_cast<const Bytef*>(data), size));
-}
 
 void PutU32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
 uint32_t GetU32(const char* p) {
@@ -336,8 +332,7 @@ Status ShardReader::ReadLayout() {
   RETURN_IF_ERROR(ReadAt(0, sizeof(pre), pre));
   if (std::memcmp(pre, kMagic, 8) != 0) return Error("bad magic (not a moerec shard)");
   const uint32_t header_len = GetU32(pre + 8);
-  if (header_len > kMaxHeaderBytes ||
-      header_len > file_size_ - kPreambleBytes - kTrailerBytes) {
+  if (header_len > kMaxHeaderBytes || header_len > file_size_ - kPreambleBytes - kTrailerBytes) {
     return Error("header length " + std::to_string(header_len) + " exceeds the file");
   }
   std::string bytes(header_len, '\0');
@@ -450,8 +445,8 @@ Status ShardReader::DecodeBlock(int i, Scratch* scratch, Batch* out) const {
   const unsigned long long content = ZSTD_getFrameContentSize(scratch->compressed.data(), csize);
   if (content != raw_size) return Error(where + "zstd frame size does not match raw size");
   scratch->raw.resize(raw_size);
-  const size_t got =
-      ZSTD_decompressDCtx(scratch->dctx, scratch->raw.data(), raw_size, scratch->compressed.data(), csize);
+  const size_t got = ZSTD_decompressDCtx(scratch->dctx, scratch->raw.data(), raw_size,
+                                         scratch->compressed.data(), csize);
   if (ZSTD_isError(got)) return Error(where + "zstd: " + ZSTD_getErrorName(got));
   if (got != raw_size) return Error(where + "decompressed to the wrong size");
 

@@ -1,0 +1,12 @@
+#include "core/checksum.h"
+
+#include <zlib.h>
+
+namespace moerec {
+
+uint32_t Crc32Extend(uint32_t crc, const void* data, size_t size) {
+  // crc32_z takes a size_t length, so no piecewise feeding is needed.
+  return static_cast<uint32_t>(crc32_z(crc, static_cast<const Bytef*>(data), size));
+}
+
+}  // namespace moerec
