@@ -7,18 +7,13 @@
 
 Usage: distributed_training_test.py BUILD_DIR CASE
 """
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mpi_job import main, metrics, run, train_command  # noqa: E402
 
 BUILD = sys.argv[1]
-CASE = sys.argv[2]
-MOEREC = os.path.join(BUILD, "launch", "moerec")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_mpi_yield_when_idle="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
 CONFIG = """
 name: "dist-test"
@@ -50,24 +45,9 @@ def write_config(tmp, name, **kw):
     return path
 
 
-def run(cmd):
-    proc = subprocess.run(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=600)
-    if proc.returncode != 0:
-        sys.stdout.write(proc.stdout[-4000:])
-        raise SystemExit(f"FAILED ({proc.returncode}): {' '.join(cmd)}")
-    return proc.stdout
-
-
 def train(config, run_dir, workers=1, servers=0):
-    cmd = [MOEREC, "train", f"--config={config}", f"--run_dir={run_dir}"]
-    if workers > 1 or servers > 0:
-        cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(workers + servers)] + cmd
-        cmd += [f"--workers={workers}", f"--servers={servers}"]
-    run(cmd)
-    lines = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
-    losses = {l["step"]: l["loss"] for l in lines if l["event"] == "train"}
-    final = [l for l in lines if l["event"] == "final"][-1]
+    run(train_command(BUILD, config, run_dir, workers, servers))
+    _, losses, final = metrics(run_dir)
     return losses, final
 
 
@@ -105,14 +85,5 @@ def async_modes(tmp):
         assert abs(results[sync] - results["BSP"]) <= 0.01, (sync, results)
 
 
-def main():
-    tmp = tempfile.mkdtemp(prefix="moerec-dist-")
-    try:
-        {"bsp_equivalence": bsp_equivalence, "async_modes": async_modes}[CASE](tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("PASSED", CASE)
-
-
 if __name__ == "__main__":
-    main()
+    main({"bsp_equivalence": bsp_equivalence, "async_modes": async_modes}, "moerec-dist-")

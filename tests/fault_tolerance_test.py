@@ -9,20 +9,16 @@
 
 Usage: fault_tolerance_test.py BUILD_DIR CASE
 """
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mpi_job import ENV, main, metrics, run, train_command  # noqa: E402
+
 BUILD = sys.argv[1]
-CASE = sys.argv[2]
-MOEREC = os.path.join(BUILD, "launch", "moerec")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_mpi_yield_when_idle="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
 CONFIG = """
 name: "fault-test"
@@ -55,28 +51,6 @@ def write_config(tmp, epochs=2, health_timeout=60):
     return path
 
 
-def command(config, run_dir, workers, servers):
-    return ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(workers + servers),
-            MOEREC, "train", f"--config={config}", f"--run_dir={run_dir}",
-            f"--workers={workers}", f"--servers={servers}"]
-
-
-def run(cmd, timeout=600):
-    proc = subprocess.run(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=timeout)
-    if proc.returncode != 0:
-        sys.stdout.write(proc.stdout[-4000:])
-        raise SystemExit(f"FAILED ({proc.returncode}): {' '.join(cmd)}")
-    return proc.stdout
-
-
-def metrics(run_dir):
-    lines = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
-    losses = {l["step"]: l["loss"] for l in lines if l["event"] == "train"}
-    final = [l for l in lines if l["event"] == "final"][-1]
-    return lines, losses, final
-
-
 def whole_checkpoints(run_dir):
     root = os.path.join(run_dir, "checkpoints")
     if not os.path.isdir(root):
@@ -86,11 +60,11 @@ def whole_checkpoints(run_dir):
 
 def resume_after_kill(tmp):
     config = write_config(tmp)
-    run(command(config, os.path.join(tmp, "whole"), 2, 2))
+    run(train_command(BUILD, config, os.path.join(tmp, "whole"), 2, 2))
     _, ref_losses, ref_final = metrics(os.path.join(tmp, "whole"))
 
     cut = os.path.join(tmp, "cut")
-    proc = subprocess.Popen(command(config, cut, 2, 2), env=ENV, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(train_command(BUILD, config, cut, 2, 2), env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
@@ -104,7 +78,7 @@ def resume_after_kill(tmp):
     killed_at = whole_checkpoints(cut)[-1]
     print("killed after", killed_at)
 
-    run(command(config, cut, 2, 3))  # resumes, onto 3 servers
+    run(train_command(BUILD, config, cut, 2, 3))  # resumes, onto 3 servers
     lines, losses, final = metrics(cut)
     resumes = [l for l in lines if l["event"] == "resume"]
     assert resumes and resumes[-1]["checkpoint"] >= killed_at, resumes
@@ -142,7 +116,7 @@ def hung_rank(tmp):
     run_dir = os.path.join(tmp, "hung")
     env = dict(ENV, MOEREC_TEST_TAG=str(os.getpid()))
     start = time.time()
-    proc = subprocess.Popen(command(config, run_dir, 1, 2), env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(train_command(BUILD, config, run_dir, 1, 2), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     # Wait for training to run, then stop server 1 (world rank 2).
     pid = None
@@ -172,14 +146,5 @@ def hung_rank(tmp):
     print(f"the job ended {took:.1f} s after server 1 stopped, naming it")
 
 
-def main():
-    tmp = tempfile.mkdtemp(prefix="moerec-fault-")
-    try:
-        {"resume_after_kill": resume_after_kill, "hung_rank": hung_rank}[CASE](tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("PASSED", CASE)
-
-
 if __name__ == "__main__":
-    main()
+    main({"resume_after_kill": resume_after_kill, "hung_rank": hung_rank}, "moerec-fault-")

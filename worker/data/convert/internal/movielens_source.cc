@@ -66,8 +66,13 @@ StatusOr<std::unique_ptr<MovieLensSource>> MovieLensSource::Open(const MovieLens
   return source;
 }
 
-Status MovieLensSource::LoadUsers(BadRowBudget* bad) {
-  const std::string path = config_.dir() + "/" + files_.users;
+template <typename T>
+Status MovieLensSource::LoadSideFile(const std::string& file, const char* id_field,
+                                     const char* what,
+                                     bool (MovieLensSource::*parse)(int64_t*, T*, FieldError*),
+                                     std::unordered_map<int64_t, T>* table,
+                                     std::unordered_set<int64_t>* skipped, BadRowBudget* bad) {
+  const std::string path = config_.dir() + "/" + file;
   ASSIGN_OR_RETURN(std::unique_ptr<LineReader> reader, LineReader::Open(path));
   std::string_view line;
   while (true) {
@@ -76,19 +81,29 @@ Status MovieLensSource::LoadUsers(BadRowBudget* bad) {
     if (line.empty()) continue;
     SplitPlain(line, files_.separator, &fields_);
     int64_t id = -1;
-    User user;
+    T entry;
     FieldError error;
-    if (ParseUser(&id, &user, &error)) {
-      if (users_.emplace(id, std::move(user)).second) continue;
-      error = {"UserID", "user " + std::to_string(id) + " appears twice"};  // the first counts
+    if ((this->*parse)(&id, &entry, &error)) {
+      if (table->emplace(id, std::move(entry)).second) continue;
+      // The first row of an id counts.
+      error = {id_field, std::string(what) + " " + std::to_string(id) + " appears twice"};
     }
-    // Ratings of a user whose row is bad are dropped, not bad themselves.
-    if (const std::optional<int64_t> bad_id = ParseInt64(fields_[0]))
-      skipped_users_.insert(*bad_id);
+    // Ratings of a user or movie whose row is bad are dropped, not bad themselves.
+    if (const std::optional<int64_t> bad_id = ParseInt64(fields_[0])) skipped->insert(*bad_id);
     RETURN_IF_ERROR(bad->Skip(reader->Where(), error.field, error.problem));
   }
-  if (users_.empty()) return InvalidArgument(path + ": no valid user rows");
+  if (table->empty()) return InvalidArgument(path + ": no valid " + what + " rows");
   return Status::OK();
+}
+
+Status MovieLensSource::LoadUsers(BadRowBudget* bad) {
+  return LoadSideFile(files_.users, "UserID", "user", &MovieLensSource::ParseUser, &users_,
+                      &skipped_users_, bad);
+}
+
+Status MovieLensSource::LoadItems(BadRowBudget* bad) {
+  return LoadSideFile(files_.items, "MovieID", "movie", &MovieLensSource::ParseItem, &items_,
+                      &skipped_items_, bad);
 }
 
 bool MovieLensSource::ParseUser(int64_t* id, User* user, FieldError* error) {
@@ -163,30 +178,6 @@ bool MovieLensSource::ParseUser(int64_t* id, User* user, FieldError* error) {
                            Join(schema_.domain_names) + "; or set domain.drop_unmatched)");
   }
   return true;
-}
-
-Status MovieLensSource::LoadItems(BadRowBudget* bad) {
-  const std::string path = config_.dir() + "/" + files_.items;
-  ASSIGN_OR_RETURN(std::unique_ptr<LineReader> reader, LineReader::Open(path));
-  std::string_view line;
-  while (true) {
-    ASSIGN_OR_RETURN(const bool any, reader->Next(&line));
-    if (!any) break;
-    if (line.empty()) continue;
-    SplitPlain(line, files_.separator, &fields_);
-    int64_t id = -1;
-    Item item;
-    FieldError error;
-    if (ParseItem(&id, &item, &error)) {
-      if (items_.emplace(id, std::move(item)).second) continue;
-      error = {"MovieID", "movie " + std::to_string(id) + " appears twice"};
-    }
-    if (const std::optional<int64_t> bad_id = ParseInt64(fields_[0]))
-      skipped_items_.insert(*bad_id);
-    RETURN_IF_ERROR(bad->Skip(reader->Where(), error.field, error.problem));
-  }
-  if (items_.empty()) return InvalidArgument(path + ": no valid movie rows");
-  return Status::OK();
 }
 
 bool MovieLensSource::ParseItem(int64_t* id, Item* item, FieldError* error) {

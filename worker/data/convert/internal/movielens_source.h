@@ -60,6 +60,13 @@ class MovieLensSource : public RowSource {
   explicit MovieLensSource(const MovieLensInput& config);
   Status LoadUsers(BadRowBudget* bad);
   Status LoadItems(BadRowBudget* bad);
+  // Reads a side file of one row per user or movie into *table by id; a bad row, or an id seen
+  // before, goes to the bad-row budget and its id (when readable) to *skipped.
+  template <typename T>
+  Status LoadSideFile(const std::string& file, const char* id_field, const char* what,
+                      bool (MovieLensSource::*parse)(int64_t*, T*, FieldError*),
+                      std::unordered_map<int64_t, T>* table, std::unordered_set<int64_t>* skipped,
+                      BadRowBudget* bad);
   // Parse one row of each file from fields_; false with *error set on a bad field.
   bool ParseUser(int64_t* id, User* user, FieldError* error);
   bool ParseItem(int64_t* id, Item* item, FieldError* error);
