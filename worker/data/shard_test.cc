@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/random.h"
 #include "worker/data/test_util.h"
 
 namespace moerec {
@@ -145,6 +146,59 @@ TEST(ShardTest, WriterRejectsBadInputAndAbandonsTmp) {
   ShardHeader bad_header = h;
   bad_header.add_slot_names("extra");
   EXPECT_FALSE(ShardWriter::Open(path, bad_header).ok());
+}
+
+// Shards come from outside (converters, other jobs, copies): any damage is an error naming the
+// file, never a crash, a hang or silently different samples.
+TEST(ShardTest, RandomDamageIsAnErrorNeverACrash) {
+  TempDir dir;
+  const ShardHeader h = MakeHeader(2, 3, 2, /*truth=*/true, 3);
+  const std::string path = dir.file("good.mrs");
+  {
+    auto w = ShardWriter::Open(path, h, /*block_samples=*/40);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Append(MakeRandomBatch(h, 150, 11, 0)).ok());
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  const std::string good = ReadFile(path);
+  Batch reference;
+  {
+    auto r = ShardReader::Open(path);
+    ASSERT_TRUE(r.ok());
+    reference = ReadAll(**r);
+  }
+  Rng rng(17);
+  const std::string bad_path = dir.file("bad.mrs");
+  int refused = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string bytes = good;
+    if (trial % 4 == 0) {
+      bytes.resize(rng.Below(bytes.size()));  // truncated
+    } else {
+      const int flips = 1 + static_cast<int>(rng.Below(3));
+      for (int f = 0; f < flips; ++f) {
+        bytes[rng.Below(bytes.size())] ^= static_cast<char>(1 + rng.Below(255));
+      }
+    }
+    WriteFile(bad_path, bytes);
+    auto r = ShardReader::Open(bad_path);
+    Status first_error = r.status();
+    Batch all, block;
+    if (r.ok()) {
+      for (int i = 0; i < (*r)->num_blocks() && first_error.ok(); ++i) {
+        first_error = (*r)->ReadBlock(i, &block);
+        if (first_error.ok()) all.AppendFrom(block, 0, block.size);
+      }
+    }
+    if (!first_error.ok()) {
+      ++refused;
+      EXPECT_NE(first_error.message().find("bad.mrs"), std::string::npos) << first_error.ToString();
+      continue;
+    }
+    // Damage the checksums cannot see must not change a sample.
+    ExpectBatchEq(all, reference);
+  }
+  EXPECT_GT(refused, 390);
 }
 
 TEST(ShardTest, ConcurrentReadBlock) {
