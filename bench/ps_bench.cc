@@ -1,5 +1,6 @@
 #include "bench/ps_bench.h"
 
+#include <google/protobuf/text_format.h>
 #include <rocksdb/db.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "embedding/table_spec.h"
 #include "ps/internal/key_index.h"
 #include "ps/internal/row_codec.h"
+#include "ps/ps_config.h"
 #include "ps/row_store.h"
 
 namespace moerec {
@@ -220,6 +222,12 @@ Status Bench::Budgeted(int64_t cache_bytes, int64_t row_cost, const std::string&
   RowStoreOptions options;
   options.db_path = dir + "/db";
   options.cache_bytes = cache_bytes;
+  if (!google::protobuf::TextFormat::ParseFromString(o_.rocksdb, &options.rocksdb)) {
+    return InvalidArgument("bench ps: --rocksdb is not RocksDbConfig text: " + o_.rocksdb);
+  }
+  JobConfig job;
+  *job.mutable_ps()->mutable_rocksdb() = options.rocksdb;
+  RETURN_IF_ERROR(ValidatePsConfig(job, "bench ps --rocksdb"));
   ASSIGN_OR_RETURN(auto store, RowStore::Open({BenchSpec(o_.dim)}, options));
   ASSIGN_OR_RETURN(const double load_rate, LoadRows(store.get(), o_, nullptr));
   Print("rocksdb_load_keys_per_sec", load_rate);
@@ -254,9 +262,12 @@ Status Bench::Budgeted(int64_t cache_bytes, int64_t row_cost, const std::string&
   Interleave(
       o_.seconds,
       [&](int i) {
-        if (static_cast<size_t>(i) >= pairs) return Batch();  // every row was used once
-        const uint64_t* first = order.data() + static_cast<size_t>(i) * 2 * o_.batch;
-        return Batch(first, first + 2 * o_.batch);
+        Batch b;
+        if (static_cast<size_t>(i) >= pairs) return b;  // every row was used once
+        const size_t n = 2 * static_cast<size_t>(o_.batch);
+        b.assign(order.begin() + static_cast<ptrdiff_t>(i * n),
+                 order.begin() + static_cast<ptrdiff_t>((i + 1) * n));
+        return b;
       },
       {[&](const Batch& b) {
          const int n = o_.batch;  // the first half

@@ -31,6 +31,8 @@ struct PsBenchOptions {
   int batch = 16384;     // keys per call
   double seconds = 2.0;  // timed per figure
   std::string dir;       // scratch folder for RocksDB; default $TMPDIR or /tmp
+  // RocksDbConfig fields in protobuf text format (e.g. "block_size_kb: 8"), over the defaults.
+  std::string rocksdb;
   uint64_t seed = 1;
 };
 

@@ -17,6 +17,9 @@ DEFINE_double(zipf, 1.1, "bench ps: Zipf exponent of the table-10x-cache pulls")
 DEFINE_int64(cache_mb, 0, "bench ps: row cache in MiB (0 = a tenth of the table)");
 DEFINE_int32(batch, 16384, "bench ps: keys per call");
 DEFINE_double(seconds, 2.0, "bench ps: seconds timed per figure");
+DEFINE_string(rocksdb, "",
+              "bench ps: RocksDbConfig fields (proto/ps.proto) in text format over the defaults, "
+              "e.g. \"block_size_kb: 8 verify_checksums: false\"");
 
 namespace moerec {
 
@@ -37,6 +40,7 @@ int BenchCommand(const std::string& name) {
     options.cache_mb = FLAGS_cache_mb;
     options.batch = FLAGS_batch;
     options.seconds = FLAGS_seconds;
+    options.rocksdb = FLAGS_rocksdb;
     return ReportStatus("bench ps", RunPsBenchmark(options));
   }
   std::fprintf(stderr, "moerec bench: unknown benchmark '%s' (known: mmoe-ref, ps)\n",
