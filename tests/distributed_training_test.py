@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """End-to-end distributed training through the moerec binary and real mpirun ranks.
 
-  bsp_equivalence   W workers in BSP (GLOBAL_BATCH_SLICES) with 1 and 2 servers give the
-                    losses and final AUC of one process with the same global batch.
+  bsp_equivalence   W workers in BSP (GLOBAL_BATCH_SLICES) with 1 and 2 servers, and with
+                    workers and servers interleaved over two "nodes", give the losses and
+                    final AUC of one process with the same global batch.
   async_modes       ASP and SSP (staleness 2) end within 0.01 mean test AUC of BSP.
 
 Usage: distributed_training_test.py BUILD_DIR CASE
@@ -34,14 +35,14 @@ model {{
 optimizer {{ type: ADAM learning_rate: 0.003 }}
 train {{ epochs: {epochs} eval_every_steps: 0 log_every_steps: 10 seed: 9 threads: 1
          restore_best: false }}
-cluster {{ sync: {sync} staleness: 2 }}
+cluster {{ sync: {sync} staleness: 2 ranks_per_node: {ranks_per_node} }}
 """
 
 
-def write_config(tmp, name, **kw):
+def write_config(tmp, name, ranks_per_node=0, **kw):
     path = os.path.join(tmp, name + ".pbtxt")
     with open(path, "w") as f:
-        f.write(CONFIG.format(data=os.path.join(tmp, "data"), **kw))
+        f.write(CONFIG.format(data=os.path.join(tmp, "data"), ranks_per_node=ranks_per_node, **kw))
     return path
 
 
@@ -55,21 +56,23 @@ def bsp_equivalence(tmp):
     batch = 64
     single = write_config(tmp, "single", batch=2 * batch, split="GLOBAL_BATCH_SLICES",
                           epochs=1, sync="BSP")
-    dist = write_config(tmp, "dist", batch=batch, split="GLOBAL_BATCH_SLICES", epochs=1,
-                        sync="BSP")
     ref_losses, ref_final = train(single, os.path.join(tmp, "r1"))
     assert len(ref_losses) >= 10, ref_losses
-    for servers in (1, 2):
-        losses, final = train(dist, os.path.join(tmp, f"r2_{servers}"), workers=2,
-                              servers=servers)
+    # ranks_per_node 2 splits the 4 ranks into two "nodes": servers on ranks 1 and 3, workers 0 and 2.
+    for servers, ranks_per_node in ((1, 0), (2, 0), (2, 2)):
+        name = f"dist_{servers}_{ranks_per_node}"
+        dist = write_config(tmp, name, batch=batch, split="GLOBAL_BATCH_SLICES", epochs=1,
+                            sync="BSP", ranks_per_node=ranks_per_node)
+        layout = f"2 workers + {servers} servers" + (", interleaved" if ranks_per_node else "")
+        losses, final = train(dist, os.path.join(tmp, name), workers=2, servers=servers)
         assert losses.keys() == ref_losses.keys(), (losses.keys(), ref_losses.keys())
         for step, ref in ref_losses.items():
-            assert abs(losses[step] - ref) <= 2e-4 * max(1.0, abs(ref)), (servers, step,
+            assert abs(losses[step] - ref) <= 2e-4 * max(1.0, abs(ref)), (layout, step,
                                                                         losses[step], ref)
         for key in ("mean_test_auc", "weighted_test_auc"):
-            assert abs(final[key] - ref_final[key]) <= 1e-3, (servers, key, final[key],
+            assert abs(final[key] - ref_final[key]) <= 1e-3, (layout, key, final[key],
                                                              ref_final[key])
-        print(f"2 workers + {servers} servers: {len(losses)} logged losses within 2e-4, "
+        print(f"{layout}: {len(losses)} logged losses within 2e-4, "
               f"mean test AUC {final['mean_test_auc']:.5f} vs one process "
               f"{ref_final['mean_test_auc']:.5f}")
 

@@ -164,7 +164,7 @@ assert math.isfinite(auc) and 0.5 < auc <= 1.0, "mean_test_auc %s" % auc
   fi
 }
 
-layout="layout: 2 worker(s) (ranks 0..1) + 1 server(s) (ranks 2..2)"
+layout="layout: 2 worker(s) + 1 server(s) spread over the nodes"
 check_job srun "$srun_job" COMPLETED 0:0
 check_output srun "(srun --mpi=pmix): 3 task(s) on 1 node(s) [$node]"
 check_output srun "$layout"

@@ -57,15 +57,15 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$OMP_NUM_THREADS}
 # Prints the layout the job chose.
 moerec_print_layout() {
   local how=$1
-  local last_worker=$((moerec_workers - 1))
   echo "moerec job $SLURM_JOB_ID ($how): $moerec_ntasks task(s) on $moerec_nodes node(s)" \
     "[${SLURM_JOB_NODELIST:-?}]"
   local servers="no servers (tables inside the worker)"
   if ((moerec_servers > 0)); then
-    servers="$moerec_servers server(s) (ranks $moerec_workers..$((moerec_ntasks - 1)))"
+    servers="$moerec_servers server(s) spread over the nodes"
   fi
-  echo "  layout: $moerec_workers worker(s) (ranks 0..$last_worker) + $servers," \
-    "$OMP_NUM_THREADS thread(s) per rank"
+  # Which rank plays which role is decided by moerec from the nodes MPI reports; the chief logs
+  # it as "layout: N nodes; workers on ranks ...; servers on ranks ...".
+  echo "  layout: $moerec_workers worker(s) + $servers, $OMP_NUM_THREADS thread(s) per rank"
   echo "  config: $moerec_config"
   echo "  run_dir: $moerec_run_dir"
   echo "  binary: $moerec_bin"
