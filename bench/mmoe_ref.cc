@@ -70,9 +70,9 @@ std::vector<Batch> MakePool(int batch_size) {
 // twice that backward (dW and dx); the first layer's dx is needed for the embedding gradients.
 double FlopsPerSample() {
   const double input = kSlots * 16 + 16;
-  double forward = 2 * input * 8 * 256    // experts, layer 1 (fused)
-                   + 2 * 8 * 256 * 128.0  // experts, layer 2
-                   + 2 * input * kTasks * 8  // gates
+  double forward = 2 * input * 8 * 256                  // experts, layer 1 (fused)
+                   + 2 * 8 * 256 * 128.0                // experts, layer 2
+                   + 2 * input * kTasks * 8             // gates
                    + kTasks * (2 * 128 * 64 + 2 * 64);  // towers
   return 3 * forward;
 }

@@ -21,11 +21,11 @@
 namespace moerec {
 
 struct MmoeRefOptions {
-  int threads = 2;          // compute threads for moerec (PyTorch tries 1 and 2, keeps the best)
-  int steps = 100;          // timed steps
-  int warmup = 10;          // untimed steps first
+  int threads = 2;  // compute threads for moerec (PyTorch tries 1 and 2, keeps the best)
+  int steps = 100;  // timed steps
+  int warmup = 10;  // untimed steps first
   int batch = 1024;
-  bool torch = true;        // also run the PyTorch reference
+  bool torch = true;  // also run the PyTorch reference
   std::string python = "/usr/bin/python3";
   std::string torch_script;  // default: <source dir>/bench/mmoe_ref_torch.py
 };

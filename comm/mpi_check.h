@@ -16,18 +16,18 @@ inline Status MpiError(int code, const char* call, const char* file, int line) {
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
   if (MPI_Error_string(code, text, &len) != MPI_SUCCESS) len = 0;
-  return Unavailable(std::string(call) + " failed at " + file + ":" + std::to_string(line) +
-                     ": " + std::string(text, len));
+  return Unavailable(std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
+                     std::string(text, len));
 }
 
 }  // namespace moerec
 
-#define MPI_RETURN_IF_ERROR(call)                                                  \
-  do {                                                                             \
-    const int moerec_mpi_rc_ = (call);                                             \
-    if (moerec_mpi_rc_ != MPI_SUCCESS) {                                           \
-      return ::moerec::MpiError(moerec_mpi_rc_, #call, __FILE__, __LINE__);        \
-    }                                                                              \
+#define MPI_RETURN_IF_ERROR(call)                                           \
+  do {                                                                      \
+    const int moerec_mpi_rc_ = (call);                                      \
+    if (moerec_mpi_rc_ != MPI_SUCCESS) {                                    \
+      return ::moerec::MpiError(moerec_mpi_rc_, #call, __FILE__, __LINE__); \
+    }                                                                       \
   } while (0)
 
 #endif  // MOEREC_COMM_MPI_CHECK_H_

@@ -79,8 +79,8 @@ Status MpiCommunicator::AllGather(const std::string& mine, std::vector<std::stri
     displs[r] = static_cast<int>(total);
     total += sizes[r];
   }
-  if (total > kChunk) return InvalidArgument("AllGather total of " + std::to_string(total) +
-                                             " bytes is too large");
+  if (total > kChunk)
+    return InvalidArgument("AllGather total of " + std::to_string(total) + " bytes is too large");
   std::string buffer(total, '\0');
   MPI_RETURN_IF_ERROR(MPI_Allgatherv(mine.data(), my_size, MPI_BYTE, buffer.data(), sizes.data(),
                                      displs.data(), MPI_BYTE, comm_));

@@ -14,8 +14,8 @@ GpuInventory ListGpus() {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
-    inventory.why_none = std::string(cudaGetErrorString(err)) + " (cudaGetDeviceCount: " +
-                         cudaGetErrorName(err) + ")";
+    inventory.why_none = std::string(cudaGetErrorString(err)) +
+                         " (cudaGetDeviceCount: " + cudaGetErrorName(err) + ")";
     cudaGetLastError();  // the error is reported here; do not leave it sticky for later calls
     return inventory;
   }

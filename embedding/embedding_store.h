@@ -31,9 +31,9 @@
 namespace moerec {
 
 struct TableRequest {
-  int table = 0;                // index into the job's table list
-  std::vector<uint64_t> keys;   // (n) unique within the request
-  std::vector<float> values;    // (n, dim) row-major; sized by the caller
+  int table = 0;               // index into the job's table list
+  std::vector<uint64_t> keys;  // (n) unique within the request
+  std::vector<float> values;   // (n, dim) row-major; sized by the caller
 };
 
 class EmbeddingStore {

@@ -1,13 +1,13 @@
 #include "embedding/row_cache.h"
 
-#include <cstring>
-
 #include <glog/logging.h>
+
+#include <cstring>
 
 namespace moerec {
 
-CachingStore::CachingStore(EmbeddingStore* inner, std::vector<TableSpec> tables,
-                           int64_t staleness, int64_t capacity_rows)
+CachingStore::CachingStore(EmbeddingStore* inner, std::vector<TableSpec> tables, int64_t staleness,
+                           int64_t capacity_rows)
     : inner_(inner), staleness_(staleness), capacity_(capacity_rows) {
   CHECK_GE(staleness, 0);
   CHECK_GE(capacity_rows, 1);
@@ -64,8 +64,8 @@ EmbeddingStore::Ticket CachingStore::Pull(std::vector<TableRequest>* requests, i
     for (size_t i = 0; i < req.keys.size(); ++i) {
       const uint32_t slot = c.index.Find(req.keys[i]);
       if (slot != KeyIndex::kAbsent && step - c.pulled_at[slot] <= staleness_) {
-        std::memcpy(req.values.data() + i * c.dim, c.rows.data() + static_cast<size_t>(slot) * c.dim,
-                    c.dim * sizeof(float));
+        std::memcpy(req.values.data() + i * c.dim,
+                    c.rows.data() + static_cast<size_t>(slot) * c.dim, c.dim * sizeof(float));
         ++stats_.hits;
       } else {
         miss.keys.push_back(req.keys[i]);
@@ -84,8 +84,7 @@ EmbeddingStore::Ticket CachingStore::Pull(std::vector<TableRequest>* requests, i
   return ticket;
 }
 
-EmbeddingStore::Ticket CachingStore::Push(const std::vector<TableRequest>* requests,
-                                          int64_t step) {
+EmbeddingStore::Ticket CachingStore::Push(const std::vector<TableRequest>* requests, int64_t step) {
   const Ticket ticket = next_ticket_++;
   others_[ticket] = inner_->Push(requests, step);
   return ticket;

@@ -46,20 +46,20 @@ class CachingStore : public EmbeddingStore {
  private:
   struct TableCache {
     int dim = 0;
-    KeyIndex index;                 // key -> slot
-    std::vector<float> rows;        // (capacity, dim)
+    KeyIndex index;                  // key -> slot
+    std::vector<float> rows;         // (capacity, dim)
     std::vector<int64_t> pulled_at;  // (capacity) step of the pull that filled the slot
-    std::vector<uint64_t> keys;     // (capacity) key of the slot
+    std::vector<uint64_t> keys;      // (capacity) key of the slot
     int64_t used = 0;
   };
   // A pull that went partly to the inner store.
   struct PendingPull {
-    bool passthrough = false;           // forwarded unchanged (evaluation, or no cache)
+    bool passthrough = false;  // forwarded unchanged (evaluation, or no cache)
     Ticket inner = 0;
     std::vector<TableRequest>* target = nullptr;
-    std::vector<TableRequest> misses;   // what the inner store fetches
+    std::vector<TableRequest> misses;              // what the inner store fetches
     std::vector<std::vector<uint32_t>> positions;  // per miss request: index in its target
-    std::vector<int> target_of_miss;    // per miss request: index into *target
+    std::vector<int> target_of_miss;               // per miss request: index into *target
     int64_t step = 0;
   };
 

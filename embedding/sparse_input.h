@@ -27,9 +27,9 @@
 namespace moerec {
 
 struct SparseBatch {
-  std::vector<TableRequest> requests;         // tables with ids in the batch, in table order
-  std::vector<std::vector<int32_t>> index;    // (S) x (nnz_s): row within its table's request
-  std::vector<int> request_of_slot;           // (S): index into requests, or -1 if none
+  std::vector<TableRequest> requests;       // tables with ids in the batch, in table order
+  std::vector<std::vector<int32_t>> index;  // (S) x (nnz_s): row within its table's request
+  std::vector<int> request_of_slot;         // (S): index into requests, or -1 if none
   int64_t total_keys() const;
 };
 

@@ -20,7 +20,7 @@ Batch MakeBatch() {
   b.labels = {1, 0};
   b.label_mask = {1, 1};
   b.dense = {0.5f, -0.5f};
-  b.ids[0] = {10, 11};   // sample 0: 10, sample 1: 11
+  b.ids[0] = {10, 11};  // sample 0: 10, sample 1: 11
   b.offsets[0] = {0, 1, 2};
   b.ids[1] = {11, 12, 10};  // sample 0: 11, 12; sample 1: 10
   b.offsets[1] = {0, 2, 3};

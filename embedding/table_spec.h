@@ -24,7 +24,7 @@ struct TableSpec {
   RowOptimizerConfig optimizer;
   InitializerConfig initializer;
   TableStorageConfig storage;  // admission and eviction (parameter servers)
-  uint64_t seed = 0;       // row initialisation seed (EmbeddingDefaults.seed)
+  uint64_t seed = 0;           // row initialisation seed (EmbeddingDefaults.seed)
   uint64_t name_hash = 0;  // stable hash of the name; identifies the table in hashes and on disk
 };
 

@@ -1,13 +1,12 @@
 #include "launch/data_setup.h"
 
 #include <fcntl.h>
+#include <glog/logging.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <memory>
-
-#include <glog/logging.h>
 
 #include "worker/data/shard.h"
 #include "worker/data/synthetic.h"

@@ -5,8 +5,8 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <string>
 #include <filesystem>
+#include <string>
 
 #include "comm/communicator.h"
 #include "comm/mpi_communicator.h"
@@ -56,9 +56,8 @@ StatusOr<JobConfig> LoadWithFlags() {
   shape.num_features = SparseInput::FromConfig(config).num_features();
   shape.num_domains = config.data().num_domains();
   shape.num_tasks = config.data().num_tasks();
-  RETURN_IF_ERROR(CreateModel(config.model(), shape, config.train().seed())
-                      .status()
-                      .WithContext(FLAGS_config));
+  RETURN_IF_ERROR(
+      CreateModel(config.model(), shape, config.train().seed()).status().WithContext(FLAGS_config));
   return config;
 }
 
@@ -69,9 +68,9 @@ Trainer::Options OptionsFromFlags() {
   // A live progress line only on a terminal of one's own: mpirun hands ranks a pseudo
   // terminal that ends up in logs. MOEREC_PROGRESS=1/0 overrides.
   const char* progress = std::getenv("MOEREC_PROGRESS");
-  options.interactive = progress != nullptr ? std::string(progress) == "1"
-                                            : isatty(STDOUT_FILENO) != 0 &&
-                                                  !MpiSession::LaunchedByMpi();
+  options.interactive = progress != nullptr
+                            ? std::string(progress) == "1"
+                            : isatty(STDOUT_FILENO) != 0 && !MpiSession::LaunchedByMpi();
   return options;
 }
 

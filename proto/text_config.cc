@@ -1,7 +1,5 @@
 #include "proto/text_config.h"
 
-#include "ps/ps_config.h"
-
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
@@ -10,6 +8,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include "ps/ps_config.h"
 
 namespace moerec {
 namespace {

@@ -11,9 +11,9 @@
 #ifndef MOEREC_PROTO_TEXT_CONFIG_H_
 #define MOEREC_PROTO_TEXT_CONFIG_H_
 
-#include <string>
-
 #include <google/protobuf/message.h>
+
+#include <string>
 
 #include "core/status.h"
 #include "proto/config.pb.h"

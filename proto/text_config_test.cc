@@ -1,12 +1,11 @@
 #include "proto/text_config.h"
 
+#include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <google/protobuf/text_format.h>
 
 namespace moerec {
 namespace {

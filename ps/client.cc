@@ -50,10 +50,9 @@ EmbeddingStore::Ticket PsClient::Start(PsOp op, const std::vector<TableRequest>*
       const TableSpec& spec = tables_[req.table];
       const size_t n = req.keys.size();
       if (req.values.size() != n * spec.dim) {
-        pending.status = InvalidArgument("table " + spec.name + ": value buffer holds " +
-                                         std::to_string(req.values.size()) + " floats for " +
-                                         std::to_string(n) + " keys of dim " +
-                                         std::to_string(spec.dim));
+        pending.status = InvalidArgument(
+            "table " + spec.name + ": value buffer holds " + std::to_string(req.values.size()) +
+            " floats for " + std::to_string(n) + " keys of dim " + std::to_string(spec.dim));
         return ticket;
       }
       for (int s = 0; s < servers; ++s) {
@@ -141,11 +140,12 @@ Status PsClient::Finish(Exchange* ex, std::vector<TableRequest>* pull_target, Ps
   int bytes = 0;
   MPI_RETURN_IF_ERROR(MPI_Get_count(&status, MPI_BYTE, &bytes));
   reply_buffer_.resize((static_cast<size_t>(bytes) + 7) / 8);
-  MPI_RETURN_IF_ERROR(MPI_Mrecv(reply_buffer_.data(), bytes, MPI_BYTE, &message, MPI_STATUS_IGNORE));
+  MPI_RETURN_IF_ERROR(
+      MPI_Mrecv(reply_buffer_.data(), bytes, MPI_BYTE, &message, MPI_STATUS_IGNORE));
   bytes_received_ += bytes;
   std::vector<SliceView> rows;
-  const std::vector<SliceView> expected = pull_target != nullptr ? ex->slices
-                                                                 : std::vector<SliceView>();
+  const std::vector<SliceView> expected =
+      pull_target != nullptr ? ex->slices : std::vector<SliceView>();
   RETURN_IF_ERROR(DecodeReply(std::string_view(reinterpret_cast<const char*>(reply_buffer_.data()),
                                                static_cast<size_t>(bytes)),
                               ex->request_id, expected, reply, &rows)
@@ -160,8 +160,8 @@ Status PsClient::Finish(Exchange* ex, std::vector<TableRequest>* pull_target, Ps
       const int dim = rows[k].dim;
       const std::vector<uint32_t>& pos = ex->positions[k];
       for (size_t j = 0; j < pos.size(); ++j) {
-        std::memcpy(req.values.data() + static_cast<size_t>(pos[j]) * dim,
-                    rows[k].values + j * dim, dim * sizeof(float));
+        std::memcpy(req.values.data() + static_cast<size_t>(pos[j]) * dim, rows[k].values + j * dim,
+                    dim * sizeof(float));
       }
     }
   }

@@ -64,7 +64,7 @@ class PsClient : public EmbeddingStore {
     uint64_t request_id = 0;
     std::string frame;
     MPI_Request send = MPI_REQUEST_NULL;
-    std::vector<SliceView> slices;  // what a pull asked for (keys point into `keys`)
+    std::vector<SliceView> slices;                 // what a pull asked for (keys point into `keys`)
     std::vector<std::vector<uint64_t>> keys;       // per slice
     std::vector<std::vector<uint32_t>> positions;  // per slice: index in its TableRequest
     std::vector<int> request_of_slice;             // per slice: index into the caller's vector
@@ -79,8 +79,7 @@ class PsClient : public EmbeddingStore {
   Ticket Start(PsOp op, const std::vector<TableRequest>* requests, int64_t step,
                std::vector<TableRequest>* pull_target, const std::string& path = "",
                bool incremental = false);
-  Status Collective(PsOp op, int64_t step, const std::string& path = "",
-                    bool incremental = false);
+  Status Collective(PsOp op, int64_t step, const std::string& path = "", bool incremental = false);
   Status Finish(Exchange* ex, std::vector<TableRequest>* pull_target, PsReply* reply);
 
   const std::vector<TableSpec> tables_;

@@ -1,8 +1,8 @@
 #include "ps/row_optimizer.h"
 
-#include <cmath>
-
 #include <glog/logging.h>
+
+#include <cmath>
 
 namespace moerec {
 namespace {

@@ -45,7 +45,8 @@ Status PsServer::Run() {
     MPI_RETURN_IF_ERROR(MPI_Iprobe(MPI_ANY_SOURCE, kPsRequestTag, comm_, &flag, &status));
     if (!flag) {
       ReapSends(false);
-      if (++idle > 64) std::this_thread::sleep_for(std::chrono::microseconds(idle > 1024 ? 200 : 20));
+      if (++idle > 64)
+        std::this_thread::sleep_for(std::chrono::microseconds(idle > 1024 ? 200 : 20));
       continue;
     }
     idle = 0;
@@ -78,8 +79,9 @@ Status PsServer::Handle(std::unique_ptr<Incoming> in) {
   if (!valid.ok()) return ReplyError(source, id, valid);
   in->worker = worker_of_rank_[source];
   if (in->worker < 0) {
-    return ReplyError(source, id, InvalidArgument("ps request from rank " + std::to_string(source) +
-                                                  ", which is not a worker"));
+    return ReplyError(source, id,
+                      InvalidArgument("ps request from rank " + std::to_string(source) +
+                                      ", which is not a worker"));
   }
   if (in->request.worker() != in->worker) {
     return ReplyError(source, id,
@@ -132,21 +134,21 @@ Status PsServer::Handle(std::unique_ptr<Incoming> in) {
           return ReplyError(source, id,
                             FailedPrecondition("ps request: " + PsOp_Name(op) + " from worker " +
                                                std::to_string(in->worker) + " while " +
-                                               PsOp_Name(other->request.op()) +
-                                               " is in progress"));
+                                               PsOp_Name(other->request.op()) + " is in progress"));
         }
         if (other->worker == in->worker) {
-          return ReplyError(source, id, FailedPrecondition("ps request: worker " +
-                                                           std::to_string(in->worker) + " sent " +
-                                                           PsOp_Name(op) + " twice"));
+          return ReplyError(source, id,
+                            FailedPrecondition("ps request: worker " + std::to_string(in->worker) +
+                                               " sent " + PsOp_Name(op) + " twice"));
         }
       }
       collective_.push_back(std::move(in));
       return Advance();
     }
     default:
-      return ReplyError(source, id, InvalidArgument("ps request.op: " + PsOp_Name(op) +
-                                                    " is not served by this server"));
+      return ReplyError(
+          source, id,
+          InvalidArgument("ps request.op: " + PsOp_Name(op) + " is not served by this server"));
   }
 }
 

@@ -151,8 +151,9 @@ TEST_F(WireTest, EachBadFieldIsNamed) {
     out.resize((out.size() + 7) / 8 * 8, '\0');
     return out + payload;
   };
-  EXPECT_NE(Decode(with([](PsRequest* r) { r->set_op(static_cast<PsOp>(42)); })).message().find("op"),
-            std::string::npos);
+  EXPECT_NE(
+      Decode(with([](PsRequest* r) { r->set_op(static_cast<PsOp>(42)); })).message().find("op"),
+      std::string::npos);
   EXPECT_NE(Decode(with([](PsRequest* r) { r->mutable_tables(0)->set_table(5); }))
                 .message()
                 .find("tables[0].table: 5 is not in [0, 2)"),
@@ -184,7 +185,8 @@ TEST_F(WireTest, RandomCorruptionNeverCrashes) {
   for (int trial = 0; trial < 20000; ++trial) {
     std::string frame = good;
     const int flips = 1 + static_cast<int>(rng.Below(4));
-    for (int f = 0; f < flips; ++f) frame[rng.Below(frame.size())] ^= static_cast<char>(1 + rng.Below(255));
+    for (int f = 0; f < flips; ++f)
+      frame[rng.Below(frame.size())] ^= static_cast<char>(1 + rng.Below(255));
     if (rng.Below(4) == 0) frame.resize(rng.Below(frame.size() + 1));
     if (!Decode(frame).ok()) ++refused;
   }

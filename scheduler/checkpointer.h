@@ -46,12 +46,10 @@ struct TrainerPosition {
 
 class JobCheckpointer {
  public:
-  JobCheckpointer(const CheckpointConfig& config, const std::string& run_dir,
-                  Communicator* workers, EmbeddingStore* store, int num_servers);
+  JobCheckpointer(const CheckpointConfig& config, const std::string& run_dir, Communicator* workers,
+                  EmbeddingStore* store, int num_servers);
 
-  bool enabled() const {
-    return config_.every_steps() > 0 || config_.every_minutes() > 0;
-  }
+  bool enabled() const { return config_.every_steps() > 0 || config_.every_minutes() > 0; }
   // Whether the step just completed should be checkpointed by the step rule, or (chief) by
   // the clock; the trainer makes the decision collective.
   bool DueByStep(int64_t step) const;

@@ -1,10 +1,10 @@
 #include "scheduler/health.h"
 
+#include <glog/logging.h>
+
 #include <chrono>
 #include <cstdio>
 #include <vector>
-
-#include <glog/logging.h>
 
 #include "comm/mpi_check.h"
 
@@ -29,7 +29,7 @@ HealthMonitor::HealthMonitor(MPI_Comm comm, const Options& options)
 }
 
 StatusOr<std::unique_ptr<HealthMonitor>> HealthMonitor::Start(MPI_Comm world,
-                                                             const Options& options) {
+                                                              const Options& options) {
   if (!(options.timeout_s > options.interval_s) || options.interval_s <= 0) {
     return InvalidArgument("health monitor: timeout (" + std::to_string(options.timeout_s) +
                            " s) must exceed the heartbeat interval (" +
@@ -109,8 +109,10 @@ void HealthMonitor::Loop() {
         const std::string who =
             options_.describe ? options_.describe(p) : "rank " + std::to_string(p);
         char msg[256];
-        std::snprintf(msg, sizeof(msg), "%s (world rank %d) stopped answering: nothing heard for "
-                      "%.0f s (timeout %.0f s)", who.c_str(), p, silent, options_.timeout_s);
+        std::snprintf(msg, sizeof(msg),
+                      "%s (world rank %d) stopped answering: nothing heard for "
+                      "%.0f s (timeout %.0f s)",
+                      who.c_str(), p, silent, options_.timeout_s);
         Abort(msg);
       }
     }

@@ -1,8 +1,8 @@
 #include "scheduler/step_clock.h"
 
-#include <algorithm>
-
 #include <glog/logging.h>
+
+#include <algorithm>
 
 namespace moerec {
 
@@ -17,9 +17,7 @@ void StepClock::Pushed(int worker, int64_t step) {
   if (mode_ != ClusterConfig::BSP) applied_ = MinPushed();
 }
 
-int64_t StepClock::MinPushed() const {
-  return *std::min_element(pushed_.begin(), pushed_.end());
-}
+int64_t StepClock::MinPushed() const { return *std::min_element(pushed_.begin(), pushed_.end()); }
 
 int64_t StepClock::CompleteStep() const {
   if (mode_ != ClusterConfig::BSP) return -1;

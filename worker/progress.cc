@@ -1,8 +1,8 @@
 #include "worker/progress.h"
 
-#include <cstdio>
-
 #include <glog/logging.h>
+
+#include <cstdio>
 
 namespace moerec {
 

@@ -95,8 +95,7 @@ Status StepRunner::CancelPrefetch() {
   return Status::OK();
 }
 
-void StepRunner::PoolAndForward(const Batch& batch, const Slot& slot, int64_t step,
-                                bool training) {
+void StepRunner::PoolAndForward(const Batch& batch, const Slot& slot, int64_t step, bool training) {
   features_.Resize({batch.size, sparse_.num_features()});
   sparse_.Pool(batch, slot.sparse, features_.view());
   model_batch_.size = batch.size;

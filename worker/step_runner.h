@@ -54,8 +54,7 @@ class StepRunner {
   // The config must come from LoadJobConfig (tables filled). Dense parameters are broadcast
   // from worker 0 so all workers start equal.
   static StatusOr<std::unique_ptr<StepRunner>> Create(const JobConfig& config,
-                                                      EmbeddingStore* store,
-                                                      Communicator* workers);
+                                                      EmbeddingStore* store, Communicator* workers);
 
   // One training step at global step `step`; returns the batch's loss. `next` (optional) is
   // the batch of step + 1, whose pull starts during this step.

@@ -1,18 +1,18 @@
 #include "worker/trainer.h"
 
 #include <chrono>
-#include <cstdlib>
-#include <thread>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <thread>
 
 #include "core/parallel.h"
+#include "scheduler/checkpointer.h"
 #include "worker/data/reader.h"
 #include "worker/metrics/metrics_log.h"
 #include "worker/metrics/report_format.h"
 #include "worker/progress.h"
-#include "scheduler/checkpointer.h"
 #include "worker/step_runner.h"
 #include "worker/training_stream.h"
 
@@ -53,10 +53,7 @@ class TrainerImpl {
  public:
   TrainerImpl(const JobConfig& config, const Trainer::Options& options, EmbeddingStore* store,
               Communicator* workers)
-      : config_(config),
-        options_(options),
-        store_(store),
-        workers_(workers) {}
+      : config_(config), options_(options), store_(store), workers_(workers) {}
 
   Status Init();
   StatusOr<Report> Run();
@@ -88,9 +85,9 @@ class TrainerImpl {
   std::unique_ptr<JobCheckpointer> checkpointer_;
 
   int64_t step_ = 0;
-  int start_epoch_ = 0;         // where the run starts (after a resume)
-  int64_t skip_batches_ = 0;    // batches of start_epoch_ already trained on
-  int64_t epoch_batches_ = 0;   // batches of the current epoch trained on
+  int start_epoch_ = 0;        // where the run starts (after a resume)
+  int64_t skip_batches_ = 0;   // batches of start_epoch_ already trained on
+  int64_t epoch_batches_ = 0;  // batches of the current epoch trained on
   int64_t last_checkpoint_step_ = -1;
   // Seconds of the current reporting window spent evaluating and checkpointing, which the
   // window's samples/s leaves out.
@@ -102,8 +99,8 @@ class TrainerImpl {
   double best_auc_ = -std::numeric_limits<double>::infinity();
   int64_t best_step_ = -1;
   int evals_since_best_ = 0;
-  std::vector<Tensor> best_dense_;   // without checkpoints: the best state in memory
-  std::string best_checkpoint_;      // with checkpoints: the best state's checkpoint
+  std::vector<Tensor> best_dense_;  // without checkpoints: the best state in memory
+  std::string best_checkpoint_;     // with checkpoints: the best state's checkpoint
 };
 
 Status TrainerImpl::Init() {
@@ -112,9 +109,8 @@ Status TrainerImpl::Init() {
   RETURN_IF_ERROR(OpenReaders());
 
   ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_));
-  checkpointer_ = std::make_unique<JobCheckpointer>(config_.checkpoint(), options_.run_dir,
-                                                    workers_, store_,
-                                                    config_.cluster().num_servers());
+  checkpointer_ = std::make_unique<JobCheckpointer>(
+      config_.checkpoint(), options_.run_dir, workers_, store_, config_.cluster().num_servers());
 
   if (is_chief()) {
     std::error_code ec;
@@ -153,8 +149,8 @@ Status TrainerImpl::MaybeResume() {
     return latest.status();
   }
   TrainerPosition position;
-  RETURN_IF_ERROR(checkpointer_->Load(*latest, runner_->model()->params(), runner_->optimizer(),
-                                      &position));
+  RETURN_IF_ERROR(
+      checkpointer_->Load(*latest, runner_->model()->params(), runner_->optimizer(), &position));
   step_ = position.step;
   start_epoch_ = position.epoch;
   skip_batches_ = position.epoch_batches;
@@ -212,15 +208,15 @@ Status TrainerImpl::OpenReaders() {
           list[0] + ": shards hold " + std::to_string(h.num_tasks()) + " tasks, " +
           std::to_string(h.num_slots()) + " slots, " + std::to_string(h.num_dense()) +
           " dense features and " + std::to_string(h.num_domains()) +
-          " domains; the config's data section says " + std::to_string(data.num_tasks()) +
-          ", " + std::to_string(data.slots_size()) + ", " + std::to_string(data.num_dense()) +
-          " and " + std::to_string(data.num_domains()));
+          " domains; the config's data section says " + std::to_string(data.num_tasks()) + ", " +
+          std::to_string(data.slots_size()) + ", " + std::to_string(data.num_dense()) + " and " +
+          std::to_string(data.num_domains()));
     }
     for (int s = 0; s < data.slots_size(); ++s) {
       if (h.slot_names(s) != data.slots(s).name()) {
         return InvalidArgument(list[0] + ": slot " + std::to_string(s) + " is \"" +
-                               h.slot_names(s) + "\" in the shards but \"" +
-                               data.slots(s).name() + "\" in data.slots");
+                               h.slot_names(s) + "\" in the shards but \"" + data.slots(s).name() +
+                               "\" in data.slots");
       }
     }
     return Status::OK();
@@ -268,7 +264,8 @@ void TrainerImpl::LogTrain(int epoch) {
       .Add("ms_compute", times->compute * per_step)
       .Add("ms_push", times->push * per_step)
       .Add("ms_dense", times->dense * per_step)
-      .Add("ps_bytes_per_step", static_cast<double>(times->ps_bytes) / std::max<int64_t>(1, times->steps))
+      .Add("ps_bytes_per_step",
+           static_cast<double>(times->ps_bytes) / std::max<int64_t>(1, times->steps))
       .Add("allreduce_bytes_per_step",
            static_cast<double>(times->allreduce_bytes) / std::max<int64_t>(1, times->steps));
   for (const auto& [name, value] : runner_->model()->Stats()) line.Add(name, value);
@@ -341,9 +338,8 @@ Status TrainerImpl::Validate(int epoch, bool* stop) {
     const int patience = config_.train().early_stop_patience();
     if (patience > 0 && evals_since_best_ >= patience) {
       if (is_chief()) {
-        LOG(INFO) << "early stop at step " << step_ << ": no better validation AUC for "
-                  << patience << " evaluations (best " << best_auc_ << " at step "
-                  << best_step_ << ")";
+        LOG(INFO) << "early stop at step " << step_ << ": no better validation AUC for " << patience
+                  << " evaluations (best " << best_auc_ << " at step " << best_step_ << ")";
       }
       *stop = true;
     }
@@ -400,9 +396,9 @@ StatusOr<Report> TrainerImpl::Run() {
       evaluated_at_current_step = false;
       const StepTimes& times = runner_->times();
       // The live line estimates the global loss from this worker's share.
-      progress_->Step(step_, times.mean_loss() * workers_->size(),
-                      times.samples * workers_->size() /
-                          std::max(1e-9, Seconds(window_start_, Clock::now())));
+      progress_->Step(
+          step_, times.mean_loss() * workers_->size(),
+          times.samples * workers_->size() / std::max(1e-9, Seconds(window_start_, Clock::now())));
       if (train.log_every_steps() > 0 && step_ % train.log_every_steps() == 0) LogTrain(epoch);
       if (eval_every > 0 && step_ % eval_every == 0) {
         RETURN_IF_ERROR(Validate(epoch, &stop));
@@ -475,9 +471,8 @@ StatusOr<Report> TrainerImpl::Run() {
 Trainer::Trainer(std::unique_ptr<TrainerImpl> impl) : impl_(std::move(impl)) {}
 Trainer::~Trainer() = default;
 
-StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobConfig& config,
-                                                   const Options& options, EmbeddingStore* store,
-                                                   Communicator* workers) {
+StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobConfig& config, const Options& options,
+                                                   EmbeddingStore* store, Communicator* workers) {
   auto impl = std::make_unique<TrainerImpl>(config, options, store, workers);
   RETURN_IF_ERROR(impl->Init());
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));

@@ -35,8 +35,8 @@ class TrainerImpl;
 class Trainer {
  public:
   struct Options {
-    std::string run_dir;     // created when missing; metrics.jsonl is appended to
-    int64_t max_steps = -1;  // when >= 0, replaces train.max_steps (0 = no limit)
+    std::string run_dir;       // created when missing; metrics.jsonl is appended to
+    int64_t max_steps = -1;    // when >= 0, replaces train.max_steps (0 = no limit)
     bool interactive = false;  // a live progress line (stdout is a terminal) instead of logs
     bool print_table = true;   // print the final metrics table to stdout (rank 0)
   };

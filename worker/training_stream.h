@@ -26,9 +26,8 @@ namespace moerec {
 class TrainingStream {
  public:
   static StatusOr<std::unique_ptr<TrainingStream>> Open(const std::vector<std::string>& paths,
-                                                         const ReaderConfig& config,
-                                                         uint64_t seed, int worker,
-                                                         int num_workers);
+                                                        const ReaderConfig& config, uint64_t seed,
+                                                        int worker, int num_workers);
 
   Status StartEpoch(int epoch);
   // The next batch of this worker; false at the end of the epoch. In GLOBAL_BATCH_SLICES mode a

@@ -38,7 +38,9 @@ class Slab {
   }
   Slab& operator=(const Slab&) = delete;
   Slab(Slab&& o) noexcept
-      : record_bytes_(o.record_bytes_), blocks_(std::move(o.blocks_)), size_(o.size_),
+      : record_bytes_(o.record_bytes_),
+        blocks_(std::move(o.blocks_)),
+        size_(o.size_),
         capacity_(o.capacity_) {
     o.blocks_.clear();
     o.size_ = o.capacity_ = 0;

@@ -8,9 +8,10 @@
 // dense f32[n*F], then per slot offsets u32[n+1] and ids u64[nnz].
 //
 // ShardWriter writes a temporary file of its own next to `path` and renames it to `path` in
-// Close(), so a shard under its final name is always complete, even when writers race. Not thread-safe; one writer per file.
-// ShardReader validates everything it reads; a damaged file gives a Corruption status naming
-// the file, the block and the problem. ReadBlock is thread-safe (pread, pooled scratch).
+// Close(), so a shard under its final name is always complete, even when writers race. Not
+// thread-safe; one writer per file. ShardReader validates everything it reads; a damaged file gives
+// a Corruption status naming the file, the block and the problem. ReadBlock is thread-safe (pread,
+// pooled scratch).
 #ifndef MOEREC_WORKER_DATA_SHARD_H_
 #define MOEREC_WORKER_DATA_SHARD_H_
 
@@ -42,8 +43,7 @@ class ShardWriter {
   // zstd_level: 1 (fast) .. 19 (small); 3 is zstd's default.
   static StatusOr<std::unique_ptr<ShardWriter>> Open(const std::string& path,
                                                      const ShardHeader& header,
-                                                     int block_samples = 4096,
-                                                     int zstd_level = 3);
+                                                     int block_samples = 4096, int zstd_level = 3);
   // Abandons an unclosed shard: the .tmp file is removed and `path` is not touched.
   ~ShardWriter();
   ShardWriter(const ShardWriter&) = delete;
