@@ -7,7 +7,10 @@ namespace moerec {
 
 GpuInventory ListGpus() {
   GpuInventory inventory;
-  cudaRuntimeGetVersion(&inventory.runtime_version);
+  // Each call's failure leaves its field at 0 ("unknown"); the device query below says why.
+  if (cudaRuntimeGetVersion(&inventory.runtime_version) != cudaSuccess) {
+    inventory.runtime_version = 0;
+  }
   if (cudaDriverGetVersion(&inventory.driver_version) != cudaSuccess) {
     inventory.driver_version = 0;
   }

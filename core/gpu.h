@@ -1,4 +1,4 @@
-// GPUs visible to this process, and the check that every CUDA runtime call goes through.
+// GPUs visible to this process and the CUDA runtime/driver versions behind them.
 // Built from gpu.cu when MOEREC_CUDA is on, from gpu_none.cc otherwise; callers never need
 // #ifdefs: a build without CUDA simply sees no GPUs and says why.
 // Thread-safety: ListGpus may be called from any thread.

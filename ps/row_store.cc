@@ -324,6 +324,30 @@ Status RowStore::LoadMisses(Table& t, const uint64_t* keys) {
   return Status::OK();
 }
 
+Status RowStore::StoredMiss(Table& t, size_t j, uint64_t key, std::string_view* value,
+                            RowMeta* stored) {
+  if (db_ == nullptr) return Status::OK();
+  const MissBuffers& b = *miss_buffers_;
+  const uint32_t k = b.value_of[j];
+  if (!b.statuses[k].ok()) return Status::OK();  // NotFound: LoadMisses let nothing else through
+  const std::string_view v(b.values[k].data(), b.values[k].size());
+  if (!ParseRowHeader(v, t.stride, stored)) {
+    return BadRowValue(v, t.stride, RowName(t.spec.name, key));
+  }
+  ++t.stats.loaded;
+  *value = v;
+  return Status::OK();
+}
+
+RowMeta* RowStore::Reload(Table& t, uint64_t key, std::string_view value, const RowMeta& stored) {
+  RowMeta* m = Allocate(t, key);
+  m->last_seen = stored.last_seen;
+  m->updates = stored.updates;
+  m->frequency = stored.frequency;
+  DecodeRowRecord(value, t.stride, Record(m));
+  return m;
+}
+
 Status RowStore::Pull(int table, const uint64_t* keys, int64_t n, int64_t step, bool training,
                       float* out) {
   RETURN_IF_ERROR(CheckTable(table, "pull"));
@@ -356,24 +380,16 @@ Status RowStore::Pull(int table, const uint64_t* keys, int64_t n, int64_t step, 
     const int64_t i = miss_[j];
     const uint64_t key = keys[i];
     float* o = out + i * dim;
-    if (db_ != nullptr && b.statuses[b.value_of[j]].ok()) {
-      const rocksdb::PinnableSlice& v = b.values[b.value_of[j]];
-      const std::string_view value(v.data(), v.size());
-      RowMeta stored;
-      if (!ParseRowHeader(value, t.stride, &stored)) {
-        status = BadRowValue(value, t.stride, RowName(t.spec.name, key));
-        break;
-      }
-      ++t.stats.loaded;
+    std::string_view value;
+    RowMeta stored;
+    status = StoredMiss(t, j, key, &value, &stored);
+    if (!status.ok()) break;
+    if (!value.empty()) {
       if (!training) {
         std::memcpy(o, value.data() + kRowHeaderBytes, row_bytes);
         continue;
       }
-      RowMeta* m = Allocate(t, key);
-      m->last_seen = stored.last_seen;
-      m->updates = stored.updates;
-      m->frequency = stored.frequency;
-      DecodeRowRecord(value, t.stride, Record(m));
+      RowMeta* m = Reload(t, key, value, stored);
       std::memcpy(o, Record(m), row_bytes);
       Touch(t, m, step, /*pulled=*/true);
       m->clock = LoadedClock(stored.frequency);
@@ -432,21 +448,13 @@ Status RowStore::Push(int table, const uint64_t* keys, int64_t n, int64_t step,
     const int64_t i = miss_[j];
     const uint64_t key = keys[i];
     RowMeta* m = nullptr;
-    const bool stored_row = db_ != nullptr && b.statuses[b.value_of[j]].ok();
+    std::string_view value;
+    RowMeta stored;
+    status = StoredMiss(t, j, key, &value, &stored);
+    if (!status.ok()) break;
+    const bool stored_row = !value.empty();
     if (stored_row) {
-      const rocksdb::PinnableSlice& v = b.values[b.value_of[j]];
-      const std::string_view value(v.data(), v.size());
-      RowMeta stored;
-      if (!ParseRowHeader(value, t.stride, &stored)) {
-        status = BadRowValue(value, t.stride, RowName(t.spec.name, key));
-        break;
-      }
-      ++t.stats.loaded;
-      m = Allocate(t, key);
-      m->last_seen = stored.last_seen;
-      m->updates = stored.updates;
-      m->frequency = stored.frequency;
-      DecodeRowRecord(value, t.stride, Record(m));
+      m = Reload(t, key, value, stored);
     } else if (t.filter == nullptr) {
       m = Create(t, key);
     } else {

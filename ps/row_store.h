@@ -238,6 +238,11 @@ class RowStore {
 
   // Looks up keys[miss_[*]] in RocksDB with one MultiGet; values_ / found_ hold the answers.
   Status LoadMisses(Table& t, const uint64_t* keys);
+  // What RocksDB returned for the j-th missed key (after LoadMisses): *value stays empty when
+  // the row is not stored; Corruption naming the row when its value does not parse.
+  Status StoredMiss(Table& t, size_t j, uint64_t key, std::string_view* value, RowMeta* stored);
+  // Makes a row read from RocksDB resident (may evict), with its stored state.
+  RowMeta* Reload(Table& t, uint64_t key, std::string_view value, const RowMeta& stored);
   // Writes pending_ (write-backs and deletes of this call) to RocksDB.
   Status CommitPending();
   // Adds the row's value to pending_.
