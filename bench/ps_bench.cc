@@ -15,11 +15,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/key_index.h"
 #include "core/random.h"
 #include "embedding/table_spec.h"
-#include "ps/internal/key_index.h"
-#include "ps/internal/row_codec.h"
-#include "ps/ps_config.h"
+#include "proto/ps_config.h"
+#include "ps/row_codec.h"
 #include "ps/row_store.h"
 
 namespace moerec {

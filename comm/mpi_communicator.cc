@@ -22,9 +22,9 @@ bool MpiSession::LaunchedByMpi() {
 StatusOr<std::unique_ptr<MpiSession>> MpiSession::Init(int* argc, char*** argv) {
   int provided = 0;
   MPI_RETURN_IF_ERROR(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_RETURN_IF_ERROR(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   if (provided < MPI_THREAD_MULTIPLE) {
-    MPI_Finalize();
+    MPI_LOG_IF_ERROR(MPI_Finalize());
     return FailedPrecondition("the MPI library gives thread level " + std::to_string(provided) +
                               "; moerec needs MPI_THREAD_MULTIPLE");
   }
@@ -34,21 +34,24 @@ StatusOr<std::unique_ptr<MpiSession>> MpiSession::Init(int* argc, char*** argv) 
   return std::unique_ptr<MpiSession>(new MpiSession(rank, size));
 }
 
-MpiSession::~MpiSession() { MPI_Finalize(); }
+MpiSession::~MpiSession() { MPI_LOG_IF_ERROR(MPI_Finalize()); }
 
-MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
-  MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(comm_, &rank_);
-  MPI_Comm_size(comm_, &size_);
+StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Create(MPI_Comm comm, bool owned) {
+  if (comm == MPI_COMM_NULL) return InvalidArgument("MpiCommunicator::Create: MPI_COMM_NULL");
+  MPI_RETURN_IF_ERROR(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN));
+  int rank = 0, size = 1;
+  MPI_RETURN_IF_ERROR(MPI_Comm_rank(comm, &rank));
+  MPI_RETURN_IF_ERROR(MPI_Comm_size(comm, &size));
+  return std::unique_ptr<MpiCommunicator>(new MpiCommunicator(comm, owned, rank, size));
 }
 
 MpiCommunicator::~MpiCommunicator() {
-  if (owned_ && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  if (owned_ && comm_ != MPI_COMM_NULL) MPI_LOG_IF_ERROR(MPI_Comm_free(&comm_));
 }
 
 Status MpiCommunicator::AllReduce(void* data, int64_t n, MPI_Datatype type, MPI_Op op) {
   int elem = 0;
-  MPI_Type_size(type, &elem);
+  MPI_RETURN_IF_ERROR(MPI_Type_size(type, &elem));
   char* p = static_cast<char*>(data);
   for (int64_t done = 0; done < n; done += kChunk) {
     const int count = static_cast<int>(std::min(kChunk, n - done));

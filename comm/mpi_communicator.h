@@ -1,6 +1,6 @@
 // MpiCommunicator: the Communicator over an MPI communicator (CPU workers). It does not own
-// the MPI communicator unless told to (then it frees it). Errors come back as a Status naming
-// the MPI call (the communicator is set to MPI_ERRORS_RETURN).
+// the MPI communicator unless told to (then it frees it). Create sets MPI_ERRORS_RETURN on it.
+// Errors come back as a Status naming the MPI call (the communicator is set to MPI_ERRORS_RETURN).
 // MpiSession: MPI_Init_thread(MPI_THREAD_MULTIPLE) for the process's lifetime; refuses an MPI
 // library that cannot give MPI_THREAD_MULTIPLE.
 // Thread-safety: as Communicator (one thread per communicator at a time).
@@ -36,8 +36,10 @@ class MpiSession {
 
 class MpiCommunicator : public Communicator {
  public:
-  MpiCommunicator(MPI_Comm comm, bool owned);
+  static StatusOr<std::unique_ptr<MpiCommunicator>> Create(MPI_Comm comm, bool owned);
   ~MpiCommunicator() override;
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -51,6 +53,8 @@ class MpiCommunicator : public Communicator {
   MPI_Comm comm() const { return comm_; }
 
  private:
+  MpiCommunicator(MPI_Comm comm, bool owned, int rank, int size)
+      : comm_(comm), owned_(owned), rank_(rank), size_(size) {}
   Status AllReduce(void* data, int64_t n, MPI_Datatype type, MPI_Op op);
 
   MPI_Comm comm_;

@@ -1,5 +1,6 @@
 #include "core/activation.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/internal/kernel_util.h"
@@ -25,6 +26,39 @@ void ReluBackward(ConstMatView y, ConstMatView dy, MatView dx) {
     const float* g = dy.row(r);
     float* d = dx.row(r);
     for (int64_t j = 0; j < y.cols; ++j) d[j] = yr[j] > 0.0f ? g[j] : 0.0f;
+  });
+}
+
+void BiasReluForward(const float* b, MatView y) {
+  if (b == nullptr) {
+    ReluForward(y, y);
+    return;
+  }
+  ForEachRow(y.rows, y.cols, [&](int64_t r) {
+    float* __restrict yr = y.row(r);
+    const float* __restrict bias = b;
+    for (int64_t j = 0; j < y.cols; ++j) yr[j] = std::max(yr[j] + bias[j], 0.0f);
+  });
+}
+
+void BiasReluBackward(ConstMatView y, ConstMatView dy, MatView dx, float* db) {
+  if (db == nullptr) {
+    ReluBackward(y, dy, dx);
+    return;
+  }
+  CHECK(y.rows == dy.rows && y.cols == dy.cols && y.rows == dx.rows && y.cols == dx.cols);
+  // One pass: dx row by row, db over fixed row blocks (deterministic).
+  float* const out[1] = {db};
+  internal::ReduceRows(y.rows, y.cols, y.cols, out, [&](int64_t r, float* const* acc) {
+    const float* yr = y.row(r);
+    const float* g = dy.row(r);
+    float* d = dx.row(r);
+    float* __restrict a = acc[0];
+    for (int64_t j = 0; j < y.cols; ++j) {
+      const float v = yr[j] > 0.0f ? g[j] : 0.0f;
+      d[j] = v;
+      a[j] += v;
+    }
   });
 }
 

@@ -3,7 +3,7 @@
 // Dimension legend: B rows, C columns. All views are (B, C); x, y, dx, dy may alias where noted.
 // Gradient rule: parameter gradients accumulate (dalpha +=); activation gradients are written.
 // Every kernel gives bit-identical results for any thread count (elementwise; PreluBackward
-// sums dalpha over row blocks fixed by the shape).
+// and BiasReluBackward sum over row blocks fixed by the shape).
 #ifndef MOEREC_CORE_ACTIVATION_H_
 #define MOEREC_CORE_ACTIVATION_H_
 
@@ -17,6 +17,13 @@ namespace moerec {
 void ReluForward(ConstMatView x, MatView y);
 // dx = dy * (y > 0), from the forward output y. dx may alias dy.
 void ReluBackward(ConstMatView y, ConstMatView dy, MatView dx);
+
+// The bias and ReLU that follow a GEMM, fused into one pass over its output.
+// y = max(y + b, 0) in place; b may be null (then y = max(y, 0)).
+void BiasReluForward(const float* b, MatView y);
+// dx = dy * (y > 0) from the forward output y, and db += colsum(dx) when db is not null. dx may
+// alias dy.
+void BiasReluBackward(ConstMatView y, ConstMatView dy, MatView dx, float* db);
 
 // y = x > 0 ? x : alpha[c] * x, alpha: (C). y must not alias x (backward needs x).
 void PreluForward(ConstMatView x, const float* alpha, MatView y);

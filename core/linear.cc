@@ -54,13 +54,17 @@ void BiasBackward(ConstMatView dy, float* db) {
       /*min_chunk_elements=*/kBiasBackwardChunk);
 }
 
+void BroadcastRows(const float* b, MatView y) {
+  internal::ForEachRow(y.rows, y.cols,
+                       [&](int64_t r) { std::memcpy(y.row(r), b, y.cols * sizeof(float)); });
+}
+
 void LinearForward(ConstMatView x, ConstMatView w, const float* b, MatView y) {
   CHECK_EQ(x.cols, w.rows);
   CHECK_EQ(y.cols, w.cols);
   if (b != nullptr) {
     // Seed y with the bias rows and let sgemm accumulate: one pass over y instead of two.
-    internal::ForEachRow(y.rows, y.cols,
-                         [&](int64_t r) { std::memcpy(y.row(r), b, y.cols * sizeof(float)); });
+    BroadcastRows(b, y);
     Gemm(false, false, 1.0f, x, w, 1.0f, y);
   } else {
     Gemm(false, false, 1.0f, x, w, 0.0f, y);

@@ -30,6 +30,10 @@ void LinearBackward(ConstMatView x, ConstMatView w, ConstMatView dy, MatView dw,
 void BiasForward(const float* b, MatView y);
 void BiasBackward(ConstMatView dy, float* db);
 
+// y[r, :] = b for every row: a vector broadcast over rows (a per-domain embedding spread over
+// the domain's samples). Its backward is BiasBackward: db += colsum(dy).
+void BroadcastRows(const float* b, MatView y);
+
 // Copies src into dst (same rows and cols).
 void CopyMat(ConstMatView src, MatView dst);
 // dst += src.

@@ -45,6 +45,8 @@ Status Status::WithContext(const std::string& context) const {
   return Status(state_->code, context + ": " + state_->message);
 }
 
+std::ostream& operator<<(std::ostream& os, const Status& status) { return os << status.ToString(); }
+
 Status ErrnoError(const std::string& what) { return IoError(what + ": " + std::strerror(errno)); }
 
 }  // namespace moerec

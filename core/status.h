@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <utility>
 
@@ -27,7 +28,7 @@ enum class StatusCode {
   kInternal,
 };
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message)
@@ -36,6 +37,10 @@ class Status {
   }
 
   static Status OK() { return Status(); }
+
+  // Drops the status on purpose (best-effort cleanup on a path that already failed); say why
+  // at the call.
+  void IgnoreError() const {}
 
   bool ok() const { return state_ == nullptr; }
   StatusCode code() const { return state_ ? state_->code : StatusCode::kOk; }
@@ -66,12 +71,15 @@ inline Status FailedPrecondition(std::string m) {
 inline Status Unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 inline Status Internal(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 
+// Prints ToString() (for logs and test messages).
+std::ostream& operator<<(std::ostream& os, const Status& status);
+
 // IoError carrying strerror(errno) for `what` (e.g. "open /path").
 Status ErrnoError(const std::string& what);
 
 // Either a value or a non-OK Status.
 template <typename T>
-class StatusOr {
+class [[nodiscard]] StatusOr {
  public:
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     CHECK(!status_.ok()) << "StatusOr constructed from an OK Status without a value";

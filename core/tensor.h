@@ -32,6 +32,11 @@ struct MatView {
     DCHECK_LE(begin + n, cols);
     return MatView{data + begin, rows, n, ld};
   }
+  // Rows [begin, begin + n).
+  MatView Rows(int64_t begin, int64_t n) const {
+    DCHECK_LE(begin + n, rows);
+    return MatView{data + begin * ld, n, cols, ld};
+  }
 };
 
 struct ConstMatView {
@@ -47,6 +52,10 @@ struct ConstMatView {
   ConstMatView Cols(int64_t begin, int64_t n) const {
     DCHECK_LE(begin + n, cols);
     return ConstMatView{data + begin, rows, n, ld};
+  }
+  ConstMatView Rows(int64_t begin, int64_t n) const {
+    DCHECK_LE(begin + n, rows);
+    return ConstMatView{data + begin * ld, n, cols, ld};
   }
 };
 

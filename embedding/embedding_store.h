@@ -1,12 +1,15 @@
 // EmbeddingStore: where the rows of the sparse embedding tables live, seen from a worker.
-// Two implementations: in-process tables (ps/LocalStore, single-process training and tests)
-// and the parameter-server client (embedding/, over MPI). The trainer does not know which.
+// Implementations: in-process tables (ps/local_store.h, single-process training and tests), the
+// parameter-server client (ps/client.h, over MPI) and the worker row cache in front of either
+// (embedding/row_cache.h). The trainer does not know which.
 //
 // A request names, per table, a list of unique feature ids (keys) and a (n, dim) value buffer:
 // rows are written into it by Pull; gradients are read from it by Push. Pull and Push start the
 // work and return a ticket; Wait(ticket) completes it and returns its Status. The caller owns
 // the request vector and keeps it alive and unchanged until Wait returns (no copy is made).
-// Every ticket must be waited for exactly once.
+// Every ticket must be waited for exactly once. A request naming a table out of range, or
+// whose value buffer does not hold n * dim floats, is refused with InvalidArgument (the same
+// words from every implementation: CheckTableRequest).
 //
 // Semantics the trainer relies on:
 //  - A pulled row is the row's current value; a row never seen before is created by the
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "embedding/table_spec.h"
 
 namespace moerec {
 
@@ -35,6 +39,10 @@ struct TableRequest {
   std::vector<uint64_t> keys;  // (n) unique within the request
   std::vector<float> values;   // (n, dim) row-major; sized by the caller
 };
+
+// InvalidArgument unless request.table is in [0, tables.size()) and request.values holds
+// keys.size() * dim floats of that table.
+Status CheckTableRequest(const TableRequest& request, const std::vector<TableSpec>& tables);
 
 class EmbeddingStore {
  public:

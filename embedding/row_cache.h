@@ -16,9 +16,9 @@
 #include <memory>
 #include <vector>
 
+#include "core/key_index.h"
 #include "embedding/embedding_store.h"
 #include "embedding/table_spec.h"
-#include "ps/internal/key_index.h"
 
 namespace moerec {
 

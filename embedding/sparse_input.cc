@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/key_index.h"
 #include "proto/text_config.h"
-#include "ps/internal/key_index.h"
 
 namespace moerec {
 

@@ -19,10 +19,10 @@
 
 #include "core/embedding_bag.h"
 #include "core/tensor.h"
+#include "data/batch.h"
 #include "embedding/embedding_store.h"
 #include "embedding/table_spec.h"
 #include "proto/config.pb.h"
-#include "worker/data/batch.h"
 
 namespace moerec {
 

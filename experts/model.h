@@ -5,7 +5,7 @@
 // (scenarios), T tasks.
 //
 // A step is Forward then Backward on the same ModelBatch. The batch's samples are sorted by
-// domain (the trainer guarantees it; SortBatchByDomain in worker/data), so everything indexed
+// domain (the trainer guarantees it; SortBatchByDomain in data), so everything indexed
 // by domain (towers, gates, STAR weights, per-domain batch norm) works on the contiguous row
 // block [domain_begin[d], domain_begin[d + 1]) with plain GEMMs on views.
 //

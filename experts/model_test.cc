@@ -99,7 +99,7 @@ TEST(CreateModelTest, SameSeedSameModel) {
     }
     EXPECT_TRUE(any_differs);
     // Same outputs, bit for bit, on the same batch.
-    testutil::RandomBatch batch(kShape, {3, 4}, 2);
+    testing::RandomBatch batch(kShape, {3, 4}, 2);
     batch.batch.seed = 3;
     Tensor la({7, 2}), lb({7, 2});
     a->Forward(batch.batch, la.view());
@@ -110,11 +110,11 @@ TEST(CreateModelTest, SameSeedSameModel) {
 
 TEST(CreateModelTest, EmptyBatch) {
   auto model = std::move(CreateModel(ValidMmoe(), kShape, 5)).value();
-  testutil::RandomBatch batch(kShape, {0, 0}, 2);
+  testing::RandomBatch batch(kShape, {0, 0}, 2);
   Tensor logits({1, 2});
   model->Forward(batch.batch, MatView{logits.data(), 0, 2, 2});
   model->Backward(batch.batch, ConstMatView(logits.data(), 0, 2, 2), MatView{});
-  for (const auto& p : model->params()->params()) EXPECT_TRUE(testutil::AllZero(p->grad));
+  for (const auto& p : model->params()->params()) EXPECT_TRUE(testing::AllZero(p->grad));
 }
 
 }  // namespace

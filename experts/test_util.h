@@ -22,7 +22,7 @@
 #include "core/tensor.h"
 #include "experts/model.h"
 
-namespace moerec::testutil {
+namespace moerec::testing {
 
 inline void FillNormal(Tensor* t, Rng* rng, float scale = 1.0f) {
   for (int64_t i = 0; i < t->size(); ++i) (*t)[i] = static_cast<float>(rng->Normal()) * scale;
@@ -160,6 +160,6 @@ inline void ExpectModelGradients(Model* model, RandomBatch* b,
                         18, GradCheckOptions{48});
 }
 
-}  // namespace moerec::testutil
+}  // namespace moerec::testing
 
 #endif  // MOEREC_EXPERTS_TEST_UTIL_H_

@@ -3,8 +3,8 @@
 
 #include <cstdio>
 
+#include "data/convert/convert.h"
 #include "launch/commands.h"
-#include "worker/data/convert/convert.h"
 
 DECLARE_string(config);
 

@@ -8,8 +8,9 @@
 #include <filesystem>
 #include <memory>
 
-#include "worker/data/shard.h"
-#include "worker/data/synthetic.h"
+#include "data/shard.h"
+#include "data/synthetic/synthetic.h"
+#include "worker/metrics/oracle.h"
 
 namespace moerec {
 namespace {
@@ -61,7 +62,16 @@ Status EnsureSyntheticData(const DataConfig& data, bool force) {
   LOG(INFO) << "generating " << data.synthetic().num_samples() << " synthetic samples into "
             << outputs.train_dir << ", " << outputs.validation_dir << ", " << outputs.test_dir;
   ASSIGN_OR_RETURN(const SyntheticSummary summary, GenerateSynthetic(data, outputs));
-  LOG(INFO) << "synthetic data:\n" << FormatSyntheticSummary(data, summary);
+  std::vector<std::string> split_names;
+  std::vector<Report> oracles;
+  for (const SyntheticSplitSummary& split : summary.splits) {
+    if (split.samples == 0) continue;
+    ASSIGN_OR_RETURN(Report oracle, OracleReport({split.dir}, data));
+    split_names.push_back(split.name);
+    oracles.push_back(std::move(oracle));
+  }
+  LOG(INFO) << "synthetic data:\n"
+            << FormatSyntheticSummary(data, summary) << FormatOracleTable(split_names, oracles);
   return Status::OK();
 }
 

@@ -52,7 +52,8 @@ Status RunWorker(const JobConfig& config, const Trainer::Options& options, const
   client_options.server_ranks = layout.server_ranks();
   ASSIGN_OR_RETURN(auto client,
                    PsClient::Create(TableSpecsFromConfig(config), client_options, ps_comm));
-  MpiCommunicator workers(worker_comm, /*owned=*/false);
+  ASSIGN_OR_RETURN(std::unique_ptr<MpiCommunicator> workers,
+                   MpiCommunicator::Create(worker_comm, /*owned=*/false));
   EmbeddingStore* store = client.get();
   std::unique_ptr<CachingStore> cache;
   if (config.cluster().row_cache_staleness() > 0) {
@@ -68,7 +69,7 @@ Status RunWorker(const JobConfig& config, const Trainer::Options& options, const
   int64_t step = 0;
   {
     StatusOr<std::unique_ptr<Trainer>> trainer =
-        Trainer::Create(config, worker_options, store, &workers);
+        Trainer::Create(config, worker_options, store, workers.get());
     result = trainer.status();
     if (result.ok()) {
       result = (*trainer)->Run().status();
@@ -86,7 +87,7 @@ StatusOr<std::vector<int>> NodesFromMpi(int world_rank, int world_size) {
                                           MPI_INFO_NULL, &node_comm));
   int node = world_rank;
   MPI_RETURN_IF_ERROR(MPI_Allreduce(MPI_IN_PLACE, &node, 1, MPI_INT, MPI_MIN, node_comm));
-  MPI_Comm_free(&node_comm);
+  MPI_RETURN_IF_ERROR(MPI_Comm_free(&node_comm));
   std::vector<int> node_of_rank(world_size);
   MPI_RETURN_IF_ERROR(
       MPI_Allgather(&node, 1, MPI_INT, node_of_rank.data(), 1, MPI_INT, MPI_COMM_WORLD));
@@ -115,7 +116,7 @@ Status RunDistributedTraining(const JobConfig& config, const Trainer::Options& o
   const Role role = layout.role(rank);
   MPI_RETURN_IF_ERROR(
       MPI_Comm_split(MPI_COMM_WORLD, role == Role::kWorker ? 0 : 1, rank, &role_comm));
-  MPI_Comm_set_errhandler(ps_comm, MPI_ERRORS_RETURN);
+  MPI_RETURN_IF_ERROR(MPI_Comm_set_errhandler(ps_comm, MPI_ERRORS_RETURN));
   std::unique_ptr<HealthMonitor> health;
   if (config.cluster().health_timeout_s() > 0) {
     HealthMonitor::Options h;
@@ -133,8 +134,8 @@ Status RunDistributedTraining(const JobConfig& config, const Trainer::Options& o
                       : RunWorker(config, options, layout, layout.index(rank), ps_comm, role_comm);
   if (result.ok()) {
     if (health != nullptr) health->Stop();
-    MPI_Comm_free(&role_comm);
-    MPI_Comm_free(&ps_comm);
+    MPI_RETURN_IF_ERROR(MPI_Comm_free(&role_comm));
+    MPI_RETURN_IF_ERROR(MPI_Comm_free(&ps_comm));
   }
   return result;
 }

@@ -19,8 +19,8 @@ namespace moerec {
 int InfoCommand() {
   char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
   int length = 0;
-  MPI_Get_library_version(mpi_version, &length);
-  std::string mpi(mpi_version, length);
+  std::string mpi = "unknown";
+  if (MPI_Get_library_version(mpi_version, &length) == MPI_SUCCESS) mpi.assign(mpi_version, length);
   if (const size_t end = mpi.find_first_of(",\n"); end != std::string::npos) mpi.resize(end);
   std::printf("moerec_cuda=%s\n",
 #ifdef MOEREC_HAVE_CUDA

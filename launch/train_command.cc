@@ -9,6 +9,7 @@
 #include <string>
 
 #include "comm/communicator.h"
+#include "comm/mpi_check.h"
 #include "comm/mpi_communicator.h"
 #include "embedding/sparse_input.h"
 #include "embedding/table_spec.h"
@@ -104,7 +105,7 @@ int TrainCommand(int* argc, char*** argv) {
     std::fprintf(stderr, "moerec train (rank %d): %s\n", (*session)->world_rank(),
                  status.ToString().c_str());
     std::fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_LOG_IF_ERROR(MPI_Abort(MPI_COMM_WORLD, 1));
   }
   return 0;
 }

@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "ps/ps_config.h"
+#include "proto/ps_config.h"
 
 namespace moerec {
 namespace {

@@ -10,6 +10,11 @@
 namespace moerec {
 namespace {
 
+using testing::AllRows;
+using testing::MakeSpec;
+using testing::RowMap;
+using testing::TempDir;
+
 class AdmissionEvictionTest : public ::testing::TestWithParam<bool> {
  protected:
   // A store over one table of dim 2 with `storage`; RocksDB-backed when the parameter is true.

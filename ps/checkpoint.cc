@@ -7,7 +7,7 @@
 #include <set>
 
 #include "core/checksum.h"
-#include "ps/internal/file_util.h"
+#include "core/file_util.h"
 
 namespace moerec {
 namespace {

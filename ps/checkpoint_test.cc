@@ -16,6 +16,11 @@
 namespace moerec {
 namespace {
 
+using testing::AllRows;
+using testing::MakeSpec;
+using testing::RowMap;
+using testing::TempDir;
+
 namespace fs = std::filesystem;
 using Shards = std::vector<std::unique_ptr<RowStore>>;
 

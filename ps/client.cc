@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "comm/mpi_check.h"
-#include "ps/server.h"
+#include "ps/wire.h"
 
 namespace moerec {
 
@@ -13,7 +13,7 @@ PsClient::PsClient(std::vector<TableSpec> tables, const Options& options, MPI_Co
 PsClient::~PsClient() {
   for (auto& [ticket, pending] : pending_) {
     for (auto& ex : pending.exchanges) {
-      if (ex->send != MPI_REQUEST_NULL) MPI_Wait(&ex->send, MPI_STATUS_IGNORE);
+      if (ex->send != MPI_REQUEST_NULL) MPI_LOG_IF_ERROR(MPI_Wait(&ex->send, MPI_STATUS_IGNORE));
     }
   }
 }
@@ -43,18 +43,10 @@ EmbeddingStore::Ticket PsClient::Start(PsOp op, const std::vector<TableRequest>*
   if (requests != nullptr) {
     for (size_t r = 0; r < requests->size(); ++r) {
       const TableRequest& req = (*requests)[r];
-      if (req.table < 0 || req.table >= static_cast<int>(tables_.size())) {
-        pending.status = InvalidArgument("request names table " + std::to_string(req.table));
-        return ticket;
-      }
+      pending.status = CheckTableRequest(req, tables_);
+      if (!pending.status.ok()) return ticket;
       const TableSpec& spec = tables_[req.table];
       const size_t n = req.keys.size();
-      if (req.values.size() != n * spec.dim) {
-        pending.status = InvalidArgument(
-            "table " + spec.name + ": value buffer holds " + std::to_string(req.values.size()) +
-            " floats for " + std::to_string(n) + " keys of dim " + std::to_string(spec.dim));
-        return ticket;
-      }
       for (int s = 0; s < servers; ++s) {
         Exchange& ex = *exchanges[s];
         ex.keys.emplace_back();

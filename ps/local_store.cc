@@ -4,9 +4,10 @@ namespace moerec {
 
 StatusOr<std::unique_ptr<LocalStore>> LocalStore::Open(std::vector<TableSpec> tables,
                                                        RowStoreOptions options) {
+  std::vector<TableSpec> specs = tables;
   ASSIGN_OR_RETURN(std::unique_ptr<RowStore> rows,
                    RowStore::Open(std::move(tables), std::move(options)));
-  return std::unique_ptr<LocalStore>(new LocalStore(std::move(rows)));
+  return std::unique_ptr<LocalStore>(new LocalStore(std::move(specs), std::move(rows)));
 }
 
 EmbeddingStore::Ticket LocalStore::Finish(Status status) {
@@ -20,12 +21,8 @@ EmbeddingStore::Ticket LocalStore::Pull(std::vector<TableRequest>* requests, int
   Status status;
   for (TableRequest& r : *requests) {
     if (!status.ok()) break;
-    if (r.table < 0 || r.table >= rows_->num_tables()) {
-      status = InvalidArgument("pull names table " + std::to_string(r.table));
-      break;
-    }
-    const int dim = rows_->spec(r.table).dim;
-    CHECK_EQ(r.values.size(), r.keys.size() * dim) << "pull buffer of table " << r.table;
+    status = CheckTableRequest(r, tables_);
+    if (!status.ok()) break;
     status = rows_->Pull(r.table, r.keys.data(), static_cast<int64_t>(r.keys.size()), step,
                          training, r.values.data());
   }
@@ -36,12 +33,8 @@ EmbeddingStore::Ticket LocalStore::Push(const std::vector<TableRequest>* request
   Status status;
   for (const TableRequest& r : *requests) {
     if (!status.ok()) break;
-    if (r.table < 0 || r.table >= rows_->num_tables()) {
-      status = InvalidArgument("push names table " + std::to_string(r.table));
-      break;
-    }
-    const int dim = rows_->spec(r.table).dim;
-    CHECK_EQ(r.values.size(), r.keys.size() * dim) << "push buffer of table " << r.table;
+    status = CheckTableRequest(r, tables_);
+    if (!status.ok()) break;
     status = rows_->Push(r.table, r.keys.data(), static_cast<int64_t>(r.keys.size()), step,
                          r.values.data());
   }

@@ -31,9 +31,11 @@ class LocalStore : public EmbeddingStore {
   RowStore* rows() { return rows_.get(); }
 
  private:
-  explicit LocalStore(std::unique_ptr<RowStore> rows) : rows_(std::move(rows)) {}
+  LocalStore(std::vector<TableSpec> tables, std::unique_ptr<RowStore> rows)
+      : tables_(std::move(tables)), rows_(std::move(rows)) {}
   Ticket Finish(Status status);
 
+  const std::vector<TableSpec> tables_;
   std::unique_ptr<RowStore> rows_;
   Ticket next_ticket_ = 1;
   std::map<Ticket, Status> done_;  // completed, not yet waited for

@@ -1,4 +1,4 @@
-#include "ps/ps_config.h"
+#include "proto/ps_config.h"
 
 #include <gtest/gtest.h>
 

@@ -13,9 +13,9 @@
 #include <set>
 #include <system_error>
 
+#include "proto/ps_config.h"
 #include "ps/internal/rocks.h"
 #include "ps/internal/row_store_internal.h"
-#include "ps/ps_config.h"
 
 namespace moerec {
 namespace {
@@ -182,7 +182,7 @@ void RowStore::Touch(Table& t, RowMeta* m, int64_t step, bool pulled) const {
   if (m->clock < kMaxClock) ++m->clock;
 }
 
-RowMeta* RowStore::Allocate(Table& t, uint64_t key) {
+StatusOr<RowMeta*> RowStore::Allocate(Table& t, uint64_t key) {
   if (budget_bytes_ > 0) {
     while (resident_bytes_ + t.row_cost > budget_bytes_ && resident_rows_ > 0) EvictOne();
   }
@@ -191,7 +191,12 @@ RowMeta* RowStore::Allocate(Table& t, uint64_t key) {
     slot = t.free_slots.back();
     t.free_slots.pop_back();
   } else {
-    CHECK_LT(t.slab.size(), size_t{KeyIndex::kAbsent}) << "table " << t.spec.name << " is full";
+    if (t.slab.size() >= size_t{KeyIndex::kAbsent}) {
+      return FailedPrecondition("table " + t.spec.name +
+                                " is full: " + std::to_string(t.slab.size()) +
+                                " rows resident on this server, the most one server holds; set "
+                                "ps.cache_mb (rows beyond it live in RocksDB) or add servers");
+    }
     slot = static_cast<uint32_t>(t.slab.Append());
   }
   RowMeta* m = Meta(t, slot);
@@ -204,8 +209,8 @@ RowMeta* RowStore::Allocate(Table& t, uint64_t key) {
   return m;
 }
 
-RowMeta* RowStore::Create(Table& t, uint64_t key) {
-  RowMeta* m = Allocate(t, key);
+StatusOr<RowMeta*> RowStore::Create(Table& t, uint64_t key) {
+  ASSIGN_OR_RETURN(RowMeta * m, Allocate(t, key));
   float* record = Record(m);
   InitRow(t.spec, key, record);
   t.optimizer->InitState(t.spec.dim, record + t.spec.dim);
@@ -339,8 +344,9 @@ Status RowStore::StoredMiss(Table& t, size_t j, uint64_t key, std::string_view* 
   return Status::OK();
 }
 
-RowMeta* RowStore::Reload(Table& t, uint64_t key, std::string_view value, const RowMeta& stored) {
-  RowMeta* m = Allocate(t, key);
+StatusOr<RowMeta*> RowStore::Reload(Table& t, uint64_t key, std::string_view value,
+                                    const RowMeta& stored) {
+  ASSIGN_OR_RETURN(RowMeta * m, Allocate(t, key));
   m->last_seen = stored.last_seen;
   m->updates = stored.updates;
   m->frequency = stored.frequency;
@@ -389,7 +395,12 @@ Status RowStore::Pull(int table, const uint64_t* keys, int64_t n, int64_t step, 
         std::memcpy(o, value.data() + kRowHeaderBytes, row_bytes);
         continue;
       }
-      RowMeta* m = Reload(t, key, value, stored);
+      StatusOr<RowMeta*> reloaded = Reload(t, key, value, stored);
+      if (!reloaded.ok()) {
+        status = reloaded.status();
+        break;
+      }
+      RowMeta* m = *reloaded;
       std::memcpy(o, Record(m), row_bytes);
       Touch(t, m, step, /*pulled=*/true);
       m->clock = LoadedClock(stored.frequency);
@@ -409,7 +420,12 @@ Status RowStore::Pull(int table, const uint64_t* keys, int64_t n, int64_t step, 
       std::memset(o, 0, row_bytes);
       continue;
     }
-    RowMeta* m = Create(t, key);
+    StatusOr<RowMeta*> created = Create(t, key);
+    if (!created.ok()) {
+      status = created.status();
+      break;
+    }
+    RowMeta* m = *created;
     m->frequency = sightings;
     std::memcpy(o, Record(m), row_bytes);
     Touch(t, m, step, /*pulled=*/true);
@@ -453,14 +469,20 @@ Status RowStore::Push(int table, const uint64_t* keys, int64_t n, int64_t step,
     status = StoredMiss(t, j, key, &value, &stored);
     if (!status.ok()) break;
     const bool stored_row = !value.empty();
+    StatusOr<RowMeta*> got = nullptr;
     if (stored_row) {
-      m = Reload(t, key, value, stored);
+      got = Reload(t, key, value, stored);
     } else if (t.filter == nullptr) {
-      m = Create(t, key);
+      got = Create(t, key);
     } else {
       ++t.stats.dropped_gradients;
       continue;
     }
+    if (!got.ok()) {
+      status = got.status();
+      break;
+    }
+    m = *got;
     float* w = Record(m);
     opt.Update(dim, grads + i * dim, ++m->updates, w, w + dim);
     Touch(t, m, step, /*pulled=*/false);

@@ -55,14 +55,14 @@
 #include <string>
 #include <vector>
 
+#include "core/key_index.h"
 #include "core/status.h"
 #include "embedding/table_spec.h"
 #include "proto/ps.pb.h"
 #include "ps/internal/admission_filter.h"
-#include "ps/internal/key_index.h"
-#include "ps/internal/row_codec.h"
 #include "ps/internal/slab.h"
 #include "ps/internal/write_buffer.h"
+#include "ps/row_codec.h"
 #include "ps/row_optimizer.h"
 
 namespace rocksdb {
@@ -224,9 +224,10 @@ class RowStore {
   void Touch(Table& t, RowMeta* m, int64_t step, bool pulled) const;
   // A free slot of table t for `key`, evicting rows under the budget; the record is zeroed
   // except the key and kRowOccupied.
-  RowMeta* Allocate(Table& t, uint64_t key);
+  // FailedPrecondition when the table holds the most rows one store can index.
+  StatusOr<RowMeta*> Allocate(Table& t, uint64_t key);
   // A new row at its initial value.
-  RowMeta* Create(Table& t, uint64_t key);
+  StatusOr<RowMeta*> Create(Table& t, uint64_t key);
   // A training pull of an absent key: true when the row may be created now; *sightings is
   // then the frequency it starts with.
   bool Admit(Table& t, uint64_t key, uint32_t* sightings);
@@ -242,7 +243,7 @@ class RowStore {
   // the row is not stored; Corruption naming the row when its value does not parse.
   Status StoredMiss(Table& t, size_t j, uint64_t key, std::string_view* value, RowMeta* stored);
   // Makes a row read from RocksDB resident (may evict), with its stored state.
-  RowMeta* Reload(Table& t, uint64_t key, std::string_view value, const RowMeta& stored);
+  StatusOr<RowMeta*> Reload(Table& t, uint64_t key, std::string_view value, const RowMeta& stored);
   // Writes pending_ (write-backs and deletes of this call) to RocksDB.
   Status CommitPending();
   // Adds the row's value to pending_.

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "core/file_util.h"
 #include "ps/checkpoint.h"
-#include "ps/internal/file_util.h"
 #include "ps/internal/rocks.h"
 #include "ps/internal/row_file.h"
 #include "ps/internal/row_store_internal.h"
@@ -321,7 +321,7 @@ Status RowStore::PutRestoredRow(Table& t, uint64_t key, const std::string_view* 
       if (slot != KeyIndex::kAbsent) {
         m = Meta(t, slot);
       } else {
-        m = Allocate(t, key);
+        ASSIGN_OR_RETURN(m, Allocate(t, key));
         ++t.rows;
       }
       m->last_seen = stored.last_seen;

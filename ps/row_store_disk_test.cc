@@ -13,6 +13,11 @@
 namespace moerec {
 namespace {
 
+using testing::AllRows;
+using testing::MakeSpec;
+using testing::RowMap;
+using testing::TempDir;
+
 std::vector<TableSpec> MixedSpecs() {
   std::vector<TableSpec> specs = {
       MakeSpec("user", 4, RowOptimizerConfig::ADAGRAD, 0.1f),

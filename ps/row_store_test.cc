@@ -104,20 +104,5 @@ TEST(LocalStoreTest, ErrorsComeBackThroughWait) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
 }
 
-TEST(TableSpecTest, ShardsAreBalancedAndStable) {
-  const int shards = 7;
-  std::vector<int> count(shards);
-  const uint64_t table = StableHash("t");
-  for (uint64_t k = 0; k < 70000; ++k) {
-    const int s = ShardOf(table, k, shards);
-    ASSERT_GE(s, 0);
-    ASSERT_LT(s, shards);
-    ++count[s];
-  }
-  for (int c : count) EXPECT_NEAR(c, 10000, 400);
-  EXPECT_EQ(ShardOf(table, 12345, shards), ShardOf(table, 12345, shards));
-  EXPECT_NE(StableHash("a"), StableHash("b"));
-}
-
 }  // namespace
 }  // namespace moerec

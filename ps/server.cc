@@ -14,7 +14,10 @@ PsServer::PsServer(std::unique_ptr<RowStore> store, const Options& options, MPI_
       comm_(comm),
       clock_(options.sync, static_cast<int>(options.worker_ranks.size()), options.staleness) {}
 
-PsServer::~PsServer() { ReapSends(true); }
+PsServer::~PsServer() {
+  // Run() normally leaves nothing in flight; after a failed Run the error is already out.
+  ReapSends(true).IgnoreError();
+}
 
 StatusOr<std::unique_ptr<PsServer>> PsServer::Create(std::unique_ptr<RowStore> store,
                                                      const Options& options, MPI_Comm comm) {
@@ -44,7 +47,7 @@ Status PsServer::Run() {
     MPI_Status status;
     MPI_RETURN_IF_ERROR(MPI_Iprobe(MPI_ANY_SOURCE, kPsRequestTag, comm_, &flag, &status));
     if (!flag) {
-      ReapSends(false);
+      RETURN_IF_ERROR(ReapSends(false));
       if (++idle > 64)
         std::this_thread::sleep_for(std::chrono::microseconds(idle > 1024 ? 200 : 20));
       continue;
@@ -56,8 +59,7 @@ Status PsServer::Run() {
     RETURN_IF_ERROR(Receive(status.MPI_SOURCE, bytes, &in));
     RETURN_IF_ERROR(Handle(std::move(in)));
   }
-  ReapSends(true);
-  return Status::OK();
+  return ReapSends(true);
 }
 
 Status PsServer::Receive(int source, int bytes, std::unique_ptr<Incoming>* in) {
@@ -314,18 +316,20 @@ Status PsServer::ReplyError(int source, uint64_t request_id, const Status& statu
   return Reply(source, &reply, {});
 }
 
-void PsServer::ReapSends(bool wait_all) {
+Status PsServer::ReapSends(bool wait_all) {
   while (!sends_.empty()) {
     int done = 0;
+    MPI_Request* request = &sends_.front().request;
     if (wait_all) {
-      MPI_Wait(&sends_.front().request, MPI_STATUS_IGNORE);
+      MPI_RETURN_IF_ERROR(MPI_Wait(request, MPI_STATUS_IGNORE));
       done = 1;
     } else {
-      MPI_Test(&sends_.front().request, &done, MPI_STATUS_IGNORE);
+      MPI_RETURN_IF_ERROR(MPI_Test(request, &done, MPI_STATUS_IGNORE));
     }
-    if (!done) return;
+    if (!done) return Status::OK();
     sends_.pop_front();
   }
+  return Status::OK();
 }
 
 }  // namespace moerec

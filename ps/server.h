@@ -1,6 +1,6 @@
 // PsServer: the request loop of one parameter-server rank. It owns the shard's RowStore and
 // serves the workers' pulls and pushes over MPI, one request at a time on one thread, under
-// the job's sync mode (scheduler/step_clock.h): in BSP a pull waits until the previous step's
+// the job's sync mode (ps/step_clock.h): in BSP a pull waits until the previous step's
 // pushes from every worker are applied, and a step's pushes are summed per key in worker order
 // and applied once. Collective requests (snapshot, checkpoint, restore, shutdown) act when
 // every worker has sent them, then all are answered.
@@ -21,23 +21,15 @@
 #include <string>
 #include <vector>
 
+#include "core/key_index.h"
 #include "core/status.h"
 #include "embedding/table_spec.h"
 #include "proto/wire.pb.h"
-#include "ps/internal/key_index.h"
 #include "ps/row_store.h"
+#include "ps/step_clock.h"
 #include "ps/wire.h"
-#include "scheduler/step_clock.h"
 
 namespace moerec {
-
-// Tags on the parameter-server communicator.
-inline constexpr int kPsRequestTag = 1;
-inline constexpr int kPsReplyTagBase = 1000;
-inline constexpr int kPsReplyTagSpace = 16384;
-inline int PsReplyTag(uint64_t request_id) {
-  return kPsReplyTagBase + static_cast<int>(request_id % kPsReplyTagSpace);
-}
 
 class PsServer {
  public:
@@ -91,7 +83,8 @@ class PsServer {
   Status Reply(int source, PsReply* reply, const std::vector<SliceView>& slices);
   Status ReplyError(int source, uint64_t request_id, const Status& status);
   Status ReplyOk(int source, uint64_t request_id);
-  void ReapSends(bool wait_all);
+  // Frees the reply buffers whose sends completed (all of them, waiting, with wait_all).
+  Status ReapSends(bool wait_all);
 
   std::unique_ptr<RowStore> store_;
   const Options options_;

@@ -28,6 +28,15 @@ inline constexpr uint32_t kPsMagic = 0x5350524du;  // "MRPS" little-endian
 inline constexpr uint32_t kMaxHeaderBytes = 1u << 20;
 inline constexpr uint64_t kMaxKeysPerMessage = 1ull << 28;
 
+// MPI tags on the parameter-server communicator: requests to a server on one tag, each reply
+// on a tag derived from its request id (so a client can wait for one reply among many).
+inline constexpr int kPsRequestTag = 1;
+inline constexpr int kPsReplyTagBase = 1000;
+inline constexpr int kPsReplyTagSpace = 16384;
+inline int PsReplyTag(uint64_t request_id) {
+  return kPsReplyTagBase + static_cast<int>(request_id % kPsReplyTagSpace);
+}
+
 // One table's part of a message, pointing into a frame (or into the caller's buffers when
 // encoding).
 struct SliceView {

@@ -9,8 +9,8 @@
 #include <set>
 
 #include "core/checksum.h"
+#include "core/file_util.h"
 #include "ps/checkpoint.h"
-#include "ps/internal/file_util.h"
 
 namespace moerec {
 namespace {

@@ -22,11 +22,8 @@ double Since(Clock::time_point t) {
 
 }  // namespace
 
-HealthMonitor::HealthMonitor(MPI_Comm comm, const Options& options)
-    : comm_(comm), options_(options) {
-  MPI_Comm_rank(comm_, &rank_);
-  MPI_Comm_size(comm_, &size_);
-}
+HealthMonitor::HealthMonitor(MPI_Comm comm, const Options& options, int rank, int size)
+    : comm_(comm), options_(options), rank_(rank), size_(size) {}
 
 StatusOr<std::unique_ptr<HealthMonitor>> HealthMonitor::Start(MPI_Comm world,
                                                               const Options& options) {
@@ -37,8 +34,11 @@ StatusOr<std::unique_ptr<HealthMonitor>> HealthMonitor::Start(MPI_Comm world,
   }
   MPI_Comm comm = MPI_COMM_NULL;
   MPI_RETURN_IF_ERROR(MPI_Comm_dup(world, &comm));
-  MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
-  std::unique_ptr<HealthMonitor> monitor(new HealthMonitor(comm, options));
+  MPI_RETURN_IF_ERROR(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN));
+  int rank = 0, size = 1;
+  MPI_RETURN_IF_ERROR(MPI_Comm_rank(comm, &rank));
+  MPI_RETURN_IF_ERROR(MPI_Comm_size(comm, &size));
+  std::unique_ptr<HealthMonitor> monitor(new HealthMonitor(comm, options, rank, size));
   monitor->thread_ = std::thread([m = monitor.get()] { m->Loop(); });
   return monitor;
 }
@@ -49,14 +49,14 @@ void HealthMonitor::Stop() {
   if (!thread_.joinable()) return;
   stopping_ = true;
   thread_.join();
-  MPI_Comm_free(&comm_);
+  MPI_LOG_IF_ERROR(MPI_Comm_free(&comm_));
 }
 
 void HealthMonitor::Abort(const std::string& message) {
   LOG(ERROR) << message;
   std::fprintf(stderr, "moerec: %s; ending the job\n", message.c_str());
   std::fflush(stderr);
-  MPI_Abort(MPI_COMM_WORLD, 3);
+  MPI_LOG_IF_ERROR(MPI_Abort(MPI_COMM_WORLD, 3));
   std::abort();  // MPI_Abort does not return; keep the compiler and readers sure of it
 }
 
@@ -76,7 +76,12 @@ void HealthMonitor::Loop() {
   char token = 0;
   auto send = [&](int to, int tag) {
     sends.emplace_back();
-    MPI_Isend(&token, 1, MPI_BYTE, to, tag, comm_, &sends.back());
+    const int rc = MPI_Isend(&token, 1, MPI_BYTE, to, tag, comm_, &sends.back());
+    // A failed heartbeat is not fatal here: the peer's monitor notices the silence.
+    if (rc != MPI_SUCCESS) {
+      LOG(WARNING) << MpiError(rc, "MPI_Isend", __FILE__, __LINE__);
+      sends.pop_back();
+    }
   };
   while (true) {
     // Receive everything that arrived.
@@ -85,7 +90,8 @@ void HealthMonitor::Loop() {
       MPI_Status st;
       if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, &st) != MPI_SUCCESS || !flag) break;
       char buf = 0;
-      MPI_Recv(&buf, 1, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm_, MPI_STATUS_IGNORE);
+      MPI_LOG_IF_ERROR(
+          MPI_Recv(&buf, 1, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm_, MPI_STATUS_IGNORE));
       heard[st.MPI_SOURCE] = Clock::now();
       if (st.MPI_TAG == kGoodbyeTag && !gone[st.MPI_SOURCE]) {
         gone[st.MPI_SOURCE] = true;
@@ -119,8 +125,9 @@ void HealthMonitor::Loop() {
     // Reap finished sends.
     for (size_t i = 0; i < sends.size();) {
       int done = 0;
-      MPI_Test(&sends[i], &done, MPI_STATUS_IGNORE);
-      if (done) {
+      const int rc = MPI_Test(&sends[i], &done, MPI_STATUS_IGNORE);
+      if (rc != MPI_SUCCESS) LOG(WARNING) << MpiError(rc, "MPI_Test", __FILE__, __LINE__);
+      if (done || rc != MPI_SUCCESS) {
         sends[i] = sends.back();
         sends.pop_back();
       } else {
@@ -129,7 +136,7 @@ void HealthMonitor::Loop() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (MPI_Request& r : sends) MPI_Wait(&r, MPI_STATUS_IGNORE);
+  for (MPI_Request& r : sends) MPI_LOG_IF_ERROR(MPI_Wait(&r, MPI_STATUS_IGNORE));
 }
 
 }  // namespace moerec

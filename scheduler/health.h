@@ -41,7 +41,7 @@ class HealthMonitor {
   void Stop();
 
  private:
-  HealthMonitor(MPI_Comm comm, const Options& options);
+  HealthMonitor(MPI_Comm comm, const Options& options, int rank, int size);
   void Loop();
   [[noreturn]] void Abort(const std::string& message);
 

@@ -19,15 +19,15 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "data/convert/convert.h"
+#include "data/shard.h"
+#include "data/synthetic/synthetic.h"
 #include "embedding/sparse_input.h"
 #include "embedding/table_spec.h"
 #include "experts/model.h"
+#include "proto/ps_config.h"
 #include "proto/text_config.h"
 #include "ps/local_store.h"
-#include "ps/ps_config.h"
-#include "worker/data/convert/convert.h"
-#include "worker/data/shard.h"
-#include "worker/data/synthetic.h"
 #include "worker/trainer.h"
 
 namespace moerec {

@@ -68,40 +68,41 @@ StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config
   return r;
 }
 
-void StepRunner::PrepareBatch(Batch* batch, Slot* slot) {
-  SortBatchByDomain(batch, config_.data().num_domains(), &slot->domain_begin);
-  sparse_.Prepare(*batch, &slot->sparse);
+void StepRunner::PrepareBatch(Batch* batch, StepBuffers* buf) {
+  SortBatchByDomain(batch, config_.data().num_domains(), &buf->domain_begin);
+  sparse_.Prepare(*batch, &buf->sparse);
 }
 
-void StepRunner::StartPull(Batch* batch, int64_t step, Slot* slot) {
+void StepRunner::StartPull(Batch* batch, int64_t step, StepBuffers* buf) {
   const Clock::time_point t0 = Clock::now();
-  PrepareBatch(batch, slot);
+  PrepareBatch(batch, buf);
   const Clock::time_point t1 = Clock::now();
   // In-process stores do the work here; remote ones only send.
-  slot->pull = store_->Pull(&slot->sparse.requests, step, true);
+  buf->pull = store_->Pull(&buf->sparse.requests, step, true);
   times_.data += Seconds(t0, t1);
   times_.pull += Seconds(t1, Clock::now());
-  slot->batch = batch;
-  slot->step = step;
-  slot->in_flight = true;
+  buf->batch = batch;
+  buf->step = step;
+  buf->in_flight = true;
 }
 
 Status StepRunner::CancelPrefetch() {
-  for (Slot& slot : slots_) {
-    if (!slot.in_flight) continue;
-    slot.in_flight = false;
-    RETURN_IF_ERROR(store_->Wait(slot.pull));
+  for (StepBuffers& buf : buffers_) {
+    if (!buf.in_flight) continue;
+    buf.in_flight = false;
+    RETURN_IF_ERROR(store_->Wait(buf.pull));
   }
   return Status::OK();
 }
 
-void StepRunner::PoolAndForward(const Batch& batch, const Slot& slot, int64_t step, bool training) {
+void StepRunner::PoolAndForward(const Batch& batch, const StepBuffers& buf, int64_t step,
+                                bool training) {
   features_.Resize({batch.size, sparse_.num_features()});
-  sparse_.Pool(batch, slot.sparse, features_.view());
+  sparse_.Pool(batch, buf.sparse, features_.view());
   model_batch_.size = batch.size;
   model_batch_.features = features_.view();
   model_batch_.domain = batch.domain.data();
-  model_batch_.domain_begin = slot.domain_begin;
+  model_batch_.domain_begin = buf.domain_begin;
   model_batch_.training = training;
   model_batch_.seed = HashCombine(config_.train().seed(), static_cast<uint64_t>(step));
   logits_.Resize({batch.size, config_.data().num_tasks()});
@@ -109,20 +110,20 @@ void StepRunner::PoolAndForward(const Batch& batch, const Slot& slot, int64_t st
 }
 
 StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
-  Slot& slot = slots_[current_];
-  Slot& other = slots_[1 - current_];
-  const bool prefetched = slot.in_flight && slot.batch == batch && slot.step == step;
+  StepBuffers& buf = buffers_[current_];
+  StepBuffers& other = buffers_[1 - current_];
+  const bool prefetched = buf.in_flight && buf.batch == batch && buf.step == step;
   if (!prefetched) {
     RETURN_IF_ERROR(CancelPrefetch());
-    StartPull(batch, step, &slot);  // books its own data and pull time
+    StartPull(batch, step, &buf);  // books its own data and pull time
   }
   const Clock::time_point t0b = Clock::now();
   CountObservedLabels(*batch, &label_counts_);
   RETURN_IF_ERROR(workers_->AllReduceSum(label_counts_.data(), label_counts_.size()));
   const Clock::time_point t1 = Clock::now();
 
-  slot.in_flight = false;
-  RETURN_IF_ERROR(store_->Wait(slot.pull));
+  buf.in_flight = false;
+  RETURN_IF_ERROR(store_->Wait(buf.pull));
   const Clock::time_point t1b = Clock::now();
   if (next != nullptr && early_prefetch_) StartPull(next, step + 1, &other);  // books itself
   const Clock::time_point t2 = Clock::now();
@@ -132,21 +133,26 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
   // A worker whose slice of the last global batch is empty still takes part in the step's
   // collectives (pushes, all-reduce) with nothing to add.
   if (batch->size > 0) {
-    PoolAndForward(*batch, slot, step, true);
+    PoolAndForward(*batch, buf, step, true);
     loss = TaskMeanBce(*batch, logits_, label_counts_, &loss_weights_, &dlogits_, &probs_) +
            model_->AuxLoss();
     dfeatures_.Resize({batch->size, sparse_.num_features()});
     model_->Backward(model_batch_, dlogits_.view(), dfeatures_.view());
-    sparse_.PoolBackward(*batch, dfeatures_.view(), &slot.sparse);
+    sparse_.PoolBackward(*batch, dfeatures_.view(), &buf.sparse);
   }
   const Clock::time_point t3 = Clock::now();
 
-  const EmbeddingStore::Ticket push = store_->Push(&slot.sparse.requests, step);
+  const EmbeddingStore::Ticket push = store_->Push(&buf.sparse.requests, step);
   const Clock::time_point t4 = Clock::now();
   if (next != nullptr && !early_prefetch_) StartPull(next, step + 1, &other);
   const Clock::time_point t4b = Clock::now();
 
-  RETURN_IF_ERROR(dense_sync_->AllReduceGradients());
+  if (Status reduced = dense_sync_->AllReduceGradients(); !reduced.ok()) {
+    // Every ticket is waited for (EmbeddingStore's contract), also on the way out; the
+    // all-reduce's error is the one to report.
+    store_->Wait(push).IgnoreError();
+    return reduced;
+  }
   optimizer_->Step();
   const Clock::time_point t5 = Clock::now();
   RETURN_IF_ERROR(store_->Wait(push));
@@ -172,10 +178,10 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
 
 Status StepRunner::Predict(Batch* batch, int64_t step, Tensor* probs) {
   RETURN_IF_ERROR(CancelPrefetch());
-  Slot& slot = slots_[current_];
-  PrepareBatch(batch, &slot);
-  RETURN_IF_ERROR(store_->Wait(store_->Pull(&slot.sparse.requests, step, false)));
-  PoolAndForward(*batch, slot, step, false);
+  StepBuffers& buf = buffers_[current_];
+  PrepareBatch(batch, &buf);
+  RETURN_IF_ERROR(store_->Wait(store_->Pull(&buf.sparse.requests, step, false)));
+  PoolAndForward(*batch, buf, step, false);
   probs->ResizeLike(logits_);
   SigmoidForward(logits_.view(), probs->view());
   return Status::OK();

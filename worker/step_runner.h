@@ -23,11 +23,11 @@
 #include "comm/communicator.h"
 #include "core/optimizer.h"
 #include "core/status.h"
+#include "data/batch.h"
 #include "embedding/embedding_store.h"
 #include "embedding/sparse_input.h"
 #include "experts/model.h"
 #include "proto/config.pb.h"
-#include "worker/data/batch.h"
 #include "worker/dense_sync.h"
 
 namespace moerec {
@@ -76,7 +76,7 @@ class StepRunner {
 
  private:
   // One of the two alternating buffers: the current step's and the prefetched next step's.
-  struct Slot {
+  struct StepBuffers {
     SparseBatch sparse;
     std::vector<int64_t> domain_begin;
     const Batch* batch = nullptr;  // the batch whose pull is in flight
@@ -86,9 +86,9 @@ class StepRunner {
   };
 
   StepRunner(const JobConfig& config, EmbeddingStore* store, Communicator* workers);
-  void PrepareBatch(Batch* batch, Slot* slot);
-  void StartPull(Batch* batch, int64_t step, Slot* slot);
-  void PoolAndForward(const Batch& batch, const Slot& slot, int64_t step, bool training);
+  void PrepareBatch(Batch* batch, StepBuffers* buf);
+  void StartPull(Batch* batch, int64_t step, StepBuffers* buf);
+  void PoolAndForward(const Batch& batch, const StepBuffers& buf, int64_t step, bool training);
 
   const JobConfig config_;
   EmbeddingStore* const store_;
@@ -100,7 +100,7 @@ class StepRunner {
 
   const bool early_prefetch_;  // ASP/SSP on servers: next pull before this step's compute
   ModelBatch model_batch_;
-  Slot slots_[2];
+  StepBuffers buffers_[2];
   int current_ = 0;
   Tensor features_, dfeatures_, logits_, dlogits_, probs_;
   std::vector<double> label_counts_;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "worker/data/batch.h"
+#include "data/batch.h"
 
 namespace moerec {
 

@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "core/parallel.h"
+#include "data/reader.h"
 #include "scheduler/checkpointer.h"
-#include "worker/data/reader.h"
 #include "worker/metrics/metrics_log.h"
 #include "worker/metrics/report_format.h"
 #include "worker/progress.h"

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "core/status.h"
+#include "data/batch.h"
+#include "data/reader.h"
 #include "proto/config.pb.h"
-#include "worker/data/batch.h"
-#include "worker/data/reader.h"
 
 namespace moerec {
 

@@ -1,7 +1,5 @@
 #include "experts/layers/domain_input.h"
 
-#include <cstring>
-
 #include "core/linear.h"
 #include "experts/layers/init.h"
 
@@ -29,10 +27,9 @@ ConstMatView DomainInput::Forward(ConstMatView features, const std::vector<int64
   MatView out = out_.view();
   CopyMat(features, out.Cols(0, num_features_));
   for (int d = 0; d < num_domains_; ++d) {
-    const float* emb = table_->value.data() + static_cast<int64_t>(d) * dim_;
-    for (int64_t r = domain_begin[d]; r < domain_begin[d + 1]; ++r) {
-      std::memcpy(out.row(r) + num_features_, emb, dim_ * sizeof(float));
-    }
+    const int64_t begin = domain_begin[d], n = domain_begin[d + 1] - begin;
+    BroadcastRows(table_->value.data() + static_cast<int64_t>(d) * dim_,
+                  out.Rows(begin, n).Cols(num_features_, dim_));
   }
   return out;
 }
@@ -52,11 +49,9 @@ void DomainInput::Backward(const std::vector<int64_t>& domain_begin, MatView dfe
   const ConstMatView grad = grad_.view();
   if (dfeatures.data != nullptr) CopyMat(grad.Cols(0, num_features_), dfeatures);
   for (int d = 0; d < num_domains_; ++d) {
-    float* demb = table_->grad.data() + static_cast<int64_t>(d) * dim_;
-    for (int64_t r = domain_begin[d]; r < domain_begin[d + 1]; ++r) {
-      const float* g = grad.row(r) + num_features_;
-      for (int j = 0; j < dim_; ++j) demb[j] += g[j];
-    }
+    const int64_t begin = domain_begin[d], n = domain_begin[d + 1] - begin;
+    BiasBackward(grad.Rows(begin, n).Cols(num_features_, dim_),
+                 table_->grad.data() + static_cast<int64_t>(d) * dim_);
   }
 }
 

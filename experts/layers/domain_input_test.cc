@@ -14,7 +14,7 @@ TEST(DomainInputTest, AppendsTheDomainEmbedding) {
   const Tensor& table = params.Find("dom.table")->value;
   Rng rng(1);
   Tensor f({6, 3});
-  testutil::FillNormal(&f, &rng);
+  testing::FillNormal(&f, &rng);
   const std::vector<int64_t> begin = {0, 2, 2, 6};
   const ConstMatView out = input.Forward(f.view(), begin);
   for (int r = 0; r < 6; ++r) {
@@ -29,10 +29,10 @@ TEST(DomainInputTest, Gradients) {
   DomainInput input(3, 3, 2, "dom", &params, 1);
   Rng rng(2);
   Tensor f({6, 3}), r({6, 5}), df({6, 3});
-  testutil::FillNormal(&f, &rng);
-  testutil::FillNormal(&r, &rng);
+  testing::FillNormal(&f, &rng);
+  testing::FillNormal(&r, &rng);
   const std::vector<int64_t> begin = {0, 2, 2, 6};
-  auto loss = [&] { return testutil::Dot(input.Forward(f.view(), begin), r); };
+  auto loss = [&] { return testing::Dot(input.Forward(f.view(), begin), r); };
   loss();
   MatView g = input.GradBuffer(6, df.view());
   ASSERT_EQ(g.cols, 5);
@@ -40,10 +40,10 @@ TEST(DomainInputTest, Gradients) {
     for (int j = 0; j < 5; ++j) g.row(i)[j] = r.at(i, j);
   }
   input.Backward(begin, df.view());
-  testutil::ExpectGradientMatches(f.data(), df.data(), f.size(), loss, "dfeatures", 1);
+  testing::ExpectGradientMatches(f.data(), df.data(), f.size(), loss, "dfeatures", 1);
   Parameter* table = params.Find("dom.table");
-  testutil::ExpectGradientMatches(table->value.data(), table->grad.data(), table->value.size(),
-                                  loss, "table", 2);
+  testing::ExpectGradientMatches(table->value.data(), table->grad.data(), table->value.size(), loss,
+                                 "table", 2);
   for (int j = 0; j < 2; ++j) EXPECT_EQ(table->grad.at(1, j), 0.0f);  // empty domain
 }
 

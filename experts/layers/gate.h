@@ -1,5 +1,5 @@
 // SoftmaxGates: the mixture weights of a multi-gate MoE layer, `softmax(W_h x)` over E
-// experts for every gate head h (no bias, as MODELS.md writes MMoE's gate), with the heads
+// experts for every gate head h (no bias, as docs/models.md writes MMoE's gate), with the heads
 // selected by a HeadIndex (experts/layers/heads.h).
 //
 // Streams: a gate's output is consumed per "stream" — S = T when gates are per task (BY_TASK,

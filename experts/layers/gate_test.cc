@@ -10,7 +10,7 @@
 namespace moerec {
 namespace {
 
-using testutil::Dot;
+using testing::Dot;
 
 constexpr int kDomains = 3, kTasks = 2, kExperts = 3, kInput = 5;
 // Domain 1 is empty.
@@ -24,7 +24,7 @@ TEST_P(GateTest, MatchesPerRowSoftmax) {
   EXPECT_EQ(gates.streams(), GetParam() == BY_DOMAIN ? 1 : kTasks);
   Rng rng(1);
   Tensor x({9, kInput});
-  testutil::FillNormal(&x, &rng);
+  testing::FillNormal(&x, &rng);
   GateCache cache;
   const ConstMatView probs = gates.Forward(x.view(), kDomainBegin, &cache);
   const Tensor& w = params.Find("g.w")->value;
@@ -53,15 +53,15 @@ TEST_P(GateTest, Gradients) {
   SoftmaxGates gates(GetParam(), kDomains, kTasks, kInput, kExperts, "g", &params, 3);
   Rng rng(2);
   Tensor x({9, kInput}), dx({9, kInput});
-  testutil::FillNormal(&x, &rng);
+  testing::FillNormal(&x, &rng);
   Tensor r({9, gates.streams() * kExperts});
-  testutil::FillNormal(&r, &rng);
+  testing::FillNormal(&r, &rng);
   GateCache cache;
   auto loss = [&] { return Dot(gates.Forward(x.view(), kDomainBegin, &cache), r); };
   loss();
   gates.Backward(x.view(), kDomainBegin, r.view(), dx.view(), 0.0f, &cache);
-  testutil::ExpectParameterGradients(&params, loss, 1);
-  testutil::ExpectGradientMatches(x.data(), dx.data(), x.size(), loss, "dx", 2);
+  testing::ExpectParameterGradients(&params, loss, 1);
+  testing::ExpectGradientMatches(x.data(), dx.data(), x.size(), loss, "dx", 2);
   if (GetParam() != BY_TASK) {
     // The empty domain's slab gets nothing.
     const Tensor& g = params.Find("g.w")->grad;

@@ -2,7 +2,6 @@
 
 #include "core/linear.h"
 #include "experts/layers/init.h"
-#include "experts/layers/internal/bias_act.h"
 
 namespace moerec {
 
@@ -38,10 +37,8 @@ void Linear::Backward(ConstMatView x, ConstMatView dy, MatView dx, float dx_beta
   CHECK_EQ(x.cols, in_);
   CHECK_EQ(x.rows, dy.rows);
   if (dy.rows == 0) return;
-  const ConstMatView w = WeightCols(col, dy.cols);
-  Gemm(true, false, 1.0f, x, dy, 1.0f, MatView{w_->grad.data() + col, in_, dy.cols, out_});
-  if (b_ != nullptr) internal::ColumnSumAdd(dy, b_->grad.data() + col);
-  if (dx.data != nullptr) Gemm(false, true, 1.0f, dy, w, dx_beta, dx);
+  LinearBackward(x, WeightCols(col, dy.cols), dy, w_->grad.view().Cols(col, dy.cols),
+                 b_ == nullptr ? nullptr : b_->grad.data() + col, dx, dx_beta);
 }
 
 }  // namespace moerec

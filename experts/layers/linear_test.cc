@@ -8,9 +8,9 @@
 namespace moerec {
 namespace {
 
-using testutil::Dot;
-using testutil::ExpectGradientMatches;
-using testutil::ExpectParameterGradients;
+using testing::Dot;
+using testing::ExpectGradientMatches;
+using testing::ExpectParameterGradients;
 
 TEST(LinearTest, ForwardIsXWPlusB) {
   ParameterSet params;
@@ -44,7 +44,7 @@ TEST(LinearTest, InitIsPyTorchUniformAndDeterministic) {
   EXPECT_TRUE(differs);
   EXPECT_LE(max_abs, bound);
   EXPECT_GT(max_abs, 0.8f * bound);  // spread over the whole range
-  EXPECT_FALSE(testutil::AllZero(la.bias()->value));
+  EXPECT_FALSE(testing::AllZero(la.bias()->value));
 }
 
 TEST(LinearTest, Gradients) {
@@ -52,8 +52,8 @@ TEST(LinearTest, Gradients) {
   Linear layer(&params, "lin", 5, 4, 3);
   Rng rng(11);
   Tensor x({6, 5}), r({6, 4}), y({6, 4}), dx({6, 5});
-  testutil::FillNormal(&x, &rng);
-  testutil::FillNormal(&r, &rng);
+  testing::FillNormal(&x, &rng);
+  testing::FillNormal(&r, &rng);
   auto loss = [&] {
     layer.Forward(x.view(), y.view());
     return Dot(y.view(), r);
@@ -74,14 +74,14 @@ TEST(LinearTest, ColumnSubsetMatchesFullOutput) {
   Linear layer(&params, "lin", 4, 3, 5);
   Rng rng(3);
   Tensor x({5, 4}), full({5, 3}), part({5, 1});
-  testutil::FillNormal(&x, &rng);
+  testing::FillNormal(&x, &rng);
   layer.Forward(x.view(), full.view());
   layer.Forward(x.view(), part.view(), 2);
   for (int r = 0; r < 5; ++r) EXPECT_FLOAT_EQ(part.at(r, 0), full.at(r, 2));
 
   // Backward on column 2 touches only column 2 of W and b.
   Tensor dy({5, 1}), dx({5, 4});
-  testutil::FillNormal(&dy, &rng);
+  testing::FillNormal(&dy, &rng);
   layer.Backward(x.view(), dy.view(), dx.view(), 0.0f, 2);
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(layer.weight()->grad.at(i, 0), 0.0f);

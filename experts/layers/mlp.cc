@@ -5,7 +5,6 @@
 #include "core/parallel.h"
 #include "core/random.h"
 #include "experts/layers/init.h"
-#include "experts/layers/internal/bias_act.h"
 
 namespace moerec {
 namespace {
@@ -94,7 +93,7 @@ void Mlp::ForwardPost(int l, int g, uint64_t seed, MlpCache* cache) const {
   const float* b = p.b->value.data() + g * h;
   MatView a = pre;  // the activation's input
   if (layer_norm_) {
-    internal::BiasInPlace(b, pre);
+    BiasForward(b, pre);
     a = Block(c.norm.view(), g, h);
     LayerNormForward(pre, p.ln_gamma->value.data() + g * h, p.ln_beta->value.data() + g * h,
                      kLayerNormEps, a, &c.ln[g]);
@@ -103,15 +102,15 @@ void Mlp::ForwardPost(int l, int g, uint64_t seed, MlpCache* cache) const {
   MatView out = a;
   switch (activation_) {
     case ACT_RELU:
-      internal::BiasReluInPlace(b, a);
+      BiasReluForward(b, a);
       break;
     case ACT_PRELU:
-      if (b != nullptr) internal::BiasInPlace(b, a);
+      if (b != nullptr) BiasForward(b, a);
       out = Block(c.act.view(), g, h);
       PreluForward(a, p.alpha->value.data() + g * h, out);
       break;
     case ACT_NONE:
-      if (b != nullptr) internal::BiasInPlace(b, a);
+      if (b != nullptr) BiasForward(b, a);
       break;
   }
   if (cache->dropout) {
@@ -176,7 +175,7 @@ MatView Mlp::BackwardPost(int l, int g, ConstMatView src, MlpCache* cache) const
   ConstMatView d = src;
   switch (activation_) {
     case ACT_RELU:
-      internal::ReluBackwardBias(Block(c.out, g, h), src, grad, layer_norm_ ? nullptr : db);
+      BiasReluBackward(Block(c.out, g, h), src, grad, layer_norm_ ? nullptr : db);
       if (!layer_norm_) return grad;
       d = grad;
       break;
@@ -203,7 +202,7 @@ MatView Mlp::BackwardPost(int l, int g, ConstMatView src, MlpCache* cache) const
     dpre = grad;
     CopyMat(d, dpre);
   }
-  internal::ColumnSumAdd(dpre, db);
+  BiasBackward(dpre, db);
   return dpre;
 }
 

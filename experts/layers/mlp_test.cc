@@ -8,9 +8,9 @@
 namespace moerec {
 namespace {
 
-using testutil::Dot;
-using testutil::ExpectGradientMatches;
-using testutil::ExpectParameterGradients;
+using testing::Dot;
+using testing::ExpectGradientMatches;
+using testing::ExpectParameterGradients;
 
 MlpConfig MakeConfig(std::vector<int> dims, Activation act, bool layer_norm, float dropout) {
   MlpConfig c;
@@ -39,8 +39,8 @@ TEST_P(MlpGradientTest, MatchesFiniteDifferences) {
   Rng rng(5);
   const int64_t rows = 9;
   Tensor x({rows, 7}), r({rows, c.copies * 4}), dx({rows, 7});
-  testutil::FillNormal(&x, &rng);
-  testutil::FillNormal(&r, &rng);
+  testing::FillNormal(&x, &rng);
+  testing::FillNormal(&r, &rng);
   const bool training = c.dropout > 0.0f;  // the mask is fixed by the seed: still a function
   auto loss = [&] { return Dot(mlp.Forward(x.view(), training, 99, &cache), r); };
   loss();
@@ -67,9 +67,9 @@ TEST(MlpTest, CopiesAreIndependentMlps) {
     Mlp bank(config, 4, copies, "bank", &bank_params, 8);
     // Give the LayerNorm and PReLU parameters distinct values per copy.
     Rng rng(2);
-    for (const auto& p : bank_params.params()) testutil::FillNormal(&p->value, &rng, 0.5f);
+    for (const auto& p : bank_params.params()) testing::FillNormal(&p->value, &rng, 0.5f);
     Tensor x({6, 4});
-    testutil::FillNormal(&x, &rng);
+    testing::FillNormal(&x, &rng);
     MlpCache cache;
     const ConstMatView out = bank.Forward(x.view(), false, 0, &cache);
     for (int g = 0; g < copies; ++g) {
@@ -111,7 +111,7 @@ TEST(MlpTest, DropoutOnlyInTrainingAndFixedBySeed) {
   Mlp without(MakeConfig({64, 32}, ACT_NONE, false, 0.0f), 8, 2, "m", &without_params, 4);
   Rng rng(1);
   Tensor x({40, 8});
-  testutil::FillNormal(&x, &rng);
+  testing::FillNormal(&x, &rng);
   MlpCache c1, c2, c3;
   // Eval mode: dropout is the identity, whatever the seed.
   const ConstMatView eval = with.Forward(x.view(), false, 1, &c1);
@@ -150,8 +150,8 @@ TEST(MlpTest, ThreadCountDoesNotChangeResults) {
   const int64_t rows = 300;
   Rng rng(4);
   Tensor x({rows, 16}), dy({rows, 4 * 32});
-  testutil::FillNormal(&x, &rng);
-  testutil::FillNormal(&dy, &rng);
+  testing::FillNormal(&x, &rng);
+  testing::FillNormal(&dy, &rng);
   std::vector<Tensor> outputs, grads;
   const int saved_threads = ComputeThreads();
   for (const int threads : {1, 2}) {
@@ -187,8 +187,8 @@ TEST(MlpTest, EmptyDimsIsIdentity) {
   EXPECT_EQ(mlp.output_dim(), 3);
   Tensor x({2, 3}), dy({2, 3}), dx({2, 3});
   Rng rng(1);
-  testutil::FillNormal(&x, &rng);
-  testutil::FillNormal(&dy, &rng);
+  testing::FillNormal(&x, &rng);
+  testing::FillNormal(&dy, &rng);
   MlpCache cache;
   EXPECT_EQ(mlp.Forward(x.view(), true, 0, &cache).data, x.data());
   mlp.Backward(x.view(), dy.view(), dx.view(), 0.0f, &cache);
@@ -207,7 +207,7 @@ TEST(MlpTest, ZeroRows) {
   EXPECT_EQ(out.rows, 0);
   EXPECT_EQ(out.cols, 8);
   mlp.Backward(empty, ConstMatView(nullptr, 0, 8, 8), MatView{x.data(), 0, 3, 3}, 0.0f, &cache);
-  for (const auto& p : params.params()) EXPECT_TRUE(testutil::AllZero(p->grad)) << p->name;
+  for (const auto& p : params.params()) EXPECT_TRUE(testing::AllZero(p->grad)) << p->name;
 }
 
 }  // namespace

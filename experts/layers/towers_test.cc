@@ -12,7 +12,7 @@
 namespace moerec {
 namespace {
 
-using testutil::Dot;
+using testing::Dot;
 
 constexpr int kDomains = 3, kTasks = 2, kWidth = 3, kHidden = 4;
 const std::vector<int64_t> kDomainBegin = {0, 4, 4, 9};  // domain 1 is empty
@@ -35,7 +35,7 @@ TEST_P(TowersTest, MatchesPerRowReference) {
   EXPECT_EQ(towers.num_heads(), NumHeads(index, kDomains, kTasks));
   Rng rng(1);
   Tensor z({9, streams * kWidth}), logits({9, kTasks});
-  testutil::FillNormal(&z, &rng);
+  testing::FillNormal(&z, &rng);
   towers.Forward(z.view(), kDomainBegin, false, 0, logits.view());
   for (int64_t i = 0; i < 9; ++i) {
     for (int t = 0; t < kTasks; ++t) {
@@ -68,8 +68,8 @@ TEST_P(TowersTest, Gradients) {
   Towers towers(hidden, index, kDomains, kTasks, kWidth, streams, "t", &params, 5);
   Rng rng(2);
   Tensor z({9, streams * kWidth}), logits({9, kTasks}), r({9, kTasks}), dz({9, streams * kWidth});
-  testutil::FillNormal(&z, &rng);
-  testutil::FillNormal(&r, &rng);
+  testing::FillNormal(&z, &rng);
+  testing::FillNormal(&r, &rng);
   dz.Fill(123.0f);  // must be overwritten
   auto loss = [&] {
     towers.Forward(z.view(), kDomainBegin, true, 4, logits.view());
@@ -87,8 +87,8 @@ TEST_P(TowersTest, Gradients) {
       }
     }
   }
-  testutil::ExpectParameterGradients(&params, loss, 1, zero);
-  testutil::ExpectGradientMatches(z.data(), dz.data(), z.size(), loss, "dz", 2);
+  testing::ExpectParameterGradients(&params, loss, 1, zero);
+  testing::ExpectGradientMatches(z.data(), dz.data(), z.size(), loss, "dz", 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(IndexingsAndStreams, TowersTest,
@@ -104,8 +104,8 @@ TEST(TowersTest, ThreadCountDoesNotChangeResults) {
   hidden.set_dropout(0.2f);
   Rng rng(6);
   Tensor z({rows, kTasks * width}), dlogits({rows, kTasks});  // streams = 1 reads block 0
-  testutil::FillNormal(&z, &rng);
-  testutil::FillNormal(&dlogits, &rng);
+  testing::FillNormal(&z, &rng);
+  testing::FillNormal(&dlogits, &rng);
   const int saved_threads = ComputeThreads();
   for (const auto& [index, streams] : std::vector<std::pair<HeadIndex, int>>{
            {BY_TASK, 1}, {BY_TASK, kTasks}, {BY_DOMAIN, kTasks}, {BY_DOMAIN_TASK, 1}}) {
@@ -139,8 +139,8 @@ TEST(TowersTest, NoHiddenLayersIsALinearHead) {
   EXPECT_EQ(params.params().size(), 4u);  // two heads, each out.w and out.b
   Rng rng(3);
   Tensor z({5, 3}), logits({5, 2}), r({5, 2}), dz({5, 3});
-  testutil::FillNormal(&z, &rng);
-  testutil::FillNormal(&r, &rng);
+  testing::FillNormal(&z, &rng);
+  testing::FillNormal(&r, &rng);
   const std::vector<int64_t> all = {0, 5};
   auto loss = [&] {
     towers.Forward(z.view(), all, true, 0, logits.view());
@@ -148,8 +148,8 @@ TEST(TowersTest, NoHiddenLayersIsALinearHead) {
   };
   loss();
   towers.Backward(z.view(), all, r.view(), dz.view());
-  testutil::ExpectParameterGradients(&params, loss, 1);
-  testutil::ExpectGradientMatches(z.data(), dz.data(), z.size(), loss, "dz", 2);
+  testing::ExpectParameterGradients(&params, loss, 1);
+  testing::ExpectGradientMatches(z.data(), dz.data(), z.size(), loss, "dz", 2);
 }
 
 }  // namespace

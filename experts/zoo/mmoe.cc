@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/gated_mix.h"
 #include "core/random.h"
-#include "experts/layers/gated_mix.h"
 #include "experts/zoo/validate.h"
 
 namespace moerec {

@@ -1,4 +1,4 @@
-// MMoE (MODELS.md): N experts f_n (Mlp, MmoeConfig.expert); per gate head a softmax over the
+// MMoE (docs/models.md): N experts f_n (Mlp, MmoeConfig.expert); per gate head a softmax over the
 // experts from the input, g = softmax(W e) (no bias); z = sum_n g_n f_n(e); towers on z.
 // Logits are pre-sigmoid.
 //

@@ -12,7 +12,7 @@
 namespace moerec {
 namespace {
 
-using testutil::RandomBatch;
+using testing::RandomBatch;
 
 constexpr int kExperts = 3;
 const ModelShape kShape{5, 3, 2};              // F, D, T
@@ -39,7 +39,7 @@ std::unique_ptr<Model> Make(const ModelConfig& c, uint64_t seed = 1) {
 
 double Relu(double v) { return std::max(v, 0.0); }
 
-// MMoE computed one sample at a time from the parameters, as MODELS.md writes it.
+// MMoE computed one sample at a time from the parameters, as docs/models.md writes it.
 double ReferenceLogit(const Model& model, const ModelConfig& c, const RandomBatch& b, int64_t i,
                       int t) {
   const ParameterSet& p = model.params();
@@ -137,7 +137,7 @@ TEST_P(MmoeIndexTest, Gradients) {
         zero.push_back(h + n);
     }
   }
-  testutil::ExpectModelGradients(model.get(), &b, zero);
+  testing::ExpectModelGradients(model.get(), &b, zero);
   // No row of domain 1: its embedding row gets nothing either.
   const Tensor& demb = model->params()->Find("domain_embedding.table")->grad;
   for (int j = 0; j < 2; ++j) EXPECT_EQ(demb.at(1, j), 0.0f);
@@ -158,7 +158,7 @@ TEST(MmoeTest, GradientsWithLayerNormPreluAndDropout) {
     auto model = Make(c);
     RandomBatch b(kShape, {3, 2, 4}, 5);
     b.batch.seed = 11;  // training: the masks are fixed by the seed
-    testutil::ExpectModelGradients(model.get(), &b);
+    testing::ExpectModelGradients(model.get(), &b);
   }
 }
 
@@ -166,13 +166,13 @@ TEST(MmoeTest, GradientsWithoutDomainEmbedding) {
   auto model = Make(MmoeConfigFor(BY_TASK, BY_TASK, 0));
   EXPECT_EQ(model->params()->Find("domain_embedding.table"), nullptr);
   RandomBatch b(kShape, {3, 3, 3}, 6);
-  testutil::ExpectModelGradients(model.get(), &b);
+  testing::ExpectModelGradients(model.get(), &b);
   // A null dfeatures view is allowed: parameters still get their gradients.
   model->params()->ZeroGrad();
   Tensor logits({b.batch.size, kShape.num_tasks});
   model->Forward(b.batch, logits.view());
   model->Backward(b.batch, b.r.view(), MatView{});
-  EXPECT_FALSE(testutil::AllZero(model->params()->Find("experts.0.w")->grad));
+  EXPECT_FALSE(testing::AllZero(model->params()->Find("experts.0.w")->grad));
 }
 
 TEST(MmoeTest, DropoutTrainingVersusEval) {

@@ -1,4 +1,4 @@
-// Shared-Bottom (MODELS.md): y_t = tower_t(MLP(e)), logits pre-sigmoid.
+// Shared-Bottom (docs/models.md): y_t = tower_t(MLP(e)), logits pre-sigmoid.
 //   e: the input (features + optional domain embedding, experts/layers/domain_input.h)
 //   MLP: SharedBottomConfig.bottom;   towers: SharedBottomConfig.tower hidden layers + a final
 //   Linear, indexed by SharedBottomConfig.tower_index (experts/layers/towers.h; the bottom's

@@ -10,7 +10,7 @@
 namespace moerec {
 namespace {
 
-using testutil::RandomBatch;
+using testing::RandomBatch;
 
 const ModelShape kShape{4, 3, 2};  // F, D, T
 
@@ -72,7 +72,7 @@ TEST_P(SharedBottomTest, Gradients) {
       SCOPED_TRACE(::testing::Message() << "activation " << act << " layer_norm " << layer_norm);
       auto model = Make(SharedBottomConfigFor(GetParam(), act, layer_norm, 3));
       RandomBatch b(kShape, {7, 6, 8}, 2);
-      testutil::ExpectModelGradients(model.get(), &b);
+      testing::ExpectModelGradients(model.get(), &b);
     }
   }
 }

@@ -13,7 +13,7 @@ constexpr size_t kChunkBytes = 4 << 20;
 }  // namespace
 
 StatusOr<std::unique_ptr<RowFileWriter>> RowFileWriter::Create(const std::string& path) {
-  ASSIGN_OR_RETURN(std::unique_ptr<FileWriter> file, FileWriter::Create(path));
+  ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file, AtomicFile::Create(path));
   RETURN_IF_ERROR(file->Append(std::string_view(kRowFileMagic, kMagicBytes)));
   return std::unique_ptr<RowFileWriter>(new RowFileWriter(std::move(file)));
 }
@@ -37,7 +37,7 @@ Status RowFileWriter::Delete(uint64_t table_hash, uint64_t key) {
   return Record(table_hash, key, kDeletedRow, std::string_view());
 }
 
-Status RowFileWriter::Close() { return file_->Close(); }
+Status RowFileWriter::Close() { return file_->Commit(); }
 
 StatusOr<std::unique_ptr<RowFileReader>> RowFileReader::Open(const std::string& path) {
   ASSIGN_OR_RETURN(std::unique_ptr<FileReader> file, FileReader::Open(path));

@@ -3,7 +3,7 @@
 //
 // Layout (little-endian): the magic "MOEROWS1", then records
 //   u64 table name_hash | u64 feature id | u32 n | n bytes: the row's stored value
-//   (ps/internal/row_codec.h); n = kDeletedRow marks a deleted row and has no value bytes.
+//   (ps/row_codec.h); n = kDeletedRow marks a deleted row and has no value bytes.
 // The file carries no checksum of its own: the checkpoint manifest holds its size and crc32.
 // Thread-safety: none.
 #ifndef MOEREC_PS_INTERNAL_ROW_FILE_H_
@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/file_util.h"
 #include "core/status.h"
-#include "ps/internal/file_util.h"
 
 namespace moerec {
 
@@ -28,16 +28,17 @@ class RowFileWriter {
 
   Status Put(uint64_t table_hash, uint64_t key, std::string_view value);
   Status Delete(uint64_t table_hash, uint64_t key);
-  // Syncs and closes; the file's size and crc32 are then available.
+  // Commits the file (core/file_util.h: it appears under its name only whole and durable);
+  // its size and CRC-32 stay available.
   Status Close();
   uint64_t size() const { return file_->size(); }
   uint32_t crc() const { return file_->crc(); }
 
  private:
-  explicit RowFileWriter(std::unique_ptr<FileWriter> file) : file_(std::move(file)) {}
+  explicit RowFileWriter(std::unique_ptr<AtomicFile> file) : file_(std::move(file)) {}
   Status Record(uint64_t table_hash, uint64_t key, uint32_t n, std::string_view value);
 
-  std::unique_ptr<FileWriter> file_;
+  std::unique_ptr<AtomicFile> file_;
   std::string record_;
 };
 

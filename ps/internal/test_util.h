@@ -1,4 +1,5 @@
-// Helpers of the ps tests: temporary folders, table specs, reading every row of a store.
+// Helpers of the ps tests: table specs, reading every row of a store (temporary folders:
+// core/temp_dir.h).
 // Test-only; not linked into the library.
 #ifndef MOEREC_PS_INTERNAL_TEST_UTIL_H_
 #define MOEREC_PS_INTERNAL_TEST_UTIL_H_
@@ -13,29 +14,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/temp_dir.h"
 #include "ps/row_store.h"
 
-namespace moerec {
-
-// A fresh folder under $TMPDIR (or /tmp), removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/moerec-ps-XXXXXX";
-    CHECK(mkdtemp(pattern.data()) != nullptr) << "mkdtemp " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+namespace moerec::testing {
 
 inline TableSpec MakeSpec(const std::string& name, int dim, RowOptimizerConfig::Type type,
                           float lr) {
@@ -91,6 +73,6 @@ inline RowMap AllRows(const RowStore& store) {
   return rows;
 }
 
-}  // namespace moerec
+}  // namespace moerec::testing
 
 #endif  // MOEREC_PS_INTERNAL_TEST_UTIL_H_

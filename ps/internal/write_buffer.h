@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ps/internal/row_codec.h"
+#include "ps/row_codec.h"
 
 namespace moerec {
 

@@ -1,4 +1,4 @@
-// Exact rank-based AUC and GAUC over caller-owned arrays (MODELS.md "Metrics (definitions)").
+// Exact rank-based AUC and GAUC over caller-owned arrays (docs/models.md "Metrics (definitions)").
 //
 // A label counts as positive when it is >= 0.5 (labels are 0 or 1). Tied scores get averaged
 // ranks, so a tie between a positive and a negative counts one half. Both functions are

@@ -1,5 +1,5 @@
 // DomainTaskMetrics: keeps every observed (prediction, label, user, truth) per (domain, task)
-// cell of an evaluation pass and computes the metrics of DESIGN.md §7 and MODELS.md
+// cell of an evaluation pass and computes the metrics of DESIGN.md §7 and docs/models.md
 // "Metrics (definitions)" exactly (no histogram approximation).
 //
 // Sizes: B samples, T tasks, D domains. Add() copies what it keeps; the caller keeps its
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "worker/data/batch.h"
+#include "data/batch.h"
 
 namespace moerec {
 

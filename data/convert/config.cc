@@ -1,0 +1,255 @@
+// Loading and validating ConvertConfig (declared in convert.h).
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "data/convert/convert.h"
+#include "data/convert/internal/movielens_layout.h"
+#include "data/shard.h"
+#include "proto/text_config.h"
+
+namespace moerec {
+namespace {
+
+namespace fs = std::filesystem;
+using convert::DomainFieldValues;
+
+Status Bad(const std::string& field, const std::string& problem) {
+  return InvalidArgument(field + ": " + problem);
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+std::string At(const std::string& field, int i) { return field + "[" + std::to_string(i) + "]"; }
+
+// Domain, task and slot names become metric keys and file names in a job (proto/text_config).
+Status CheckName(const std::string& field, const std::string& name) {
+  if (name.empty()) return Bad(field, "required");
+  if (name.find('/') != std::string::npos) {
+    return Bad(field, "'" + name + "' must not contain '/' (names become metric keys)");
+  }
+  return Status::OK();
+}
+
+Status CheckTasks(const google::protobuf::RepeatedPtrField<TaskSpec>& tasks,
+                  const std::string& prefix, bool csv) {
+  if (tasks.empty()) return Bad(prefix, "at least one task is required");
+  std::set<std::string> names;
+  for (int t = 0; t < tasks.size(); ++t) {
+    const TaskSpec& task = tasks[t];
+    const std::string field = At(prefix, t);
+    RETURN_IF_ERROR(CheckName(field + ".name", task.name()));
+    if (!names.insert(task.name()).second) {
+      return Bad(field + ".name", "'" + task.name() + "' names two tasks");
+    }
+    if (!std::isfinite(task.threshold())) return Bad(field + ".threshold", "must be finite");
+    if (csv && task.column().empty()) return Bad(field + ".column", "required for CSV input");
+    if (!csv && task.has_column()) {
+      return Bad(field + ".column", "not used for MovieLens (tasks compare the rating)");
+    }
+    if (!csv && task.op() == TaskSpec::BINARY) {
+      return Bad(field + ".op", "required for MovieLens ratings: one of GT, GE, EQ, LE, LT, NE");
+    }
+  }
+  return Status::OK();
+}
+
+// Group names unique and non-empty, values non-empty, no value in two groups, and (when
+// `allowed` is non-empty) every value among `allowed`.
+Status CheckGroups(const google::protobuf::RepeatedPtrField<DomainGroup>& groups,
+                   const std::string& prefix, const std::vector<std::string>& allowed,
+                   const std::string& allowed_what) {
+  std::set<std::string> names;
+  std::set<std::string> values;
+  const std::set<std::string> ok(allowed.begin(), allowed.end());
+  for (int g = 0; g < groups.size(); ++g) {
+    const std::string field = At(prefix, g);
+    RETURN_IF_ERROR(CheckName(field + ".name", groups[g].name()));
+    if (!names.insert(groups[g].name()).second) {
+      return Bad(field + ".name", "'" + groups[g].name() + "' names two groups");
+    }
+    if (groups[g].values().empty()) return Bad(field + ".values", "at least one value");
+    for (int v = 0; v < groups[g].values_size(); ++v) {
+      const std::string& value = groups[g].values(v);
+      if (!ok.empty() && ok.count(value) == 0) {
+        return Bad(At(field + ".values", v),
+                   "'" + value + "' is not " + allowed_what + " (allowed: " + Join(allowed) + ")");
+      }
+      if (!values.insert(value).second) {
+        return Bad(At(field + ".values", v), "'" + value + "' is in two groups");
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status CheckCsv(const CsvInput& csv, const SplitConfig& split) {
+  if (csv.files().empty()) return Bad("csv.files", "at least one file or directory");
+  if (csv.delimiter().empty()) return Bad("csv.delimiter", "must not be empty");
+  if (csv.quote().size() > 1) return Bad("csv.quote", "one character, or \"\" for no quoting");
+  if (!csv.quote().empty() && csv.delimiter().find(csv.quote()[0]) != std::string::npos) {
+    return Bad("csv.quote", "must not appear in csv.delimiter");
+  }
+  if (csv.num_columns() < 0) return Bad("csv.num_columns", "must be >= 0 (0 = from the data)");
+  if (csv.has_domain_column()) {
+    if (csv.domain_column().empty()) return Bad("csv.domain_column", "must not be empty");
+    if (csv.domain_groups_size() > 0) {
+      RETURN_IF_ERROR(CheckGroups(csv.domain_groups(), "csv.domain_groups", {}, ""));
+      if (csv.num_domains() != 0 && csv.num_domains() != csv.domain_groups_size()) {
+        return Bad("csv.num_domains", "must be 0 or the number of domain_groups");
+      }
+      if (csv.domain_names_size() > 0) {
+        return Bad("csv.domain_names", "not used with domain_groups (the groups are named)");
+      }
+    } else {
+      if (csv.num_domains() < 1) {
+        return Bad("csv.num_domains",
+                   "required (>= 1) for a numeric domain column; or give domain_groups");
+      }
+      if (csv.domain_names_size() != 0 && csv.domain_names_size() != csv.num_domains()) {
+        return Bad("csv.domain_names", "must have num_domains entries, or none");
+      }
+    }
+  } else {
+    if (csv.domain_groups_size() > 0) return Bad("csv.domain_groups", "needs csv.domain_column");
+    if (csv.num_domains() > 1) return Bad("csv.num_domains", "> 1 needs csv.domain_column");
+    if (csv.domain_names_size() > 1)
+      return Bad("csv.domain_names", "at most one without domain_column");
+  }
+  for (int d = 0; d < csv.domain_names_size(); ++d) {
+    RETURN_IF_ERROR(CheckName(At("csv.domain_names", d), csv.domain_names(d)));
+  }
+  RETURN_IF_ERROR(CheckTasks(csv.tasks(), "csv.tasks", true));
+  if (csv.slots().empty() && csv.dense().empty()) {
+    return Bad("csv.slots", "the data has no features: give at least one slot or dense column");
+  }
+  if (csv.has_user_column() && csv.user_column().empty()) {
+    return Bad("csv.user_column", "must not be empty");
+  }
+  if (csv.has_time_column() && csv.time_column().empty()) {
+    return Bad("csv.time_column", "must not be empty");
+  }
+  std::set<std::string> names;
+  for (int s = 0; s < csv.slots_size(); ++s) {
+    const SlotColumn& slot = csv.slots(s);
+    const std::string field = At("csv.slots", s);
+    RETURN_IF_ERROR(CheckName(field + ".name", slot.name()));
+    if (!names.insert(slot.name()).second) {
+      return Bad(field + ".name", "'" + slot.name() + "' names two slots");
+    }
+    if (slot.column().empty()) return Bad(field + ".column", "required");
+  }
+  for (int f = 0; f < csv.dense_size(); ++f) {
+    if (csv.dense(f).column().empty()) return Bad(At("csv.dense", f) + ".column", "required");
+  }
+  if (split.method() == SplitConfig::BY_TIME && !csv.has_time_column()) {
+    return Bad("split.method", "BY_TIME needs csv.time_column");
+  }
+  return Status::OK();
+}
+
+Status CheckMovieLens(const MovieLensInput& ml) {
+  if (ml.dir().empty()) return Bad("movielens.dir", "required: the folder holding the files");
+  if (ml.has_ratings_file() && ml.ratings_file().empty()) {
+    return Bad("movielens.ratings_file", "must not be empty");
+  }
+  if (ml.zip_prefix_length() < 1) return Bad("movielens.zip_prefix_length", "must be >= 1");
+  RETURN_IF_ERROR(CheckTasks(ml.tasks(), "movielens.tasks", false));
+  const DomainRule& rule = ml.domain();
+  if (rule.field() == DomainRule::SINGLE && rule.groups_size() > 0) {
+    return Bad("movielens.domain.groups", "need a field (GENDER, AGE or OCCUPATION)");
+  }
+  const std::string what = "a valid " + DomainRule::Field_Name(rule.field()) + " value for " +
+                           MovieLensInput::Layout_Name(ml.layout());
+  RETURN_IF_ERROR(CheckGroups(rule.groups(), "movielens.domain.groups",
+                              DomainFieldValues(ml.layout(), rule.field()), what));
+  std::set<int> features;
+  for (int f = 0; f < ml.features_size(); ++f) {
+    if (!features.insert(ml.features(f)).second) {
+      return Bad(At("movielens.features", f),
+                 MovieLensInput::Feature_Name(ml.features(f)) + " is listed twice");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ValidateConvertConfig(const ConvertConfig& config) {
+  const SplitConfig& split = config.split();
+  switch (config.input_case()) {
+    case ConvertConfig::kCsv:
+      RETURN_IF_ERROR(CheckCsv(config.csv(), split));
+      break;
+    case ConvertConfig::kMovielens:
+      RETURN_IF_ERROR(CheckMovieLens(config.movielens()));
+      break;
+    case ConvertConfig::INPUT_NOT_SET:
+      return Bad("input", "set one of csv { ... } or movielens { ... }");
+  }
+  if (config.output_dir().empty()) return Bad("output_dir", "required");
+  if (config.samples_per_shard() < 1) return Bad("samples_per_shard", "must be >= 1");
+  if (config.block_samples() < 1 ||
+      static_cast<uint32_t>(config.block_samples()) > kMaxBlockSamples) {
+    return Bad("block_samples", "must be in [1, " + std::to_string(kMaxBlockSamples) + "]");
+  }
+  if (config.bad_row_budget() < 0)
+    return Bad("bad_row_budget", "must be >= 0 (0 = stop at the first)");
+  if (config.bad_rows_logged() < 0) return Bad("bad_rows_logged", "must be >= 0");
+  const double fractions[] = {split.train(), split.validation(), split.test()};
+  const char* names[] = {"split.train", "split.validation", "split.test"};
+  for (int i = 0; i < 3; ++i) {
+    if (!(fractions[i] >= 0 && fractions[i] <= 1)) return Bad(names[i], "must be in [0, 1]");
+  }
+  const double sum = fractions[0] + fractions[1] + fractions[2];
+  if (std::fabs(sum - 1) > 1e-6) {
+    return Bad("split", "train + validation + test = " + std::to_string(sum) + "; must be 1");
+  }
+  if (split.per_domain() && split.method() == SplitConfig::RANDOM) {
+    return Bad("split.per_domain",
+               "applies to EXACT_RANDOM and BY_TIME (RANDOM splits each row independently, "
+               "so every domain already gets the fractions in expectation)");
+  }
+  return Status::OK();
+}
+
+namespace {
+
+StatusOr<ConvertConfig> ResolveAndValidate(ConvertConfig config, const std::string& source_name,
+                                           const std::string& base_dir) {
+  if (!base_dir.empty()) {
+    if (config.has_csv()) {
+      for (std::string& f : *config.mutable_csv()->mutable_files()) f = ResolvePath(base_dir, f);
+    }
+    if (config.has_movielens()) {
+      config.mutable_movielens()->set_dir(ResolvePath(base_dir, config.movielens().dir()));
+    }
+    if (config.has_output_dir()) config.set_output_dir(ResolvePath(base_dir, config.output_dir()));
+  }
+  RETURN_IF_ERROR(ValidateConvertConfig(config).WithContext(source_name));
+  return config;
+}
+
+}  // namespace
+
+StatusOr<ConvertConfig> ParseConvertConfig(const std::string& text, const std::string& source_name,
+                                           const std::string& base_dir) {
+  ConvertConfig config;
+  RETURN_IF_ERROR(ParseTextProto(text, source_name, &config));
+  return ResolveAndValidate(std::move(config), source_name, base_dir);
+}
+
+StatusOr<ConvertConfig> LoadConvertConfig(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return NotFound(path + ": no such config file");
+  ConvertConfig config;
+  RETURN_IF_ERROR(ParseTextProtoFile(path, &config));
+  const std::string dir = fs::path(path).parent_path().string();
+  return ResolveAndValidate(std::move(config), path, dir.empty() ? "." : dir);
+}
+
+}  // namespace moerec

@@ -1,0 +1,333 @@
+#include "data/convert/internal/csv_source.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <system_error>
+
+namespace moerec::convert {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Files named by the config, directories expanded to their visible regular files in name order.
+StatusOr<std::vector<std::string>> ExpandFiles(const CsvInput& config) {
+  std::vector<std::string> out;
+  for (int i = 0; i < config.files_size(); ++i) {
+    const std::string& path = config.files(i);
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      std::vector<std::string> inside;
+      for (const fs::directory_entry& e : fs::directory_iterator(path, ec)) {
+        const std::string name = e.path().filename().string();
+        if (!name.empty() && name[0] != '.' && e.is_regular_file()) inside.push_back(e.path());
+      }
+      if (ec) return IoError("csv.files[" + std::to_string(i) + "]: " + path + ": " + ec.message());
+      std::sort(inside.begin(), inside.end());
+      if (inside.empty()) {
+        return NotFound("csv.files[" + std::to_string(i) + "]: directory " + path +
+                        " holds no files");
+      }
+      out.insert(out.end(), inside.begin(), inside.end());
+    } else if (fs::exists(path, ec)) {
+      out.push_back(path);
+    } else {
+      return NotFound("csv.files[" + std::to_string(i) + "]: " + path + ": no such file");
+    }
+  }
+  return out;
+}
+
+uint64_t AutoId(std::string_view value) {
+  const std::optional<uint64_t> n = ParseUint64(value);
+  return n ? *n : HashString(value);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<CsvSource>> CsvSource::Open(const CsvInput& config) {
+  std::unique_ptr<CsvSource> source(new CsvSource(config));
+  RETURN_IF_ERROR(source->Init());
+  return source;
+}
+
+StatusOr<CsvSource::Column> CsvSource::Resolve(const std::string& name,
+                                               const std::string& config_field,
+                                               const std::string& label) const {
+  Column c;
+  c.label = label + " (column " + Quote(name) + ")";
+  if (config_.header()) {
+    const auto it = std::find(header_.begin(), header_.end(), name);
+    if (it == header_.end()) {
+      std::string names;
+      for (const std::string& h : header_) names += (names.empty() ? "" : ", ") + Quote(h);
+      return InvalidArgument(config_field + ": column " + Quote(name) +
+                             " is not in the header of " + files_[0] + " (columns: " + names + ")");
+    }
+    c.index = static_cast<int>(it - header_.begin());
+  } else {
+    const std::optional<uint64_t> index = ParseUint64(name);
+    if (!index || *index > (1u << 20)) {
+      return InvalidArgument(config_field + ": " + Quote(name) +
+                             " is not a 0-based column index (csv.header is false)");
+    }
+    c.index = static_cast<int>(*index);
+    if (num_columns_ > 0 && c.index >= num_columns_) {
+      return InvalidArgument(config_field + ": column index " + name + " not in [0, " +
+                             std::to_string(num_columns_) + ") (csv.num_columns)");
+    }
+  }
+  return c;
+}
+
+Status CsvSource::Init() {
+  ASSIGN_OR_RETURN(files_, ExpandFiles(config_));
+  quote_ = config_.quote().empty() ? 0 : config_.quote()[0];
+  num_columns_ = config_.num_columns();
+  if (config_.header()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<LineReader> reader, LineReader::Open(files_[0]));
+    std::string_view line;
+    ASSIGN_OR_RETURN(const bool any, reader->Next(&line));
+    if (!any) return InvalidArgument(files_[0] + ": empty file; csv.header expects a header line");
+    header_line_ = std::string(line);
+    if (quote_ != 0) {
+      const std::string error =
+          SplitQuoted(header_line_, config_.delimiter(), quote_, &fields_, &storage_);
+      if (!error.empty()) return InvalidArgument(reader->Where() + ": header: " + error);
+    } else {
+      SplitPlain(header_line_, config_.delimiter(), &fields_);
+    }
+    header_.assign(fields_.begin(), fields_.end());
+    if (num_columns_ == 0) num_columns_ = static_cast<int>(header_.size());
+  }
+
+  if (config_.has_domain_column()) {
+    ASSIGN_OR_RETURN(domain_, Resolve(config_.domain_column(), "csv.domain_column", "domain"));
+    for (int g = 0; g < config_.domain_groups_size(); ++g) {
+      const DomainGroup& group = config_.domain_groups(g);
+      schema_.domain_names.push_back(group.name());
+      group_list_ += (g > 0 ? ", " : "") + group.name();
+      for (const std::string& v : group.values()) domain_values_[v] = g;
+    }
+    if (config_.domain_groups_size() == 0) {
+      for (int d = 0; d < config_.num_domains(); ++d) {
+        schema_.domain_names.push_back(config_.domain_names_size() > 0 ? config_.domain_names(d)
+                                                                       : "d" + std::to_string(d));
+      }
+    }
+  } else {
+    schema_.domain_names.push_back(config_.domain_names_size() > 0 ? config_.domain_names(0)
+                                                                   : "all");
+  }
+  if (config_.has_user_column()) {
+    ASSIGN_OR_RETURN(user_, Resolve(config_.user_column(), "csv.user_column", "user"));
+  }
+  if (config_.has_time_column()) {
+    ASSIGN_OR_RETURN(time_, Resolve(config_.time_column(), "csv.time_column", "time"));
+    schema_.has_time = true;
+  }
+  for (int t = 0; t < config_.tasks_size(); ++t) {
+    const TaskSpec& spec = config_.tasks(t);
+    ASSIGN_OR_RETURN(Column column,
+                     Resolve(spec.column(), "csv.tasks[" + std::to_string(t) + "].column",
+                             "task " + Quote(spec.name())));
+    tasks_.push_back({.column = std::move(column), .op = spec.op(), .threshold = spec.threshold()});
+    schema_.task_names.push_back(spec.name());
+  }
+  for (int s = 0; s < config_.slots_size(); ++s) {
+    const SlotColumn& spec = config_.slots(s);
+    ASSIGN_OR_RETURN(Column column,
+                     Resolve(spec.column(), "csv.slots[" + std::to_string(s) + "].column",
+                             "slot " + Quote(spec.name())));
+    slots_.push_back(
+        {.column = std::move(column), .separator = spec.separator(), .id_type = spec.id_type()});
+    SlotSpec out;
+    out.set_name(spec.name());
+    if (spec.has_table()) out.set_table(spec.table());
+    out.set_side(spec.side());
+    out.set_pooling(spec.pooling());
+    schema_.slots.push_back(std::move(out));
+  }
+  for (int f = 0; f < config_.dense_size(); ++f) {
+    const DenseColumn& spec = config_.dense(f);
+    ASSIGN_OR_RETURN(Column column,
+                     Resolve(spec.column(), "csv.dense[" + std::to_string(f) + "].column",
+                             "dense " + std::to_string(f)));
+    dense_.push_back({.column = std::move(column),
+                      .has_missing = spec.has_missing_value(),
+                      .missing = spec.missing_value(),
+                      .log1p = spec.log1p()});
+  }
+  schema_.num_dense = static_cast<int>(dense_.size());
+
+  for (const Column* c : {&domain_, &user_, &time_}) max_index_ = std::max(max_index_, c->index);
+  for (const Task& t : tasks_) max_index_ = std::max(max_index_, t.column.index);
+  for (const Slot& s : slots_) max_index_ = std::max(max_index_, s.column.index);
+  for (const Dense& d : dense_) max_index_ = std::max(max_index_, d.column.index);
+  return Status::OK();
+}
+
+Status CsvSource::Rewind(BadRowBudget* bad) {
+  bad_ = bad;
+  file_index_ = 0;
+  reader_.reset();
+  rows_read_ = 0;
+  expected_columns_ = num_columns_;
+  return Status::OK();
+}
+
+StatusOr<bool> CsvSource::OpenFile() {
+  reader_.reset();
+  if (file_index_ >= files_.size()) return false;
+  ASSIGN_OR_RETURN(reader_, LineReader::Open(files_[file_index_]));
+  if (config_.header()) {
+    std::string_view line;
+    ASSIGN_OR_RETURN(const bool any, reader_->Next(&line));
+    if (!any) return InvalidArgument(reader_->path() + ": empty file; csv.header expects a header");
+    if (line != header_line_) {
+      return InvalidArgument(reader_->Where() + ": header differs from the header of " + files_[0]);
+    }
+  }
+  return true;
+}
+
+StatusOr<bool> CsvSource::Next(Row* row) {
+  CHECK(bad_ != nullptr) << "Next before Rewind";
+  std::string_view line;
+  while (true) {
+    if (reader_ == nullptr) {
+      ASSIGN_OR_RETURN(const bool opened, OpenFile());
+      if (!opened) return false;
+    }
+    ASSIGN_OR_RETURN(const bool any, reader_->Next(&line));
+    if (!any) {
+      reader_.reset();
+      ++file_index_;
+      continue;
+    }
+    if (line.empty()) continue;
+    row->ordinal = rows_read_++;
+    std::string field = "columns";
+    std::string problem;
+    if (quote_ != 0) {
+      problem = SplitQuoted(line, config_.delimiter(), quote_, &fields_, &storage_);
+    } else {
+      SplitPlain(line, config_.delimiter(), &fields_);
+    }
+    const int count = static_cast<int>(fields_.size());
+    if (problem.empty() && expected_columns_ == 0) {
+      // No header and no num_columns: the first data row sets the count.
+      if (max_index_ >= count) {
+        return InvalidArgument(reader_->Where() + ": the first row has " + std::to_string(count) +
+                               " fields but the config uses column " + std::to_string(max_index_) +
+                               " (set csv.num_columns if this row is the bad one)");
+      }
+      expected_columns_ = count;
+    }
+    if (problem.empty() && count != expected_columns_) {
+      problem = "expected " + std::to_string(expected_columns_) + " fields separated by " +
+                Quote(config_.delimiter()) + ", found " + std::to_string(count);
+    }
+    if (problem.empty() && ParseRow(row, &field, &problem)) return true;
+    RETURN_IF_ERROR(bad_->Skip(reader_->Where(), field, problem));
+  }
+}
+
+bool CsvSource::ParseRow(Row* row, std::string* field, std::string* problem) {
+  row->Reset(schema_);
+  const auto fail = [&](const Column& c, std::string what) {
+    *field = c.label;
+    *problem = std::move(what);
+    return false;
+  };
+  if (domain_.index >= 0) {
+    const std::string_view v = fields_[domain_.index];
+    if (!domain_values_.empty()) {
+      const auto it = domain_values_.find(std::string(v));
+      if (it == domain_values_.end()) {
+        return fail(domain_, Quote(v) + " is in no domain group (groups: " + group_list_ + ")");
+      }
+      row->domain = it->second;
+    } else {
+      const std::optional<int64_t> d = ParseInt64(v);
+      const int64_t n = static_cast<int64_t>(schema_.domain_names.size());
+      if (!d || *d < 0 || *d >= n) {
+        return fail(domain_, Quote(v) + " is not a domain id in [0, " + std::to_string(n) + ")");
+      }
+      row->domain = static_cast<int32_t>(*d);
+    }
+  }
+  if (user_.index >= 0) {
+    const std::string_view v = fields_[user_.index];
+    if (v.empty()) return fail(user_, "empty");
+    row->user = AutoId(v);
+  }
+  if (time_.index >= 0) {
+    const std::string_view v = fields_[time_.index];
+    if (const std::optional<int64_t> t = ParseInt64(v)) {
+      row->time = *t;
+    } else if (const std::optional<double> d = ParseDouble(v); d && std::fabs(*d) < 9e18) {
+      row->time = std::llround(*d);
+    } else {
+      return fail(time_, Quote(v) + " is not a number");
+    }
+  }
+  for (size_t t = 0; t < tasks_.size(); ++t) {
+    const Task& task = tasks_[t];
+    const std::string_view v = fields_[task.column.index];
+    if (v.empty()) continue;  // not observed
+    const std::optional<double> value = ParseDouble(v);
+    if (!value) return fail(task.column, Quote(v) + " is not a number");
+    if (task.op == TaskSpec::BINARY && *value != 0 && *value != 1) {
+      return fail(task.column, Quote(v) + " is not 0 or 1 (the task has no op)");
+    }
+    row->labels[t] = TaskLabel(*value, task.op, task.threshold) ? 1.0f : 0.0f;
+    row->mask[t] = 1;
+  }
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    const Slot& slot = slots_[s];
+    const std::string_view v = fields_[slot.column.index];
+    if (v.empty()) continue;
+    if (slot.separator.empty()) {
+      pieces_.assign(1, v);
+    } else {
+      SplitPlain(v, slot.separator, &pieces_);
+    }
+    for (const std::string_view piece : pieces_) {
+      if (piece.empty()) continue;
+      switch (slot.id_type) {
+        case SlotColumn::AUTO:
+          row->slots[s].push_back(AutoId(piece));
+          break;
+        case SlotColumn::STRING:
+          row->slots[s].push_back(HashString(piece));
+          break;
+        case SlotColumn::INTEGER: {
+          const std::optional<int64_t> id = ParseInt64(piece);
+          if (!id) return fail(slot.column, Quote(piece) + " is not an integer (id_type INTEGER)");
+          row->slots[s].push_back(static_cast<uint64_t>(*id));
+          break;
+        }
+      }
+    }
+  }
+  for (size_t f = 0; f < dense_.size(); ++f) {
+    const Dense& dense = dense_[f];
+    const std::string_view v = fields_[dense.column.index];
+    double value = dense.missing;
+    if (v.empty()) {
+      if (!dense.has_missing) return fail(dense.column, "empty, and no missing_value is set");
+    } else {
+      const std::optional<double> parsed = ParseDouble(v);
+      if (!parsed) return fail(dense.column, Quote(v) + " is not a finite number");
+      value = *parsed;
+      if (dense.log1p) value = std::log1p(std::max(value, 0.0));
+    }
+    const float stored = static_cast<float>(value);
+    if (!std::isfinite(stored)) return fail(dense.column, Quote(v) + " overflows a float");
+    row->dense[f] = stored;
+  }
+  return true;
+}
+
+}  // namespace moerec::convert
