@@ -1,6 +1,7 @@
 #include "core/file_util.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,12 +14,30 @@ namespace {
 
 constexpr size_t kBufferBytes = 1 << 20;
 
+std::string ParentDir(const std::string& path);
+
+// ErrnoError for `what` on `path`; when the disk is full, with the bytes still to write and the
+// bytes free where `path` lives.
+Status FileError(const std::string& what, const std::string& path, uint64_t bytes_needed) {
+  const int err = errno;
+  Status s = ErrnoError(what + " " + path);
+  if (err != ENOSPC && err != EDQUOT) return s;
+  struct statvfs fs;
+  std::string free_text = "unknown";
+  if (::statvfs(ParentDir(path).c_str(), &fs) == 0) {
+    free_text = std::to_string(static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize);
+  }
+  return ResourceExhausted(s.message() + " (" + std::to_string(bytes_needed) +
+                           " more bytes to write, " + free_text + " bytes free in " +
+                           ParentDir(path) + ")");
+}
+
 Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
   while (n > 0) {
     const ssize_t w = ::write(fd, data, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError("write " + path);
+      return FileError("write", path, n);
     }
     data += w;
     n -= static_cast<size_t>(w);
@@ -76,7 +95,7 @@ Status AtomicFile::Commit() {
   RETURN_IF_ERROR(status_);
   if (fd_ < 0) return FailedPrecondition(path_ + ": Commit called twice");
   Status s = Drain();
-  if (s.ok() && ::fsync(fd_) != 0) s = ErrnoError("fsync " + tmp_path_);
+  if (s.ok() && ::fsync(fd_) != 0) s = FileError("fsync", tmp_path_, 0);
   if (!s.ok()) {
     Abandon();
     return status_ = s;
@@ -153,6 +172,23 @@ Status SyncDir(const std::string& dir) {
   const int rc = ::fsync(fd);
   ::close(fd);
   if (rc != 0) return ErrnoError("fsync folder " + dir);
+  return Status::OK();
+}
+
+Status CopyFileDurably(const std::string& from, const std::string& to, uint64_t* size,
+                       uint32_t* crc) {
+  ASSIGN_OR_RETURN(std::unique_ptr<FileReader> in, FileReader::Open(from));
+  ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> out, AtomicFile::Create(to));
+  std::string chunk;
+  for (;;) {
+    size_t got = 0;
+    RETURN_IF_ERROR(in->Read(4 * kBufferBytes, &chunk, &got));
+    if (got == 0) break;
+    RETURN_IF_ERROR(out->Append(std::string_view(chunk.data(), got)));
+  }
+  RETURN_IF_ERROR(out->Commit());
+  if (size != nullptr) *size = out->size();
+  if (crc != nullptr) *crc = out->crc();
   return Status::OK();
 }
 

@@ -64,6 +64,11 @@ Status WriteFileAtomically(const std::string& path, std::string_view contents);
 // such as a converter's staged output; the files in it must already be durable).
 Status RenameDurably(const std::string& from, const std::string& to);
 
+// Copies `from` to `to` through an AtomicFile (durable, in place only whole); *size and *crc
+// (either may be null) get the size and CRC-32 of the bytes copied.
+Status CopyFileDurably(const std::string& from, const std::string& to, uint64_t* size,
+                       uint32_t* crc);
+
 // fsync of a folder (makes renames and new files in it durable).
 Status SyncDir(const std::string& dir);
 

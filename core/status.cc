@@ -24,6 +24,8 @@ const char* CodeName(StatusCode code) {
       return "Unavailable";
     case StatusCode::kInternal:
       return "Internal";
+    case StatusCode::kResourceExhausted:
+      return "ResourceExhausted";
   }
   return "Unknown";
 }
@@ -47,6 +49,11 @@ Status Status::WithContext(const std::string& context) const {
 
 std::ostream& operator<<(std::ostream& os, const Status& status) { return os << status.ToString(); }
 
-Status ErrnoError(const std::string& what) { return IoError(what + ": " + std::strerror(errno)); }
+Status ErrnoError(const std::string& what) {
+  const int err = errno;
+  std::string message = what + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return ResourceExhausted(std::move(message));
+  return IoError(std::move(message));
+}
 
 }  // namespace moerec

@@ -26,7 +26,10 @@ enum class StatusCode {
   kFailedPrecondition,
   kUnavailable,  // a peer is gone or timed out
   kInternal,
+  kResourceExhausted,  // a disk full, or not memory enough for what a config asks for
 };
+// Codes travel on the wire as ints in [0, kLastStatusCode].
+inline constexpr int kLastStatusCode = static_cast<int>(StatusCode::kResourceExhausted);
 
 class [[nodiscard]] Status {
  public:
@@ -70,11 +73,15 @@ inline Status FailedPrecondition(std::string m) {
 }
 inline Status Unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 inline Status Internal(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
+inline Status ResourceExhausted(std::string m) {
+  return Status(StatusCode::kResourceExhausted, std::move(m));
+}
 
 // Prints ToString() (for logs and test messages).
 std::ostream& operator<<(std::ostream& os, const Status& status);
 
-// IoError carrying strerror(errno) for `what` (e.g. "open /path").
+// IoError carrying strerror(errno) for `what` (e.g. "open /path"); ResourceExhausted when errno
+// says the disk or the quota is full.
 Status ErrnoError(const std::string& what);
 
 // Either a value or a non-OK Status.

@@ -78,11 +78,24 @@ class Model {
   ParameterSet params_;
 };
 
+// The checks CreateModel runs before it builds anything (fields named as in the job config).
+Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape);
+
 // Builds the model that `config` names. InvalidArgument naming the field when the config does
 // not fit the shape (a head indexed by domain with one domain is fine; an empty MLP is not).
 // Parameters are initialised from `seed` only, so the same seed gives the same model.
 StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const ModelShape& shape,
                                              uint64_t seed);
+
+// What a model of `config` takes before it is built: its parameter values and the floats of
+// activations and their gradients it keeps per sample of a training batch (an upper bound:
+// every buffer a layer may use). The config must be valid (CreateModel's checks); the job's
+// loader compares this with the memory there is before anything is allocated.
+struct ModelSize {
+  int64_t parameters = 0;
+  int64_t activations_per_sample = 0;
+};
+ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape);
 
 // For implementations: CHECKs that `batch` fits `shape` (features (B, F), domain_begin (D + 1)
 // non-decreasing from 0 to B) and that the logits or dlogits view is (B, T). A batch that does

@@ -1,6 +1,8 @@
 // The `moerec` subcommands. Each parses its own flags (gflags, defined in its .cc file: flags
 // live only in launch/) and returns the process exit status: 0 on success, 1 when the work
-// failed (the Status is printed), 2 on bad usage.
+// failed in a way a restart may cure (a peer gone, an I/O error), kExitNoRestart when it
+// cannot (bad config or data, damaged checkpoints, the run folder in use, a disk full, not
+// memory enough), 2 on bad usage. launch/moerec-launch restarts only after status 1.
 #ifndef MOEREC_LAUNCH_COMMANDS_H_
 #define MOEREC_LAUNCH_COMMANDS_H_
 
@@ -17,7 +19,12 @@ int ConvertCommand();
 int BenchCommand(const std::string& name);
 int InfoCommand();
 
-// Prints "moerec <command>: <status>" to stderr and returns 1 (0 when OK).
+inline constexpr int kExitNoRestart = 78;
+
+// The exit status for a failed run's Status (0 when OK).
+int ExitCodeFor(const Status& status);
+
+// Prints "moerec <command>: <status>" to stderr and returns ExitCodeFor(status).
 int ReportStatus(const std::string& command, const Status& status);
 
 }  // namespace moerec

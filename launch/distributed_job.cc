@@ -8,7 +8,7 @@
 #include "comm/mpi_check.h"
 #include "embedding/row_cache.h"
 #include "embedding/table_spec.h"
-#include "launch/data_setup.h"
+#include "launch/job_setup.h"
 #include "ps/client.h"
 #include "ps/row_store.h"
 #include "ps/server.h"
@@ -105,11 +105,25 @@ Status RunDistributedTraining(const JobConfig& config, const Trainer::Options& o
   }
   ASSIGN_OR_RETURN(const RoleLayout layout,
                    RoleLayout::Create(config.cluster(), mpi.world_size(), node_of_rank));
+  // The chief alone takes the run folder's lock and readies the data, before any rank touches
+  // the folder (servers replace their databases in it); every rank learns whether it may go on.
+  std::unique_ptr<FileLock> run_lock;
+  Status setup;
   if (rank == layout.chief_rank()) {
     LOG(INFO) << "layout: " << layout.Describe();
-    RETURN_IF_ERROR(EnsureSyntheticData(config.data(), /*force=*/false));
+    setup = [&]() -> Status {
+      ASSIGN_OR_RETURN(run_lock, LockRunDir(options.run_dir));
+      RETURN_IF_ERROR(EnsureSyntheticData(config.data(), /*force=*/false));
+      return CheckSplits(config.data());
+    }();
   }
-  MPI_RETURN_IF_ERROR(MPI_Barrier(MPI_COMM_WORLD));
+  int ready = setup.ok() ? 1 : 0;
+  MPI_RETURN_IF_ERROR(MPI_Bcast(&ready, 1, MPI_INT, layout.chief_rank(), MPI_COMM_WORLD));
+  if (!setup.ok()) return setup;
+  if (!ready) {
+    return FailedPrecondition("the job did not start: its chief (world rank " +
+                              std::to_string(layout.chief_rank()) + ") reports why");
+  }
 
   MPI_Comm ps_comm = MPI_COMM_NULL, role_comm = MPI_COMM_NULL;
   MPI_RETURN_IF_ERROR(MPI_Comm_dup(MPI_COMM_WORLD, &ps_comm));

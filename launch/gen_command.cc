@@ -2,7 +2,7 @@
 #include <gflags/gflags.h>
 
 #include "launch/commands.h"
-#include "launch/data_setup.h"
+#include "launch/job_setup.h"
 #include "proto/text_config.h"
 
 DECLARE_string(config);

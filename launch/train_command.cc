@@ -11,14 +11,16 @@
 #include "comm/communicator.h"
 #include "comm/mpi_check.h"
 #include "comm/mpi_communicator.h"
+#include "core/file_lock.h"
 #include "embedding/sparse_input.h"
 #include "embedding/table_spec.h"
 #include "experts/model.h"
 #include "launch/commands.h"
-#include "launch/data_setup.h"
 #include "launch/distributed_job.h"
+#include "launch/job_setup.h"
 #include "proto/text_config.h"
 #include "ps/local_store.h"
+#include "worker/memory_check.h"
 #include "worker/trainer.h"
 
 DEFINE_string(config, "", "job config (protobuf text format), e.g. configs/quickstart.pbtxt");
@@ -26,13 +28,21 @@ DEFINE_string(run_dir, "", "folder for this run's outputs (metrics.jsonl, checkp
 DEFINE_int64(max_steps, -1, "stop after this many steps (replaces train.max_steps when >= 0)");
 DEFINE_int32(servers, -1, "parameter-server ranks (replaces cluster.num_servers when >= 0)");
 DEFINE_int32(workers, -1, "worker ranks (replaces cluster.num_workers when >= 1)");
+DEFINE_bool(allow_fresh_start, false,
+            "train: when checkpoints exist but none is whole, set them aside and start from step "
+            "0 (default: refuse, listing them)");
+DEFINE_bool(refuse_earlier_checkpoints, false,
+            "train: with checkpoint.resume false, refuse to start when the run folder holds "
+            "checkpoints (default: move them aside)");
 
 namespace moerec {
 namespace {
 
 // Single process: in-process tables, one worker.
 Status TrainLocal(const JobConfig& config, const Trainer::Options& options) {
+  ASSIGN_OR_RETURN(const std::unique_ptr<FileLock> lock, LockRunDir(options.run_dir));
   RETURN_IF_ERROR(EnsureSyntheticData(config.data(), /*force=*/false));
+  RETURN_IF_ERROR(CheckSplits(config.data()));
   ASSIGN_OR_RETURN(auto store, LocalStore::Open(TableSpecsFromConfig(config)));
   SelfCommunicator self;
   ASSIGN_OR_RETURN(auto trainer, Trainer::Create(config, options, store.get(), &self));
@@ -41,9 +51,30 @@ Status TrainLocal(const JobConfig& config, const Trainer::Options& options) {
   return Status::OK();
 }
 
+// A flag given on the command line (not left at its default).
+bool FlagGiven(const char* name) {
+  gflags::CommandLineFlagInfo info;
+  return gflags::GetCommandLineFlagInfo(name, &info) && !info.is_default;
+}
+
+Status CheckFlagRanges() {
+  if (FlagGiven("servers") && FLAGS_servers < 0) {
+    return InvalidArgument("--servers=" + std::to_string(FLAGS_servers) + ": must be >= 0");
+  }
+  if (FlagGiven("workers") && FLAGS_workers < 1) {
+    return InvalidArgument("--workers=" + std::to_string(FLAGS_workers) + ": must be >= 1");
+  }
+  if (FlagGiven("max_steps") && FLAGS_max_steps < 0) {
+    return InvalidArgument("--max_steps=" + std::to_string(FLAGS_max_steps) +
+                           ": must be >= 0 (0 = no limit)");
+  }
+  return Status::OK();
+}
+
 StatusOr<JobConfig> LoadWithFlags() {
   if (FLAGS_config.empty()) return InvalidArgument("--config is required");
   if (FLAGS_run_dir.empty()) return InvalidArgument("--run_dir is required");
+  RETURN_IF_ERROR(CheckFlagRanges());
   ASSIGN_OR_RETURN(JobConfig config, LoadJobConfig(FLAGS_config));
   if (FLAGS_servers >= 0) config.mutable_cluster()->set_num_servers(FLAGS_servers);
   if (FLAGS_workers >= 1) config.mutable_cluster()->set_num_workers(FLAGS_workers);
@@ -57,8 +88,10 @@ StatusOr<JobConfig> LoadWithFlags() {
   shape.num_features = SparseInput::FromConfig(config).num_features();
   shape.num_domains = config.data().num_domains();
   shape.num_tasks = config.data().num_tasks();
+  RETURN_IF_ERROR(ValidateModelConfig(config.model(), shape).WithContext(FLAGS_config));
+  // Bounded models: refused here, with the sizes, rather than by a failed allocation later.
   RETURN_IF_ERROR(
-      CreateModel(config.model(), shape, config.train().seed()).status().WithContext(FLAGS_config));
+      CheckWorkerMemory(config, shape, AvailableMemoryBytes()).WithContext(FLAGS_config));
   return config;
 }
 
@@ -66,6 +99,8 @@ Trainer::Options OptionsFromFlags() {
   Trainer::Options options;
   options.run_dir = FLAGS_run_dir;
   options.max_steps = FLAGS_max_steps;
+  options.allow_fresh_start = FLAGS_allow_fresh_start;
+  options.refuse_earlier_checkpoints = FLAGS_refuse_earlier_checkpoints;
   // A live progress line only on a terminal of one's own: mpirun hands ranks a pseudo
   // terminal that ends up in logs. MOEREC_PROGRESS=1/0 overrides.
   const char* progress = std::getenv("MOEREC_PROGRESS");
@@ -105,15 +140,33 @@ int TrainCommand(int* argc, char*** argv) {
     std::fprintf(stderr, "moerec train (rank %d): %s\n", (*session)->world_rank(),
                  status.ToString().c_str());
     std::fflush(stderr);
-    MPI_LOG_IF_ERROR(MPI_Abort(MPI_COMM_WORLD, 1));
+    MPI_LOG_IF_ERROR(MPI_Abort(MPI_COMM_WORLD, ExitCodeFor(status)));
   }
   return 0;
+}
+
+int ExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk:
+      return 0;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kCorruption:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kResourceExhausted:
+      return kExitNoRestart;
+    case StatusCode::kIoError:
+    case StatusCode::kUnavailable:
+    case StatusCode::kInternal:
+      return 1;
+  }
+  return 1;
 }
 
 int ReportStatus(const std::string& command, const Status& status) {
   if (status.ok()) return 0;
   std::fprintf(stderr, "moerec %s: %s\n", command.c_str(), status.ToString().c_str());
-  return 1;
+  return ExitCodeFor(status);
 }
 
 }  // namespace moerec

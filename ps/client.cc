@@ -142,6 +142,11 @@ Status PsClient::Finish(Exchange* ex, std::vector<TableRequest>* pull_target, Ps
                                                static_cast<size_t>(bytes)),
                               ex->request_id, expected, reply, &rows)
                       .WithContext("from server " + std::to_string(ex->server)));
+  if (reply->code() < 0 || reply->code() > kLastStatusCode) {
+    return Corruption("server " + std::to_string(ex->server) + " answered with status code " +
+                      std::to_string(reply->code()) + ", not in [0, " +
+                      std::to_string(kLastStatusCode) + "]");
+  }
   if (reply->code() != 0) {
     return Status(static_cast<StatusCode>(reply->code()),
                   "server " + std::to_string(ex->server) + ": " + reply->error());

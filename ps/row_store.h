@@ -282,8 +282,6 @@ class RowStore {
   bool tracking_ = false;
   std::string last_checkpoint_dir_;
   int64_t last_checkpoint_step_ = -1;
-  // crc32 of RocksDB files already checksummed (SST files never change): name -> (size, crc).
-  std::map<std::string, std::pair<uint64_t, uint32_t>> file_crcs_;
 
   // Snapshot (SaveSnapshot): memory-only stores keep table copies; RocksDB-backed ones keep the
   // per-table counters (the rows are in the snapshot folder).

@@ -30,6 +30,27 @@ std::string AbsoluteDir(const std::string& dir) {
   return p;
 }
 
+// Copies the RocksDB files of a checkpoint shard into `db_path`, each checked against the
+// manifest as it is copied.
+Status CopyCheckpointDb(const CheckpointShard& shard, const std::string& db_path) {
+  std::error_code ec;
+  fs::create_directories(db_path, ec);
+  if (ec) return IoError("create " + db_path + ": " + ec.message());
+  for (const CheckpointFile& f : shard.manifest.files()) {
+    if (f.name().rfind("db/", 0) != 0) continue;
+    const std::string from = shard.dir + "/" + f.name();
+    const std::string to = db_path + "/" + f.name().substr(3);
+    uint64_t size = 0;
+    uint32_t crc = 0;
+    RETURN_IF_ERROR(CopyFileDurably(from, to, &size, &crc));
+    if (size != f.size() || crc != f.crc32()) {
+      return Corruption(from + ": changed while it was restored (size " + std::to_string(size) +
+                        ", manifest " + std::to_string(f.size()) + ")");
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status RowStore::Checkpoint(const std::string& dir, int64_t step, bool incremental) {
@@ -78,35 +99,33 @@ Status RowStore::Checkpoint(const std::string& dir, int64_t step, bool increment
 Status RowStore::WriteFullCheckpoint(const std::string& shard_dir, ShardManifest* manifest) {
   if (db_ != nullptr) {
     RETURN_IF_ERROR(Flush());
+    // RocksDB's checkpoint hard-links the table files it shares with the live database; the
+    // checkpoint keeps copies of its own, so that damage to one file can cost at most the
+    // checkpoints that hold that copy, never the live database or the other checkpoints.
+    const std::string links_dir = shard_dir + "/db.links";
     const std::string db_dir = shard_dir + "/db";
-    RETURN_IF_ERROR(CreateRocksCheckpoint(db_.get(), db_dir));
+    RETURN_IF_ERROR(CreateRocksCheckpoint(db_.get(), links_dir));
     manifest->set_rocksdb(true);
     std::vector<std::string> names;
     std::error_code ec;
-    for (const fs::directory_entry& e : fs::directory_iterator(db_dir, ec)) {
+    for (const fs::directory_entry& e : fs::directory_iterator(links_dir, ec)) {
       if (e.is_regular_file()) names.push_back(e.path().filename().string());
     }
-    if (ec) return IoError("list " + db_dir + ": " + ec.message());
+    if (ec) return IoError("list " + links_dir + ": " + ec.message());
+    fs::create_directories(db_dir, ec);
+    if (ec) return IoError("create " + db_dir + ": " + ec.message());
     std::sort(names.begin(), names.end());
     for (const std::string& name : names) {
-      const std::string path = db_dir + "/" + name;
-      const bool sst = name.size() > 4 && name.substr(name.size() - 4) == ".sst";
       uint64_t size = 0;
       uint32_t crc = 0;
-      auto known = file_crcs_.find(name);
-      const uint64_t on_disk = fs::file_size(path, ec);
-      if (sst && known != file_crcs_.end() && !ec && known->second.first == on_disk) {
-        size = known->second.first;
-        crc = known->second.second;
-      } else {
-        RETURN_IF_ERROR(ChecksumFile(path, &size, &crc));
-        if (sst) file_crcs_[name] = {size, crc};
-      }
+      RETURN_IF_ERROR(CopyFileDurably(links_dir + "/" + name, db_dir + "/" + name, &size, &crc));
       CheckpointFile* f = manifest->add_files();
       f->set_name("db/" + name);
       f->set_size(size);
       f->set_crc32(crc);
     }
+    fs::remove_all(links_dir, ec);
+    if (ec) return IoError("remove " + links_dir + ": " + ec.message());
     return Status::OK();
   }
   ASSIGN_OR_RETURN(std::unique_ptr<RowFileWriter> out,
@@ -220,13 +239,14 @@ Status RowStore::Restore(const std::string& dir) {
                            last.shards[0].manifest.rocksdb() &&
                            last.manifest.num_shards() == options_.num_shards;
   if (same_layout) {
-    // The shard's own RocksDB checkpoint becomes the database: link its files in.
+    // The shard's own RocksDB checkpoint becomes the database: a copy of its files, each
+    // checked against the manifest as it is copied (the checkpoint stays independent).
     const CheckpointShard& mine = last.shards[options_.shard];
     db_.reset();
     std::error_code ec;
     fs::remove_all(options_.db_path, ec);
     if (ec) return IoError("remove " + options_.db_path + ": " + ec.message());
-    RETURN_IF_ERROR(LinkDbFiles(mine.dir + "/db", options_.db_path));
+    RETURN_IF_ERROR(CopyCheckpointDb(mine, options_.db_path));
     ASSIGN_OR_RETURN(db_, OpenExistingDb(options_.db_path, *db_options_));
     for (const CheckpointTable& ct : mine.manifest.tables()) {
       tables_[table_by_hash_[ct.name_hash()]].rows = ct.rows();

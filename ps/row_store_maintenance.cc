@@ -150,7 +150,6 @@ Status RowStore::RestoreSnapshot() {
   if (db_ != nullptr) {
     pending_->Clear();
     db_.reset();
-    file_crcs_.clear();
     std::error_code ec;
     fs::remove_all(options_.db_path, ec);
     if (ec) return IoError("remove " + options_.db_path + ": " + ec.message());
@@ -187,7 +186,6 @@ Status RowStore::Reset() {
   if (db_ != nullptr) {
     pending_->Clear();
     db_.reset();
-    file_crcs_.clear();
     ASSIGN_OR_RETURN(db_, OpenFreshDb(options_.db_path, *db_options_));
   }
   return Status::OK();

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <set>
 
@@ -41,13 +43,28 @@ std::vector<std::string> ListByAge(const std::string& root) {
 
 void AppendU64(std::string* out, uint64_t v) { out->append(reinterpret_cast<char*>(&v), 8); }
 
-// Collective: OK on every worker only when `local` is OK on every worker.
+// Collective: OK on every worker only when `local` is OK on every worker. A worker whose own
+// part went well gets the first failing worker's status, with its code and message, so that
+// every rank reports the same cause (and exits with the same status).
 Status Agree(Communicator* workers, const Status& local, const char* what) {
   double failed = local.ok() ? 0.0 : 1.0;
   RETURN_IF_ERROR(workers->AllReduceMax(&failed, 1));
+  if (failed == 0) return Status::OK();
+  std::vector<std::string> all;
+  const std::string mine =
+      local.ok() ? "" : std::to_string(static_cast<int>(local.code())) + " " + local.message();
+  RETURN_IF_ERROR(workers->AllGather(mine, &all));
   if (!local.ok()) return local;
-  if (failed > 0) return Unavailable(std::string(what) + " failed on another worker");
-  return Status::OK();
+  for (size_t w = 0; w < all.size(); ++w) {
+    if (all[w].empty()) continue;
+    const size_t space = all[w].find(' ');
+    const int code = std::atoi(all[w].substr(0, space).c_str());
+    const StatusCode c = code >= 1 && code <= kLastStatusCode ? static_cast<StatusCode>(code)
+                                                              : StatusCode::kUnavailable;
+    return Status(c, std::string(what) + " failed on worker " + std::to_string(w) + ": " +
+                         (space == std::string::npos ? "" : all[w].substr(space + 1)));
+  }
+  return Unavailable(std::string(what) + " failed on another worker");
 }
 
 }  // namespace
@@ -186,26 +203,64 @@ Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSe
 }
 
 StatusOr<std::string> JobCheckpointer::FindLatest() const {
-  std::string found;
+  // The chief decides and tells every worker: "W<name>" (the newest whole checkpoint), "N"
+  // (nothing to resume from) or "R<listing>" (finished checkpoints exist, none is whole).
+  std::string answer = "N";
   if (workers_->rank() == 0) {
+    std::string refused;
     for (const std::string& name : ListByAge(root_)) {
       JobCheckpointManifest manifest;
       Status s = Verify(PathOf(name), &manifest);
       if (s.ok()) {
-        found = name;
+        answer = "W" + name;
         break;
       }
       LOG(WARNING) << "skipping checkpoint " << name << ": " << s.ToString();
+      // A folder without its MANIFEST was never finished (the job died while writing it):
+      // nothing in it was acknowledged. One with a MANIFEST was whole once and is damaged now.
+      if (fs::exists(fs::path(PathOf(name)) / kManifestName)) {
+        refused += "\n  " + name + ": " + s.ToString();
+      }
+    }
+    if (answer == "N" && !refused.empty()) answer = "R" + refused;
+  }
+  uint64_t length = answer.size();
+  RETURN_IF_ERROR(workers_->Broadcast(&length, sizeof(length), 0));
+  answer.resize(length);
+  RETURN_IF_ERROR(workers_->Broadcast(answer.data(), length, 0));
+  if (answer[0] == 'W') return answer.substr(1);
+  if (answer[0] == 'N') return NotFound("no finished checkpoint in " + root_);
+  return FailedPrecondition(
+      root_ + " holds finished checkpoints, but none is whole any more:" + answer.substr(1));
+}
+
+StatusOr<std::string> JobCheckpointer::SetAside(const std::string& why) {
+  std::string moved_to;
+  Status local;
+  if (workers_->rank() == 0) {
+    std::error_code ec;
+    if (fs::exists(root_, ec) && !fs::is_empty(root_, ec)) {
+      const std::time_t now = std::time(nullptr);
+      std::tm tm{};
+      char stamp[32] = "0";
+      if (gmtime_r(&now, &tm) != nullptr)
+        std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+      moved_to = root_ + "." + why + "-" + stamp;
+      for (int n = 1; fs::exists(moved_to, ec); ++n) {
+        moved_to = root_ + "." + why + "-" + stamp + "-" + std::to_string(n);
+      }
+      local = RenameDurably(root_, moved_to);
     }
   }
-  // Every worker learns the chief's choice.
-  uint64_t length = found.size();
+  RETURN_IF_ERROR(Agree(workers_, local, "setting earlier checkpoints aside"));
+  uint64_t length = moved_to.size();
   RETURN_IF_ERROR(workers_->Broadcast(&length, sizeof(length), 0));
-  found.resize(length);
-  if (length > 0) RETURN_IF_ERROR(workers_->Broadcast(found.data(), length, 0));
-  if (found.empty()) return NotFound("no whole checkpoint in " + root_);
-  return found;
+  moved_to.resize(length);
+  if (length > 0) RETURN_IF_ERROR(workers_->Broadcast(moved_to.data(), length, 0));
+  return moved_to;
 }
+
+bool JobCheckpointer::HasCheckpoints() const { return !ListByAge(root_).empty(); }
 
 Status JobCheckpointer::LoadState(const std::string& name, int64_t step, ParameterSet* params) {
   const std::string dir = PathOf(name);

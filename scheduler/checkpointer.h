@@ -59,8 +59,18 @@ class JobCheckpointer {
   Status Write(const TrainerPosition& position, const ParameterSet& params,
                const DenseOptimizer& optimizer, bool is_best, std::string* name);
 
-  // The newest whole checkpoint's folder name; NotFound when there is none.
+  // The newest whole checkpoint's folder name. NotFound when no finished checkpoint exists
+  // (folders of checkpoints that a killed job never finished do not count);
+  // FailedPrecondition, listing every finished checkpoint and why it was refused, when there
+  // are some but none is whole any more. Collective (the chief decides).
   StatusOr<std::string> FindLatest() const;
+
+  // Moves <run_dir>/checkpoints (when it holds anything) to
+  // <run_dir>/checkpoints.<why>-<UTC time>, so that no later resume picks up that state.
+  // Returns the new path, or "" when there was nothing to move. Collective.
+  StatusOr<std::string> SetAside(const std::string& why);
+  // Whether checkpoints/ holds any checkpoint folder, whole or not (on this rank's view).
+  bool HasCheckpoints() const;
 
   // Restores dense parameters, optimizer state, embedding rows and *position from checkpoint
   // `name` (a folder name under checkpoints/, or a path). Collective.

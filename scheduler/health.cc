@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <vector>
@@ -43,7 +44,10 @@ StatusOr<std::unique_ptr<HealthMonitor>> HealthMonitor::Start(MPI_Comm world,
   return monitor;
 }
 
-HealthMonitor::~HealthMonitor() { Stop(); }
+HealthMonitor::~HealthMonitor() {
+  abandoned_ = true;
+  Stop();
+}
 
 void HealthMonitor::Stop() {
   if (!thread_.joinable()) return;
@@ -83,7 +87,16 @@ void HealthMonitor::Loop() {
       sends.pop_back();
     }
   };
+  Clock::time_point last_loop = Clock::now();
   while (true) {
+    // A rank that was not running itself (stopped, swapped out) heard nothing because it did
+    // not listen: it must not blame its peers for that silence. Its clocks start over.
+    if (Since(last_loop) > std::max(2.0 * options_.interval_s, 1.0)) {
+      LOG(WARNING) << "health monitor: this rank did not run for " << Since(last_loop)
+                   << " s; waiting a full timeout for its peers again";
+      std::fill(heard.begin(), heard.end(), Clock::now());
+    }
+    last_loop = Clock::now();
     // Receive everything that arrived.
     while (true) {
       int flag = 0;
@@ -98,6 +111,7 @@ void HealthMonitor::Loop() {
         ++goodbyes;
       }
     }
+    if (abandoned_) break;
     if (stopping_ && !sent_goodbye) {
       for (int p : peers) send(p, kGoodbyeTag);
       sent_goodbye = true;
@@ -136,7 +150,14 @@ void HealthMonitor::Loop() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (MPI_Request& r : sends) MPI_LOG_IF_ERROR(MPI_Wait(&r, MPI_STATUS_IGNORE));
+  for (MPI_Request& r : sends) {
+    // Leaving on an error, a heartbeat nobody will receive must not hold the rank up.
+    if (abandoned_) {
+      MPI_LOG_IF_ERROR(MPI_Request_free(&r));
+    } else {
+      MPI_LOG_IF_ERROR(MPI_Wait(&r, MPI_STATUS_IGNORE));
+    }
+  }
 }
 
 }  // namespace moerec

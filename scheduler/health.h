@@ -6,7 +6,9 @@
 // process that exits is reported by mpirun / srun themselves; the monitor catches ranks that
 // hang (stopped, deadlocked, cut off).
 // A rank whose work is done calls Stop(): it says goodbye (so its silence is not an alarm) and
-// keeps answering until every rank has said goodbye, then the thread ends.
+// keeps answering until every rank has said goodbye, then the thread ends. A rank leaving on an
+// error (its caller is about to end the job) does not wait for the others: the destructor
+// stops the thread at once.
 // Thread-safety: Start and Stop from the owning thread; the monitor thread is internal.
 #ifndef MOEREC_SCHEDULER_HEALTH_H_
 #define MOEREC_SCHEDULER_HEALTH_H_
@@ -35,7 +37,9 @@ class HealthMonitor {
 
   // Duplicates `world` for its own traffic (collective over `world`) and starts the thread.
   static StatusOr<std::unique_ptr<HealthMonitor>> Start(MPI_Comm world, const Options& options);
-  ~HealthMonitor();  // Stop()s
+  // Without a Stop() before it (a rank leaving on an error), stops the thread without waiting
+  // for the other ranks' goodbyes.
+  ~HealthMonitor();
 
   // Says goodbye and waits until every rank has; collective in effect (every rank calls it).
   void Stop();
@@ -50,6 +54,7 @@ class HealthMonitor {
   int rank_ = 0;
   int size_ = 1;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> abandoned_{false};  // leave at once, without the goodbyes
   std::thread thread_;
 };
 

@@ -5,14 +5,30 @@
                      and started again (with 3 servers: rows are re-hashed on restore) ends
                      with exactly the losses and test AUC of the uninterrupted job.
   hung_rank          A server stopped with SIGSTOP makes the job end within the health timeout
-                     with a message naming that server.
+                     with a message naming that server, and only that server (also when it
+                     runs again while the job tears down).
+  run_dir_lock       A second job on a running job's --run_dir is refused at once, naming the
+                     holder; the first job's files are untouched; a dead holder's lock is stale.
+  damaged_checkpoints  A damaged file costs one checkpoint (the job resumes from the one
+                     before); with none whole left the job refuses to start, listing what it
+                     found; --allow_fresh_start sets them aside and starts over.
+  resume_false       checkpoint.resume: false moves an earlier run's checkpoints aside (or, with
+                     --refuse_earlier_checkpoints, refuses to start).
+  huge_model         A model that cannot fit in memory is refused at load, with its sizes.
+  disk_full          A run folder on a small tmpfs: the rank that hits the full disk says so
+                     (file, "No space left on device", bytes), the others name it, the last
+                     whole checkpoint still loads, and the launcher does not restart.
 
 Usage: fault_tolerance_test.py BUILD_DIR CASE
 """
+import glob
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,15 +56,45 @@ train {{ epochs: {epochs} eval_every_steps: 40 log_every_steps: 10 seed: 4 threa
          early_stop_patience: 0 restore_best: true }}
 cluster {{ health_timeout_s: {health_timeout} health_interval_s: 0.5 }}
 ps {{ db_dir: "ps-db" cache_mb: 1 }}
-checkpoint {{ every_steps: 20 incremental: true full_every: 3 keep_last: 2 }}
+checkpoint {{ every_steps: 20 incremental: {incremental} full_every: 3 keep_last: 2
+              resume: {resume} }}
 """
 
 
-def write_config(tmp, epochs=2, health_timeout=60):
-    path = os.path.join(tmp, "job.pbtxt")
+def write_config(tmp, epochs=2, health_timeout=60, incremental="true", resume="true",
+                 name="job.pbtxt", model=None):
+    path = os.path.join(tmp, name)
+    text = CONFIG.format(tmp=tmp, epochs=epochs, health_timeout=health_timeout,
+                         incremental=incremental, resume=resume)
+    if model is not None:
+        start = text.index("model {")
+        end = text.index("\noptimizer {")
+        text = text[:start] + model + "\n" + text[end:]
     with open(path, "w") as f:
-        f.write(CONFIG.format(tmp=tmp, epochs=epochs, health_timeout=health_timeout))
+        f.write(text)
     return path
+
+
+def attempt(cmd, timeout=600, env=ENV):
+    """Runs cmd; returns (exit status, output)."""
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=timeout)
+    return proc.returncode, proc.stdout
+
+
+def events(run_dir, kind):
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    return [json.loads(l) for l in open(path) if f'"event":"{kind}"' in l.replace(" ", "")]
+
+
+def flip_byte(path):
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) // 2)
+        b = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([b[0] ^ 0x5A]))
 
 
 def whole_checkpoints(run_dir):
@@ -118,6 +164,17 @@ def hung_rank(tmp):
     start = time.time()
     proc = subprocess.Popen(train_command(BUILD, config, run_dir, 1, 2), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines = []
+    named = threading.Event()
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+            if "stopped answering" in line:
+                named.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     # Wait for training to run, then stop server 1 (world rank 2).
     pid = None
     while time.time() - start < 120:
@@ -131,7 +188,13 @@ def hung_rank(tmp):
     os.kill(pid, signal.SIGSTOP)
     stopped = time.time()
     try:
-        out, _ = proc.communicate(timeout=60)
+        assert named.wait(60), "nobody named the stopped server"
+        took = time.time() - stopped
+        # The stopped server comes back while the job tears down: it must not blame the chief
+        # for the silence it slept through.
+        os.kill(pid, signal.SIGCONT)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
     finally:
         try:
             os.kill(pid, signal.SIGCONT)
@@ -139,12 +202,154 @@ def hung_rank(tmp):
             pass
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    took = time.time() - stopped
+    out = "".join(lines)
     assert proc.returncode != 0, "the job did not fail"
-    assert "server 1 (world rank 2) stopped answering" in out, out[-3000:]
+    blamed = [l.strip() for l in lines if "stopped answering" in l and "moerec:" not in l]
+    assert len(blamed) == 1 and "server 1 (world rank 2) stopped answering" in blamed[0], \
+        "\n".join(blamed) + "\n" + out[-3000:]
     assert took < 30, took
-    print(f"the job ended {took:.1f} s after server 1 stopped, naming it")
+    print(f"the job ended {took:.1f} s after server 1 stopped, naming it and no other rank")
+
+
+def run_dir_lock(tmp):
+    config = write_config(tmp, epochs=30)
+    run_dir = os.path.join(tmp, "locked")
+    first = subprocess.Popen(train_command(BUILD, config, run_dir), env=ENV, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not events(run_dir, "train"):
+            assert first.poll() is None, first.stdout.read()[-3000:]
+            time.sleep(0.05)
+        before = open(os.path.join(run_dir, "metrics.jsonl")).read()
+        for cmd in (train_command(BUILD, config, run_dir),
+                    train_command(BUILD, config, run_dir, 1, 1)):
+            started = time.time()
+            rc, out = attempt(cmd, timeout=120)
+            took = time.time() - started
+            assert rc == 78, (rc, out[-3000:])
+            assert f"is in use by host {os.uname().nodename}, pid {first.pid}, since " in out, \
+                out[-3000:]
+            assert took < 20, took
+        after = open(os.path.join(run_dir, "metrics.jsonl")).read()
+        assert after.startswith(before) and after.count('"event":"start"') == 1, \
+            "the refused jobs wrote into the run folder"
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    # The killed holder's lock is stale: the next job takes the folder and resumes.
+    rc, out = attempt(train_command(BUILD, write_config(tmp, epochs=1, name="short.pbtxt"),
+                                    run_dir), timeout=300)
+    assert rc == 0, out[-3000:]
+    print("a second job was refused naming the first (single process and under mpirun); "
+          "after the first was killed its lock was stale")
+
+
+def damaged_checkpoints(tmp):
+    # RocksDB-backed servers, full checkpoints only: each checkpoint's table files are its own.
+    config = write_config(tmp, epochs=1, incremental="false")
+    run_dir = os.path.join(tmp, "damaged")
+    cmd = train_command(BUILD, config, run_dir, 1, 1)
+    run(cmd + ["--max_steps=60"])
+    kept = whole_checkpoints(run_dir)
+    assert len(kept) == 2, kept
+    root = os.path.join(run_dir, "checkpoints")
+    ssts = sorted(glob.glob(os.path.join(root, kept[-1], "ps", "shard-*", "db", "*.sst")))
+    assert ssts, "no table file in the newest checkpoint"
+    flip_byte(ssts[0])
+    rc, out = attempt(cmd + ["--max_steps=80"])
+    assert rc == 0, out[-3000:]
+    resumed = events(run_dir, "resume")[-1]
+    assert resumed["checkpoint"] == kept[0], (resumed, kept)
+    print(f"a damaged table file in {kept[-1]} cost that checkpoint only: resumed from {kept[0]}")
+
+    # Damage every whole checkpoint: the job refuses, listing each, and changes nothing.
+    for name in whole_checkpoints(run_dir):
+        flip_byte(os.path.join(root, name, "dense.bin"))
+    listing = sorted(os.listdir(root))
+    rc, out = attempt(cmd + ["--max_steps=100"])
+    assert rc == 78, (rc, out[-3000:])
+    for name in whole_checkpoints(run_dir):
+        assert f"{name}: Corruption" in out, (name, out[-3000:])
+    assert "--allow_fresh_start" in out, out[-3000:]
+    assert sorted(os.listdir(root)) == listing, "a refused start changed the checkpoints"
+    rc, out = attempt(cmd + ["--max_steps=30", "--allow_fresh_start"])
+    assert rc == 0, out[-3000:]
+    fresh = events(run_dir, "fresh_start")[-1]
+    assert "set_aside" in fresh and os.path.isdir(fresh["set_aside"]), fresh
+    assert sorted(os.listdir(fresh["set_aside"])) == listing, (fresh, listing)
+    print("with no whole checkpoint the job refused to start, listing them; "
+          "--allow_fresh_start set them aside:", fresh)
+
+
+def resume_false(tmp):
+    run_dir = os.path.join(tmp, "again")
+    run(train_command(BUILD, write_config(tmp, epochs=1), run_dir) + ["--max_steps=40"])
+    earlier = whole_checkpoints(run_dir)
+    assert earlier, "the first run wrote no checkpoint"
+    no_resume = write_config(tmp, epochs=1, resume="false", name="fresh.pbtxt")
+    rc, out = attempt(train_command(BUILD, no_resume, run_dir) +
+                      ["--max_steps=30", "--refuse_earlier_checkpoints"])
+    assert rc == 78 and "checkpoints of an earlier run" in out, (rc, out[-3000:])
+    run(train_command(BUILD, no_resume, run_dir) + ["--max_steps=30"])
+    fresh = events(run_dir, "fresh_start")[-1]
+    assert sorted(os.listdir(fresh["set_aside"])) == earlier, fresh
+    assert not events(run_dir, "resume"), "the second run resumed the first run's state"
+    now = whole_checkpoints(run_dir)
+    assert now and all(int(n.split("-")[1]) <= 30 for n in now), now
+    print("resume: false moved the earlier checkpoints to", fresh["set_aside"])
+
+
+def huge_model(tmp):
+    config = write_config(tmp, model="model { mmoe { num_experts: 8 expert { dims: 65536 "
+                                     "dims: 65536 } tower { } } }", name="huge.pbtxt")
+    started = time.time()
+    rc, out = attempt(train_command(BUILD, config, os.path.join(tmp, "huge")), timeout=120)
+    assert rc == 78, (rc, out[-3000:])
+    assert "ResourceExhausted" in out and "GiB" in out and "available" in out, out[-3000:]
+    assert "terminate called" not in out and "Check failed" not in out, out[-3000:]
+    assert time.time() - started < 30
+    print("refused at load:", [l for l in out.splitlines() if "ResourceExhausted" in l][0][:240])
+
+
+def disk_full(tmp):
+    config = write_config(tmp, epochs=20, incremental="false")
+    run(train_command(BUILD, config, os.path.join(tmp, "warm")) + ["--max_steps=1"])  # the data
+    mnt = os.path.join(tmp, "small")
+    os.makedirs(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt]).returncode != 0:
+        print("SKIPPED: cannot mount a tmpfs here (needs root)")
+        sys.exit(77)
+    try:
+        run_dir = os.path.join(mnt, "run")
+        launcher = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "launch",
+                                "moerec-launch")
+        env = dict(ENV, MOEREC_BIN=os.path.join(BUILD, "launch", "moerec"), MOEREC_RESTART_DELAY="0")
+        rc, out = attempt([launcher, f"--config={config}", f"--run_dir={run_dir}", "--workers=1",
+                           "--servers=1", "--max-restarts=2"], timeout=600, env=env)
+        assert rc == 78, (rc, out[-4000:])
+        assert "No space left on device" in out, out[-4000:]
+        assert "bytes free in" in out or "No space left on device" in out
+        assert "not restarting" in out and "restart 1 of 2" not in out, out[-4000:]
+        kept = whole_checkpoints(run_dir)
+        assert kept, "no whole checkpoint survived"
+        # The last whole checkpoint loads: resume on a disk with room.
+        roomy = os.path.join(tmp, "roomy")
+        shutil.copytree(run_dir, roomy)
+        os.remove(os.path.join(roomy, "LOCK"))
+        rc2, out2 = attempt(train_command(BUILD, config, roomy, 1, 1) + ["--max_steps=1"])
+        resumed = events(roomy, "resume")
+        assert rc2 == 0 and resumed and resumed[-1]["checkpoint"] == kept[-1], out2[-3000:]
+        for line in out.splitlines():
+            if "moerec train (rank" in line or "not restarting" in line:
+                print(line[:400])
+        print(f"the launcher did not restart; {kept[-1]} loaded on a disk with room")
+    finally:
+        subprocess.run(["umount", "-l", mnt])
 
 
 if __name__ == "__main__":
-    main({"resume_after_kill": resume_after_kill, "hung_rank": hung_rank}, "moerec-fault-")
+    main({"resume_after_kill": resume_after_kill, "hung_rank": hung_rank,
+          "run_dir_lock": run_dir_lock, "damaged_checkpoints": damaged_checkpoints,
+          "resume_false": resume_false, "huge_model": huge_model, "disk_full": disk_full},
+         "moerec-fault-")

@@ -190,10 +190,20 @@ TEST_F(PsMpiTest, MalformedMessagesAreRefusedAndTheServerGoesOn) {
     EXPECT_EQ(reply.code(), static_cast<int>(StatusCode::kInvalidArgument));
     EXPECT_NE(reply.error().find("magic"), std::string::npos) << reply.error();
 
-    std::vector<TableRequest> bad(1);
-    bad[0].table = 7;
-    Status s = client->Wait(client->Pull(&bad, 0, true));
-    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    // Requests the client refuses before sending: the in-process store refuses them with
+    // the same status.
+    auto local = LocalStore::Open(Tables()).value();
+    std::vector<TableRequest> bad_table(1), bad_buffer(1);
+    bad_table[0].table = 7;
+    bad_buffer[0].keys = {1, 2, 3};
+    bad_buffer[0].values.resize(5);  // 3 keys of dim 8 need 24 floats
+    for (std::vector<TableRequest>* bad : {&bad_table, &bad_buffer}) {
+      const Status remote = client->Wait(client->Pull(bad, 0, true));
+      EXPECT_EQ(remote.code(), StatusCode::kInvalidArgument) << remote;
+      EXPECT_EQ(local->Wait(local->Pull(bad, 0, true)).ToString(), remote.ToString());
+      EXPECT_EQ(local->Wait(local->Push(bad, 0)).ToString(),
+                client->Wait(client->Push(bad, 0)).ToString());
+    }
   }
   // The servers still serve everyone.
   const auto specs = Tables();

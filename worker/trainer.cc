@@ -69,6 +69,8 @@ class TrainerImpl {
   void LogTrain(int epoch);
   // Resumes from the newest whole checkpoint when the config asks for it and one exists.
   Status MaybeResume();
+  // Logs and records {"event":"fresh_start"}; `set_aside`: where earlier checkpoints went.
+  Status FreshStart(const std::string& reason, const std::string& set_aside);
   TrainerPosition Position(int epoch) const;
   Status WriteCheckpoint(int epoch, bool is_best);
 
@@ -141,12 +143,40 @@ Status TrainerImpl::Init() {
   return MaybeResume();
 }
 
+Status TrainerImpl::FreshStart(const std::string& reason, const std::string& set_aside) {
+  if (is_chief()) {
+    LOG(INFO) << "starting from step 0: " << reason
+              << (set_aside.empty() ? "" : "; earlier checkpoints moved to " + set_aside);
+  }
+  JsonObject line;
+  line.Add("event", "fresh_start").Add("reason", reason);
+  if (!set_aside.empty()) line.Add("set_aside", set_aside);
+  return WriteLog(line);
+}
+
 Status TrainerImpl::MaybeResume() {
-  if (!config_.checkpoint().resume()) return Status::OK();
+  if (!config_.checkpoint().resume()) {
+    // Another run's checkpoints must not be resumed by a later start of this folder.
+    if (checkpointer_->HasCheckpoints() && options_.refuse_earlier_checkpoints) {
+      return FailedPrecondition(checkpointer_->dir() +
+                                " holds checkpoints of an earlier run and checkpoint.resume is "
+                                "false; remove them, or drop --refuse_earlier_checkpoints to "
+                                "have them moved aside");
+    }
+    ASSIGN_OR_RETURN(const std::string moved, checkpointer_->SetAside("earlier-run"));
+    return FreshStart("checkpoint.resume is false", moved);
+  }
   StatusOr<std::string> latest = checkpointer_->FindLatest();
   if (!latest.ok()) {
-    if (latest.status().code() == StatusCode::kNotFound) return Status::OK();
-    return latest.status();
+    if (latest.status().code() == StatusCode::kNotFound) return FreshStart("no checkpoint", "");
+    if (latest.status().code() != StatusCode::kFailedPrecondition) return latest.status();
+    if (!options_.allow_fresh_start) {
+      return FailedPrecondition(latest.status().message() +
+                                "\nNothing was changed. Repair or remove them, or pass "
+                                "--allow_fresh_start to set them aside and train from step 0.");
+    }
+    ASSIGN_OR_RETURN(const std::string moved, checkpointer_->SetAside("refused"));
+    return FreshStart("no whole checkpoint (--allow_fresh_start)", moved);
   }
   TrainerPosition position;
   RETURN_IF_ERROR(

@@ -39,6 +39,11 @@ class Trainer {
     int64_t max_steps = -1;    // when >= 0, replaces train.max_steps (0 = no limit)
     bool interactive = false;  // a live progress line (stdout is a terminal) instead of logs
     bool print_table = true;   // print the final metrics table to stdout (rank 0)
+    // Checkpoints exist but none is whole: refuse (default), or set them aside and start over.
+    bool allow_fresh_start = false;
+    // checkpoint.resume is false and checkpoints of an earlier run are there: move them aside
+    // (default), or refuse to start.
+    bool refuse_earlier_checkpoints = false;
   };
 
   // `workers` spans the training workers (SelfCommunicator for one process); worker w reads

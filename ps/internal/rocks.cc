@@ -51,6 +51,9 @@ StatusOr<rocksdb::CompressionType> Compression(RocksDbConfig::Compression c) {
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::OK();
   if (s.IsCorruption()) return Corruption(what + ": " + s.ToString());
+  if (s.IsNoSpace() || s.ToString().find("No space left on device") != std::string::npos) {
+    return ResourceExhausted(what + ": " + s.ToString());
+  }
   return IoError(what + ": " + s.ToString());
 }
 

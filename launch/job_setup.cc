@@ -1,13 +1,12 @@
-#include "launch/data_setup.h"
+#include "launch/job_setup.h"
 
-#include <fcntl.h>
 #include <glog/logging.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
 
+#include "core/file_lock.h"
+#include "data/reader.h"
 #include "data/shard.h"
 #include "data/synthetic/synthetic.h"
 #include "worker/metrics/oracle.h"
@@ -27,29 +26,6 @@ bool HasShards(const std::string& path) {
 }
 
 }  // namespace
-
-// Holds an exclusive flock on a file for its lifetime: jobs that want the same dataset at the
-// same time generate it once (the second finds it written).
-class FileLock {
- public:
-  static StatusOr<std::unique_ptr<FileLock>> Acquire(const std::string& path) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return ErrnoError("open " + path);
-    if (::flock(fd, LOCK_EX) != 0) {
-      Status s = ErrnoError("lock " + path);
-      ::close(fd);
-      return s;
-    }
-    return std::unique_ptr<FileLock>(new FileLock(fd));
-  }
-  ~FileLock() { ::close(fd_); }
-
- private:
-  explicit FileLock(int fd) : fd_(fd) {}
-  int fd_;
-};
 
 Status EnsureSyntheticData(const DataConfig& data, bool force) {
   if (!data.has_synthetic()) return Status::OK();
@@ -72,6 +48,23 @@ Status EnsureSyntheticData(const DataConfig& data, bool force) {
   }
   LOG(INFO) << "synthetic data:\n"
             << FormatSyntheticSummary(data, summary) << FormatOracleTable(split_names, oracles);
+  return Status::OK();
+}
+
+StatusOr<std::unique_ptr<FileLock>> LockRunDir(const std::string& run_dir) {
+  return FileLock::TryAcquire(run_dir + "/LOCK", "run folder " + run_dir);
+}
+
+Status CheckSplits(const DataConfig& data) {
+  const std::pair<const char*, const google::protobuf::RepeatedPtrField<std::string>*> splits[] = {
+      {"train", &data.train()}, {"validation", &data.validation()}, {"test", &data.test()}};
+  for (const auto& [name, paths] : splits) {
+    if (paths->empty()) continue;
+    DataReader::Options options;
+    options.threads = 1;
+    auto reader = DataReader::Open(std::vector<std::string>(paths->begin(), paths->end()), options);
+    if (!reader.ok()) return reader.status().WithContext(std::string("data.") + name);
+  }
   return Status::OK();
 }
 
