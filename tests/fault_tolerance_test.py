@@ -15,6 +15,7 @@
   resume_false       checkpoint.resume: false moves an earlier run's checkpoints aside (or, with
                      --refuse_earlier_checkpoints, refuses to start).
   huge_model         A model that cannot fit in memory is refused at load, with its sizes.
+  damaged_split      A damaged shard of the test split stops the job before it trains.
   disk_full          A run folder on a small tmpfs: the rank that hits the full disk says so
                      (file, "No space left on device", bytes), the others name it, the last
                      whole checkpoint still loads, and the launcher does not restart.
@@ -37,7 +38,7 @@ from mpi_job import ENV, main, metrics, run, train_command  # noqa: E402
 BUILD = sys.argv[1]
 
 CONFIG = """
-name: "fault-test"
+name: "fault \\"test\\"\\n\\xff\\t"  # quotes, a newline, a byte that is not UTF-8
 data {{
   num_domains: 2 num_tasks: 2
   slots {{ name: "a" }} slots {{ name: "b" }} slots {{ name: "c_multi" pooling: POOLING_MEAN }}
@@ -312,6 +313,22 @@ def huge_model(tmp):
     print("refused at load:", [l for l in out.splitlines() if "ResourceExhausted" in l][0][:240])
 
 
+def damaged_split(tmp):
+    config = write_config(tmp, epochs=1)
+    run(train_command(BUILD, config, os.path.join(tmp, "first")) + ["--max_steps=1"])  # the data
+    shard = sorted(glob.glob(os.path.join(tmp, "data", "test", "*.mrs")))[0]
+    with open(shard, "r+b") as f:  # damage the footer, the last bytes of the file
+        f.seek(-20, os.SEEK_END)
+        f.write(b"\xde\xad\xbe\xef")
+    for run_dir, workers, servers in ((os.path.join(tmp, "one"), 1, 0),
+                                      (os.path.join(tmp, "two"), 1, 1)):
+        rc, out = attempt(train_command(BUILD, config, run_dir, workers, servers), timeout=300)
+        assert rc == 78, (rc, out[-3000:])
+        assert "data.test" in out and shard in out, out[-3000:]
+        assert not events(run_dir, "train"), "the job trained before checking the test split"
+    print("refused before training:", [l for l in out.splitlines() if "data.test" in l][0][:300])
+
+
 def disk_full(tmp):
     config = write_config(tmp, epochs=20, incremental="false")
     run(train_command(BUILD, config, os.path.join(tmp, "warm")) + ["--max_steps=1"])  # the data
@@ -351,5 +368,6 @@ def disk_full(tmp):
 if __name__ == "__main__":
     main({"resume_after_kill": resume_after_kill, "hung_rank": hung_rank,
           "run_dir_lock": run_dir_lock, "damaged_checkpoints": damaged_checkpoints,
-          "resume_false": resume_false, "huge_model": huge_model, "disk_full": disk_full},
+          "resume_false": resume_false, "huge_model": huge_model, "disk_full": disk_full,
+          "damaged_split": damaged_split},
          "moerec-fault-")

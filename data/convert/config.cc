@@ -177,6 +177,35 @@ Status CheckMovieLens(const MovieLensInput& ml) {
   return Status::OK();
 }
 
+// Whether `path` is `dir` or lies inside it (symbolic links resolved where they exist).
+bool IsInside(const std::string& path, const std::string& dir) {
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(fs::absolute(path), ec).lexically_normal();
+  const fs::path d = fs::weakly_canonical(fs::absolute(dir), ec).lexically_normal();
+  auto pi = p.begin();
+  for (auto di = d.begin(); di != d.end(); ++di, ++pi) {
+    if (di->empty()) continue;  // a trailing separator
+    if (pi == p.end() || *pi != *di) return false;
+  }
+  return true;
+}
+
+// The converter replaces output_dir whole: an input inside it would be deleted with the
+// previous output.
+Status CheckInputsOutsideOutput(const ConvertConfig& config) {
+  std::vector<std::string> inputs;
+  if (config.has_csv()) inputs.assign(config.csv().files().begin(), config.csv().files().end());
+  if (config.has_movielens()) inputs.push_back(config.movielens().dir());
+  for (const std::string& input : inputs) {
+    if (IsInside(input, config.output_dir())) {
+      return Bad("output_dir", "\"" + config.output_dir() + "\" holds the input " + input +
+                                   ", which replacing the output would delete; write the "
+                                   "output somewhere else");
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status ValidateConvertConfig(const ConvertConfig& config) {
@@ -192,6 +221,7 @@ Status ValidateConvertConfig(const ConvertConfig& config) {
       return Bad("input", "set one of csv { ... } or movielens { ... }");
   }
   if (config.output_dir().empty()) return Bad("output_dir", "required");
+  RETURN_IF_ERROR(CheckInputsOutsideOutput(config));
   if (config.samples_per_shard() < 1) return Bad("samples_per_shard", "must be >= 1");
   if (config.block_samples() < 1 ||
       static_cast<uint32_t>(config.block_samples()) > kMaxBlockSamples) {

@@ -88,5 +88,23 @@ TEST(ConvertConfig, LoadResolvesPathsAgainstTheConfigFolder) {
   EXPECT_EQ(LoadConvertConfig(dir.file("none.pbtxt")).status().code(), StatusCode::kNotFound);
 }
 
+TEST(ConvertConfig, AnOutputFolderHoldingAnInputIsRefused) {
+  moerec::testing::TempDir dir;
+  const std::string head = "csv { files: \"" + dir.path() +
+                           "/data/in.csv\" tasks { name: \"t\" column: \"c\" } dense { "
+                           "column: \"d\" } }\noutput_dir: ";
+  for (const std::string& out :
+       {dir.path() + "/data", dir.path() + "/data/", dir.path(), dir.path() + "/data/../data"}) {
+    auto config = ParseConvertConfig(head + "\"" + out + "\"\n", "c.pbtxt", "");
+    ASSERT_FALSE(config.ok()) << out;
+    EXPECT_NE(config.status().message().find("holds the input " + dir.path() + "/data/in.csv"),
+              std::string::npos)
+        << config.status();
+  }
+  EXPECT_TRUE(ParseConvertConfig(head + "\"" + dir.path() + "/out\"\n", "c.pbtxt", "").ok());
+  EXPECT_TRUE(ParseConvertConfig(head + "\"" + dir.path() + "/data-out\"\n", "c.pbtxt", "").ok())
+      << "a sibling whose name starts like the input's folder is not inside it";
+}
+
 }  // namespace
 }  // namespace moerec

@@ -146,6 +146,35 @@ output_dir: "out"
   EXPECT_EQ(summary->domain_names, (std::vector<std::string>{"a", "b", "c"}));
 }
 
+TEST_F(CsvConvertTest, IntegerIdsAreUnsigned64Bit) {
+  constexpr char kConfig[] = R"(
+csv {
+  files: "ids.csv"
+  domain_column: "d" num_domains: 1
+  tasks { name: "t" column: "t" }
+  slots { name: "item" column: "item" id_type: INTEGER }
+}
+split { train: 1 validation: 0 test: 0 }
+output_dir: "out"
+overwrite: true
+)";
+  WriteText(dir_.file("ids.csv"), "d,t,item\n0,1,18446744073709551615\n0,0,0\n");
+  auto summary = RunConvert(Parse(kConfig));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  const Batch b = ReadSplit(out() + "/train");
+  EXPECT_EQ(SlotIds(b, 0, 0), (std::vector<uint64_t>{~uint64_t{0}}));
+  EXPECT_EQ(SlotIds(b, 0, 1), (std::vector<uint64_t>{0}));
+  for (const std::string bad : {"-1", "18446744073709551616", "1e3", "+5"}) {
+    WriteText(dir_.file("ids.csv"), "d,t,item\n0,1," + bad + "\n");
+    auto refused = RunConvert(Parse(kConfig));
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(
+        refused.status().message().find("slot 'item' (column 'item'): '" + bad + "' is not an id"),
+        std::string::npos)
+        << refused.status();
+  }
+}
+
 constexpr char kBadConfig[] = R"(
 csv {
   files: "bad.csv"

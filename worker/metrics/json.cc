@@ -9,10 +9,45 @@
 namespace moerec {
 namespace json_internal {
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence at the start of `s` (1 to 4), or 0 when it is not
+// one (a stray continuation byte, a truncated or overlong sequence, a surrogate, > U+10FFFF).
+size_t Utf8SequenceLength(std::string_view s) {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = b(0);
+  size_t n = 0;
+  uint32_t cp = 0;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((b(i) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i) & 0x3f);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
+  if (cp >= 0xd800 && cp <= 0xdfff) return 0;
+  return n;
+}
+
+}  // namespace
+
 void AppendString(std::string_view value, std::string* out) {
   out->reserve(out->size() + value.size() + 2);
   *out += '"';
-  for (const char ch : value) {
+  for (size_t i = 0; i < value.size();) {
+    const char ch = value[i];
     switch (ch) {
       case '"':
         *out += "\\\"";
@@ -40,10 +75,21 @@ void AppendString(std::string_view value, std::string* out) {
           char escaped[8];
           std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned char>(ch));
           *out += escaped;
+        } else if (static_cast<unsigned char>(ch) >= 0x80) {
+          // JSON text is UTF-8: bytes that are not (a config may hold any) become U+FFFD.
+          const size_t n = Utf8SequenceLength(value.substr(i));
+          if (n == 0) {
+            *out += "\\ufffd";
+          } else {
+            out->append(value.substr(i, n));
+            i += n;
+            continue;
+          }
         } else {
           *out += ch;
         }
     }
+    ++i;
   }
   *out += '"';
 }

@@ -46,6 +46,17 @@ TEST(JsonTest, EscapesStrings) {
   EXPECT_EQ(nul.ToString(), "{\"z\":\"a\\u0000b\"}");
 }
 
+TEST(JsonTest, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  JsonObject object;
+  // Valid 2-, 3- and 4-byte sequences stay; a stray continuation byte, 0xff, an overlong "/",
+  // a surrogate and a sequence cut off at the end do not.
+  object.Add("s", std::string("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \x80 \xff \xc0\xaf "
+                              "\xed\xa0\x80 \xe2\x82"));
+  EXPECT_EQ(object.ToString(),
+            "{\"s\":\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \\ufffd \\ufffd \\ufffd\\ufffd "
+            "\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\"}");
+}
+
 TEST(JsonTest, NonFiniteDoublesAreNull) {
   JsonObject object;
   object.Add("nan", std::numeric_limits<double>::quiet_NaN())

@@ -303,9 +303,13 @@ bool CsvSource::ParseRow(Row* row, std::string* field, std::string* problem) {
           row->slots[s].push_back(HashString(piece));
           break;
         case SlotColumn::INTEGER: {
-          const std::optional<int64_t> id = ParseInt64(piece);
-          if (!id) return fail(slot.column, Quote(piece) + " is not an integer (id_type INTEGER)");
-          row->slots[s].push_back(static_cast<uint64_t>(*id));
+          const std::optional<uint64_t> id = ParseUint64(piece);
+          if (!id) {
+            return fail(slot.column, Quote(piece) +
+                                         " is not an id (id_type INTEGER: decimal digits, 0 to "
+                                         "18446744073709551615)");
+          }
+          row->slots[s].push_back(*id);
           break;
         }
       }
