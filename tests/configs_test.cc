@@ -46,13 +46,13 @@ bool IsConvertConfig(const fs::path& p) {
   return p.filename().string().ends_with(".convert.pbtxt");
 }
 
-// OK when `path` (resolved) lies inside <repo>/data/: shipped configs never depend on where a
+// OK when `path` (resolved) lies inside <repo>/datasets/: shipped configs never depend on where a
 // machine keeps its files, and data stays out of git.
 Status InDataFolder(const std::string& path, const std::string& field) {
-  const std::string data = (SourceDir() / "data").lexically_normal().string() + "/";
+  const std::string data = (SourceDir() / "datasets").lexically_normal().string() + "/";
   if (fs::path(path).lexically_normal().string().starts_with(data)) return Status::OK();
   return InvalidArgument(field + ": " + path + " is not under " + data +
-                         " (give it relative to the config, e.g. ../data/...)");
+                         " (give it relative to the config, e.g. ../datasets/...)");
 }
 
 Status CheckJobConfig(const std::string& path) {
