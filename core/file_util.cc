@@ -16,20 +16,34 @@ constexpr size_t kBufferBytes = 1 << 20;
 
 std::string ParentDir(const std::string& path);
 
+}  // namespace
+
+int64_t FreeBytes(const std::string& path) {
+  std::string p = path.empty() ? "." : path;
+  for (int up = 0; up < 64; ++up) {
+    struct statvfs fs;
+    if (::statvfs(p.c_str(), &fs) == 0) {
+      return static_cast<int64_t>(static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize);
+    }
+    if (errno != ENOENT || p == "/" || p == ".") return -1;
+    p = ParentDir(p);
+  }
+  return -1;
+}
+
+namespace {
+
 // ErrnoError for `what` on `path`; when the disk is full, with the bytes still to write and the
 // bytes free where `path` lives.
 Status FileError(const std::string& what, const std::string& path, uint64_t bytes_needed) {
   const int err = errno;
   Status s = ErrnoError(what + " " + path);
   if (err != ENOSPC && err != EDQUOT) return s;
-  struct statvfs fs;
-  std::string free_text = "unknown";
-  if (::statvfs(ParentDir(path).c_str(), &fs) == 0) {
-    free_text = std::to_string(static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize);
-  }
-  return ResourceExhausted(s.message() + " (" + std::to_string(bytes_needed) +
-                           " more bytes to write, " + free_text + " bytes free in " +
-                           ParentDir(path) + ")");
+  const int64_t free_bytes = FreeBytes(path);
+  return ResourceExhausted(
+      s.message() + " (" + std::to_string(bytes_needed) + " more bytes to write, " +
+      (free_bytes < 0 ? std::string("unknown") : std::to_string(free_bytes)) +
+      " bytes free in " + ParentDir(path) + ")");
 }
 
 Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {

@@ -69,6 +69,10 @@ Status RenameDurably(const std::string& from, const std::string& to);
 Status CopyFileDurably(const std::string& from, const std::string& to, uint64_t* size,
                        uint32_t* crc);
 
+// Bytes free to an unprivileged writer on the file system holding `path` (a file or folder;
+// the nearest existing folder above it is asked); -1 when unknown.
+int64_t FreeBytes(const std::string& path);
+
 // fsync of a folder (makes renames and new files in it durable).
 Status SyncDir(const std::string& dir);
 

@@ -124,7 +124,7 @@ Status RowStore::CompactStorage() {
   if (db_ == nullptr) return Status::OK();
   rocksdb::CompactRangeOptions o;
   o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  return FromRocks(db_->CompactRange(o, nullptr, nullptr), "RocksDB compaction");
+  return FromRocks(db_->CompactRange(o, nullptr, nullptr), "RocksDB compaction", options_.db_path);
 }
 
 Status RowStore::SaveSnapshot() {

@@ -311,6 +311,12 @@ def huge_model(tmp):
     assert "terminate called" not in out and "Check failed" not in out, out[-3000:]
     assert time.time() - started < 30
     print("refused at load:", [l for l in out.splitlines() if "ResourceExhausted" in l][0][:240])
+    # Counts out of range are refused too, with the range, not taken for "unset".
+    small = write_config(tmp, name="small.pbtxt")
+    for flag, allowed in (("--workers=0", "must be >= 1"), ("--servers=-1", "must be >= 0"),
+                          ("--max_steps=-1", "must be >= 0")):
+        rc, out = attempt(train_command(BUILD, small, os.path.join(tmp, "flags")) + [flag])
+        assert rc == 78 and f"{flag}: {allowed}" in out, (flag, rc, out[-2000:])
 
 
 def damaged_split(tmp):

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "core/file_util.h"
+
 namespace moerec {
 namespace {
 
@@ -48,11 +50,17 @@ StatusOr<rocksdb::CompressionType> Compression(RocksDbConfig::Compression c) {
 
 }  // namespace
 
-Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+Status FromRocks(const rocksdb::Status& s, const std::string& what, const std::string& where) {
   if (s.ok()) return Status::OK();
   if (s.IsCorruption()) return Corruption(what + ": " + s.ToString());
   if (s.IsNoSpace() || s.ToString().find("No space left on device") != std::string::npos) {
-    return ResourceExhausted(what + ": " + s.ToString());
+    std::string free_text;
+    if (!where.empty()) {
+      const int64_t free_bytes = FreeBytes(where);
+      free_text = " (" + (free_bytes < 0 ? std::string("unknown") : std::to_string(free_bytes)) +
+                  " bytes free in " + where + ")";
+    }
+    return ResourceExhausted(what + ": " + s.ToString() + free_text);
   }
   return IoError(what + ": " + s.ToString());
 }
@@ -116,7 +124,8 @@ StatusOr<std::unique_ptr<rocksdb::DB>> OpenFreshDb(const std::string& path,
 StatusOr<std::unique_ptr<rocksdb::DB>> OpenExistingDb(const std::string& path,
                                                       const rocksdb::Options& options) {
   rocksdb::DB* db = nullptr;
-  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, path, &db), "open RocksDB " + path));
+  RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(options, path, &db), "open RocksDB " + path, path));
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
@@ -136,7 +145,7 @@ Status CreateRocksCheckpoint(rocksdb::DB* db, const std::string& dir) {
   RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db, &raw), "RocksDB checkpoint"));
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
   return FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
-                   "RocksDB checkpoint into " + dir);
+                   "RocksDB checkpoint into " + dir, dir);
 }
 
 Status LinkDbFiles(const std::string& from, const std::string& to) {

@@ -18,7 +18,9 @@
 namespace moerec {
 
 // IoError (or Corruption) "<what>: <rocksdb message>"; OK stays OK.
-Status FromRocks(const rocksdb::Status& s, const std::string& what);
+// `what` names the operation; `where` (optional), a folder on the disk it writes to: a full
+// disk is ResourceExhausted with the bytes still free there.
+Status FromRocks(const rocksdb::Status& s, const std::string& what, const std::string& where = "");
 
 // Options for a shard's database. InvalidArgument when the compression is not built into
 // librocksdb.
