@@ -40,10 +40,10 @@ Status FileError(const std::string& what, const std::string& path, uint64_t byte
   Status s = ErrnoError(what + " " + path);
   if (err != ENOSPC && err != EDQUOT) return s;
   const int64_t free_bytes = FreeBytes(path);
-  return ResourceExhausted(
-      s.message() + " (" + std::to_string(bytes_needed) + " more bytes to write, " +
-      (free_bytes < 0 ? std::string("unknown") : std::to_string(free_bytes)) +
-      " bytes free in " + ParentDir(path) + ")");
+  return ResourceExhausted(s.message() + " (" + std::to_string(bytes_needed) +
+                           " more bytes to write, " +
+                           (free_bytes < 0 ? std::string("unknown") : std::to_string(free_bytes)) +
+                           " bytes free in " + ParentDir(path) + ")");
 }
 
 Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {

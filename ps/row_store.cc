@@ -289,8 +289,8 @@ void RowStore::Drop(Table& t, uint32_t slot) {
 Status RowStore::CommitPending() {
   if (pending_ == nullptr || pending_->empty()) return Status::OK();
   pending_->Drain(batch_.get());
-  Status s = FromRocks(db_->Write(*write_options_, batch_.get()), "RocksDB write-back",
-                       options_.db_path);
+  Status s =
+      FromRocks(db_->Write(*write_options_, batch_.get()), "RocksDB write-back", options_.db_path);
   batch_->Clear();
   return s;
 }

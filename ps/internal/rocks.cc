@@ -124,8 +124,7 @@ StatusOr<std::unique_ptr<rocksdb::DB>> OpenFreshDb(const std::string& path,
 StatusOr<std::unique_ptr<rocksdb::DB>> OpenExistingDb(const std::string& path,
                                                       const rocksdb::Options& options) {
   rocksdb::DB* db = nullptr;
-  RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(options, path, &db), "open RocksDB " + path, path));
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, path, &db), "open RocksDB " + path, path));
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
