@@ -14,7 +14,10 @@ namespace {
 
 constexpr size_t kBufferBytes = 1 << 20;
 
-std::string ParentDir(const std::string& path);
+std::string ParentDir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
 
 }  // namespace
 
@@ -57,11 +60,6 @@ Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
     n -= static_cast<size_t>(w);
   }
   return Status::OK();
-}
-
-std::string ParentDir(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
 }
 
 }  // namespace
