@@ -12,6 +12,9 @@
 //   cold_pull         training pulls of rows not in the cache (each key once), same database.
 //   zipf_budget10x    training pulls of Zipf(zipf) ids through a cache holding a tenth of the
 //                     table (cache_mb), against zipf_resident, the same batches all resident.
+//   checkpoint_full   a full checkpoint of that store (its table files copied, checksummed,
+//                     fsynced), against copy_db_files, std::filesystem::copy_file of the same
+//                     files.
 // Prints name=value lines, the ratios against the goals last.
 #ifndef MOEREC_BENCH_PS_BENCH_H_
 #define MOEREC_BENCH_PS_BENCH_H_
