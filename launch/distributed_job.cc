@@ -117,12 +117,15 @@ Status RunDistributedTraining(const JobConfig& config, const Trainer::Options& o
       return CheckSplits(config.data());
     }();
   }
-  int ready = setup.ok() ? 1 : 0;
-  MPI_RETURN_IF_ERROR(MPI_Bcast(&ready, 1, MPI_INT, layout.chief_rank(), MPI_COMM_WORLD));
+  // The chief's status code (0 = go on), so that every rank ends with the same exit status.
+  int code = static_cast<int>(setup.code());
+  MPI_RETURN_IF_ERROR(MPI_Bcast(&code, 1, MPI_INT, layout.chief_rank(), MPI_COMM_WORLD));
   if (!setup.ok()) return setup;
-  if (!ready) {
-    return FailedPrecondition("the job did not start: its chief (world rank " +
-                              std::to_string(layout.chief_rank()) + ") reports why");
+  if (code != 0) {
+    const StatusCode c =
+        code > 0 && code <= kLastStatusCode ? static_cast<StatusCode>(code) : StatusCode::kInternal;
+    return Status(c, "the job did not start: its chief (world rank " +
+                         std::to_string(layout.chief_rank()) + ") reports why");
   }
 
   MPI_Comm ps_comm = MPI_COMM_NULL, role_comm = MPI_COMM_NULL;

@@ -359,7 +359,6 @@ def disk_full(tmp):
         # The last whole checkpoint loads: resume on a disk with room.
         roomy = os.path.join(tmp, "roomy")
         shutil.copytree(run_dir, roomy)
-        os.remove(os.path.join(roomy, "LOCK"))
         rc2, out2 = attempt(train_command(BUILD, config, roomy, 1, 1) + ["--max_steps=1"])
         resumed = events(roomy, "resume")
         assert rc2 == 0 and resumed and resumed[-1]["checkpoint"] == kept[-1], out2[-3000:]
