@@ -153,6 +153,16 @@ Status ValidateSyntheticConfig(const DataConfig& c) {
                "in [1, 1000]");
   }
   if (s.num_users() < 1) return Bad("synthetic.num_users", std::to_string(s.num_users()), ">= 1");
+  if (!In(s.tail_share(), 0, 0.5)) {
+    return Bad("synthetic.tail_share", Num(s.tail_share()), "in [0, 0.5] (0 = by domain_skew)");
+  }
+  if (s.tail_share() > 0 && c.num_domains() < 2) {
+    return Bad("synthetic.tail_share", Num(s.tail_share()), "0 with a single domain");
+  }
+  if (!In(s.seesaw_correlation(), 0, 0.999)) {
+    return Bad("synthetic.seesaw_correlation", Num(s.seesaw_correlation()),
+               "in [0, 0.999] (0 = off)");
+  }
   if (s.samples_per_shard() < 1) {
     return Bad("synthetic.samples_per_shard", std::to_string(s.samples_per_shard()), ">= 1");
   }

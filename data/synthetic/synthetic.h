@@ -28,6 +28,10 @@
 // - Labels: y_t ~ Bernoulli(σ(z)); truth = σ(z). Task 0 is always observed; task t >= 1 is
 //   observed with probability task_presence, and never in the tail domain when
 //   task_presence < 1 (and num_domains > 1). Unobserved labels are 0 with mask 0.
+// - Seesaw (seesaw_correlation c > 0): the latent logit of task t >= 1 becomes
+//   s_d c z_0 + sqrt(1 - c^2) z_t, with s_d = +1 in even domains and -1 in odd ones, so the
+//   tasks agree in some domains and conflict in others. tail_share fixes the tail domain's
+//   share of the samples (the others keep domain_skew's proportions).
 // A model with per-id embeddings (dim >= L), heads that see the domain (towers or gates per
 // (domain, task), or a domain embedding) and some capacity for one product of two slots can
 // represent the truth exactly. How close it gets is a matter of data per id: per-id

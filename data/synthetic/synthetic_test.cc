@@ -299,6 +299,63 @@ TEST_F(SyntheticTest, ASimpleLearnerGetsCloseToTheOracle) {
   EXPECT_LT(r.mean_auc, r.oracle_mean_auc + 0.01);
 }
 
+// Correlation of the two tasks' true logits over the samples of each domain.
+std::vector<double> TaskLogitCorrelation(const Batch& b, int num_domains) {
+  std::vector<double> n(num_domains), sx(num_domains), sy(num_domains), sxx(num_domains),
+      syy(num_domains), sxy(num_domains), corr(num_domains);
+  auto logit = [](double p) { return std::log(p / (1 - p)); };
+  for (int64_t i = 0; i < b.size; ++i) {
+    const int d = b.domain[i];
+    const double x = logit(b.truth[2 * i]), y = logit(b.truth[2 * i + 1]);
+    n[d] += 1;
+    sx[d] += x;
+    sy[d] += y;
+    sxx[d] += x * x;
+    syy[d] += y * y;
+    sxy[d] += x * y;
+  }
+  for (int d = 0; d < num_domains; ++d) {
+    const double cov = sxy[d] / n[d] - sx[d] / n[d] * sy[d] / n[d];
+    const double vx = sxx[d] / n[d] - sx[d] * sx[d] / (n[d] * n[d]);
+    const double vy = syy[d] / n[d] - sy[d] * sy[d] / (n[d] * n[d]);
+    corr[d] = cov / std::sqrt(vx * vy);
+  }
+  return corr;
+}
+
+// The seesaw benchmark: the two tasks agree in even domains and conflict in odd ones, and the
+// tail domain gets the share asked for.
+TEST(SyntheticSeesawTest, TaskRelationsFlipByDomainAndTheTailIsSmall) {
+  TempDir dir, plain_dir;
+  const std::string common = "num_samples: 60000 task_presence: 1 tail_share: 0.03 ";
+  auto s = GenerateSynthetic(Config(common + "seesaw_correlation: 0.9"), Dirs(dir));
+  ASSERT_TRUE(s.ok()) << s.status();
+  const Batch train = ReadAll(dir.file("train"));
+  const std::vector<double> corr = TaskLogitCorrelation(train, 3);
+  LOG(INFO) << "seesaw task-logit correlation by domain: " << corr[0] << " " << corr[1] << " "
+            << corr[2];
+  EXPECT_GT(corr[0], 0.6);
+  EXPECT_LT(corr[1], -0.6);
+  EXPECT_GT(corr[2], 0.6);
+  const std::vector<int64_t>& per_domain = s->splits[0].domain_samples;
+  const double tail = static_cast<double>(per_domain[2]) / s->splits[0].samples;
+  EXPECT_NEAR(tail, 0.03, 0.005);
+  EXPECT_GT(per_domain[0], per_domain[1]);  // the others keep domain_skew's order
+  // Without the seesaw, the tasks agree in every domain (they share part of their factors).
+  auto plain = GenerateSynthetic(Config(common), Dirs(plain_dir));
+  ASSERT_TRUE(plain.ok());
+  const std::vector<double> plain_corr = TaskLogitCorrelation(ReadAll(plain_dir.file("train")), 3);
+  for (int d = 0; d < 3; ++d) EXPECT_GT(plain_corr[d], 0.0) << d;
+  // Out-of-range settings are refused, naming the field.
+  EXPECT_NE(ValidateSyntheticConfig(Config("seesaw_correlation: 1"))
+                .ToString()
+                .find("synthetic.seesaw_correlation"),
+            std::string::npos);
+  EXPECT_NE(
+      ValidateSyntheticConfig(Config("tail_share: 0.7")).ToString().find("synthetic.tail_share"),
+      std::string::npos);
+}
+
 TEST(SyntheticDeterminismTest, SameSeedSameBytesAnyThreadCount) {
   TempDir a, b, c;
   const DataConfig config = Config("num_samples: 12000 samples_per_shard: 3000");

@@ -51,18 +51,25 @@ SyntheticModel::SyntheticModel(const DataConfig& config, int64_t train_samples)
   signal_scale_ = sc.signal_scale();
   interaction_ = sc.interaction();
   presence_ = sc.task_presence();
+  seesaw_ = sc.seesaw_correlation();
   num_users_ = sc.num_users();
   max_multi_ids_ = sc.ids_per_multi_slot();
   for (int t = 0; t < num_tasks_; ++t) {
     base_rate_.push_back(sc.task_base_rate_size() > 0 ? sc.task_base_rate(t) : 0.2);
   }
+  // Shares by domain_skew; with tail_share, the last domain gets exactly that and the others
+  // split the rest in the same proportions.
+  const bool fixed_tail = sc.tail_share() > 0 && num_domains_ > 1;
+  const int skewed = fixed_tail ? num_domains_ - 1 : num_domains_;
   double total = 0;
-  for (int d = 0; d < num_domains_; ++d) {
+  for (int d = 0; d < skewed; ++d) {
     domain_share_.push_back(std::pow(d + 1.0, -sc.domain_skew()));
     total += domain_share_.back();
   }
+  const double rest = fixed_tail ? 1.0 - sc.tail_share() : 1.0;
+  for (int d = 0; d < skewed; ++d) domain_share_[d] *= rest / total;
+  if (fixed_tail) domain_share_.push_back(sc.tail_share());
   for (int d = 0; d < num_domains_; ++d) {
-    domain_share_[d] /= total;
     domain_cdf_.push_back((d > 0 ? domain_cdf_[d - 1] : 0.0) + domain_share_[d]);
   }
   domain_cdf_.back() = 1.0;
@@ -189,7 +196,7 @@ SyntheticModel::Draw SyntheticModel::DrawSample(uint64_t index) const {
   return draw;
 }
 
-double SyntheticModel::LatentLogit(const Draw& draw, int t) const {
+double SyntheticModel::OwnLogit(const Draw& draw, int t) const {
   const int L = latent_dim_;
   const int dt = draw.domain * num_tasks_ + t;
   double z = 0;
@@ -214,7 +221,15 @@ double SyntheticModel::LatentLogit(const Draw& draw, int t) const {
     for (int f = 0; f < num_dense_; ++f) sum += dense_weight_[dt * num_dense_ + f] * draw.dense[f];
     z += kDenseWeight * sum / std::sqrt(static_cast<double>(num_dense_));
   }
-  return signal_scale_ * z + domain_offset_[dt];
+  return signal_scale_ * z;
+}
+
+double SyntheticModel::LatentLogit(const Draw& draw, int t) const {
+  const double offset = domain_offset_[draw.domain * num_tasks_ + t];
+  if (seesaw_ == 0 || t == 0) return OwnLogit(draw, t) + offset;
+  const double sign = draw.domain % 2 == 0 ? 1.0 : -1.0;
+  return sign * seesaw_ * OwnLogit(draw, 0) + std::sqrt(1 - seesaw_ * seesaw_) * OwnLogit(draw, t) +
+         offset;
 }
 
 bool SyntheticModel::Observed(int domain, int task, double u) const {

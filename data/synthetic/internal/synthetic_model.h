@@ -38,8 +38,10 @@ class SyntheticModel {
  private:
   struct Draw;  // the random part of one sample
   Draw DrawSample(uint64_t index) const;
-  // Latent logit of task t without the intercept.
+  // Latent logit of task t without the intercept (with the seesaw, mixed with task 0's).
   double LatentLogit(const Draw& draw, int t) const;
+  // Task t's own part: slot projections, the interaction term, dense weights.
+  double OwnLogit(const Draw& draw, int t) const;
   // The shrunk latent vector of id `id` of slot s, added (times `weight`) to out (L).
   void AddLatent(int slot, uint64_t id, double weight, double* out) const;
   bool Observed(int domain, int task, double u) const;
@@ -48,6 +50,7 @@ class SyntheticModel {
   int num_domains_, num_tasks_, num_slots_, num_dense_, latent_dim_;
   uint64_t seed_;
   double signal_scale_, interaction_, presence_;
+  double seesaw_ = 0;  // SyntheticConfig.seesaw_correlation
   int64_t num_users_;
   int max_multi_ids_;
   std::vector<double> base_rate_;     // (T)
