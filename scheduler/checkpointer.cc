@@ -67,6 +67,15 @@ Status Agree(Communicator* workers, const Status& local, const char* what) {
   return Unavailable(std::string(what) + " failed on another worker");
 }
 
+// Collective: every worker gets worker 0's *text.
+Status BroadcastString(Communicator* workers, std::string* text) {
+  uint64_t length = text->size();
+  RETURN_IF_ERROR(workers->Broadcast(&length, sizeof(length), 0));
+  text->resize(length);
+  if (length > 0) RETURN_IF_ERROR(workers->Broadcast(text->data(), length, 0));
+  return Status::OK();
+}
+
 }  // namespace
 
 JobCheckpointer::JobCheckpointer(const CheckpointConfig& config, const std::string& run_dir,
@@ -224,10 +233,7 @@ StatusOr<std::string> JobCheckpointer::FindLatest() const {
     }
     if (answer == "N" && !refused.empty()) answer = "R" + refused;
   }
-  uint64_t length = answer.size();
-  RETURN_IF_ERROR(workers_->Broadcast(&length, sizeof(length), 0));
-  answer.resize(length);
-  RETURN_IF_ERROR(workers_->Broadcast(answer.data(), length, 0));
+  RETURN_IF_ERROR(BroadcastString(workers_, &answer));
   if (answer[0] == 'W') return answer.substr(1);
   if (answer[0] == 'N') return NotFound("no finished checkpoint in " + root_);
   return FailedPrecondition(
@@ -253,10 +259,7 @@ StatusOr<std::string> JobCheckpointer::SetAside(const std::string& why) {
     }
   }
   RETURN_IF_ERROR(Agree(workers_, local, "setting earlier checkpoints aside"));
-  uint64_t length = moved_to.size();
-  RETURN_IF_ERROR(workers_->Broadcast(&length, sizeof(length), 0));
-  moved_to.resize(length);
-  if (length > 0) RETURN_IF_ERROR(workers_->Broadcast(moved_to.data(), length, 0));
+  RETURN_IF_ERROR(BroadcastString(workers_, &moved_to));
   return moved_to;
 }
 
