@@ -1,7 +1,10 @@
 #include "experts/model.h"
 
+#include <string>
+
 #include "experts/layers/heads.h"
 #include "experts/zoo/mmoe.h"
+#include "experts/zoo/ple.h"
 #include "experts/zoo/shared_bottom.h"
 #include "experts/zoo/validate.h"
 
@@ -18,10 +21,17 @@ Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
       return SharedBottomModel::Validate(config, shape);
     case ModelConfig::kMmoe:
       return MmoeModel::Validate(config, shape);
+    case ModelConfig::kPle:
+      return PleModel::Validate(config, shape);
     case ModelConfig::KIND_NOT_SET:
       break;
   }
-  return InvalidArgument("model: no model kind is set; set one of shared_bottom, mmoe");
+  std::string kinds;
+  const google::protobuf::OneofDescriptor* kind =
+      ModelConfig::descriptor()->FindOneofByName("kind");
+  for (int i = 0; i < kind->field_count(); ++i)
+    kinds += (i == 0 ? "" : ", ") + kind->field(i)->name();
+  return InvalidArgument("model: no model kind is set; set one of " + kinds);
 }
 
 StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const ModelShape& shape,
@@ -32,6 +42,8 @@ StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const Mo
       return std::unique_ptr<Model>(new SharedBottomModel(config, shape, seed));
     case ModelConfig::kMmoe:
       return std::unique_ptr<Model>(new MmoeModel(config, shape, seed));
+    case ModelConfig::kPle:
+      return std::unique_ptr<Model>(new PleModel(config, shape, seed));
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -67,6 +79,37 @@ void AddTowers(const MlpConfig& hidden, HeadIndex index, const ModelShape& shape
   size->activations_per_sample += streams * (one.activations_per_sample + 2 * outputs);
 }
 
+// PLE's levels: the specific and shared banks, the stream gates and the shared gate, with the
+// concatenated expert outputs, mixtures and their gradients. *width: the expert output width.
+void AddPle(const PleConfig& c, const ModelShape& shape, int64_t in, ModelSize* size,
+            int64_t* width) {
+  const bool per_domain = c.gate_index() == BY_DOMAIN;
+  const int64_t groups = per_domain ? shape.num_domains : shape.num_tasks;
+  const int64_t streams = per_domain ? 1 : shape.num_tasks;
+  const int64_t heads = c.gate_index() == BY_TASK ? 1 : shape.num_domains;
+  const int64_t k = c.experts_per_task(), ks = c.shared_experts();
+  for (int l = 0; l < c.num_levels(); ++l) {
+    ModelSize banks;
+    AddMlp(c.expert(), in, groups * k + ks, &banks, width);
+    size->parameters += banks.parameters;
+    // A row passes through one group's bank per stream that reads it.
+    const int64_t row_copies = (per_domain ? k : groups * k) + ks;
+    size->activations_per_sample += banks.activations_per_sample / (groups * k + ks) * row_copies;
+    const int64_t h = *width, mixed = k + ks;
+    size->parameters += streams * heads * in * mixed;
+    // cat per stream and its gradient; probabilities, logit gradients and dprobs; the streams
+    // and their gradients; the experts' output gradients.
+    size->activations_per_sample +=
+        streams * mixed * h + mixed * h + 3 * streams * mixed + 2 * streams * h + row_copies * h;
+    if (l + 1 < c.num_levels() && ks > 0) {
+      const int64_t all = (per_domain ? 1 : groups) * k + ks;
+      size->parameters += heads * in * all;
+      size->activations_per_sample += 2 * all * h + 3 * all + 2 * h;
+    }
+    in = h;
+  }
+}
+
 }  // namespace
 
 ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) {
@@ -92,6 +135,13 @@ ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) 
       size.parameters += in * gate_heads * e;
       // Gate logits and weights with their gradients; the mixture and its gradient.
       size.activations_per_sample += 4 * gate_heads * e + 2 * streams * width + e * width;
+      AddTowers(c.tower(), c.tower_index(), shape, width, streams, &size);
+      break;
+    }
+    case ModelConfig::kPle: {
+      const PleConfig& c = config.ple();
+      AddPle(c, shape, in, &size, &width);
+      const int64_t streams = c.gate_index() == BY_DOMAIN ? 1 : shape.num_tasks;
       AddTowers(c.tower(), c.tower_index(), shape, width, streams, &size);
       break;
     }

@@ -1,5 +1,6 @@
 #include "experts/model.h"
 
+#include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
 #include "experts/test_util.h"
@@ -43,7 +44,7 @@ TEST(CreateModelTest, BuildsEveryKind) {
 
 TEST(CreateModelTest, RejectsBadConfigsNamingTheField) {
   ExpectInvalid(ModelConfig(), kShape,
-                "model: no model kind is set; set one of shared_bottom, mmoe");
+                "model: no model kind is set; set one of shared_bottom, mmoe, ple");
   ModelConfig c = ValidMmoe();
   c.mutable_mmoe()->set_num_experts(0);
   ExpectInvalid(c, kShape, "model.mmoe.num_experts must be in [1, 4096], got 0");
@@ -71,6 +72,38 @@ TEST(CreateModelTest, RejectsBadConfigsNamingTheField) {
   ExpectInvalid(ValidMmoe(), ModelShape{6, 0, 2}, "data.num_domains must be >= 1, got 0");
   ExpectInvalid(ValidMmoe(), ModelShape{6, 2, 0}, "data.num_tasks must be >= 1, got 0");
   ExpectInvalid(ValidMmoe(), ModelShape{0, 2, 2}, "model input: num_features must be >= 1, got 0");
+}
+
+// The estimate's parameter count is exactly what the built model holds, for every kind, head
+// indexing and layer option.
+TEST(EstimateModelSizeTest, ParametersMatchTheBuiltModel) {
+  const ModelShape shape{12, 3, 2};
+  const std::string models[] = {
+      "shared_bottom { bottom { dims: 8 dims: 4 } tower { dims: 3 } }",
+      "domain_embedding_dim: 4 shared_bottom { bottom { dims: 8 layer_norm: true "
+      "activation: ACT_PRELU } tower { } tower_index: BY_DOMAIN }",
+      "mmoe { num_experts: 4 expert { dims: 6 dims: 5 } tower { dims: 3 } }",
+      "domain_embedding_dim: 2 mmoe { num_experts: 3 expert { dims: 6 } tower { dims: 4 } "
+      "gate_index: BY_DOMAIN_TASK tower_index: BY_DOMAIN_TASK }",
+      "mmoe { num_experts: 5 expert { dims: 6 } tower { } gate_index: BY_DOMAIN "
+      "tower_index: BY_DOMAIN }",
+      "ple { expert { dims: 6 dims: 4 } tower { dims: 3 } }",
+      "domain_embedding_dim: 2 ple { num_levels: 3 experts_per_task: 1 shared_experts: 3 "
+      "expert { dims: 5 layer_norm: true } tower { } gate_index: BY_DOMAIN_TASK "
+      "tower_index: BY_DOMAIN }",
+      "ple { num_levels: 2 shared_experts: 0 expert { dims: 5 } tower { dims: 2 } "
+      "gate_index: BY_DOMAIN tower_index: BY_DOMAIN_TASK }",
+      "ple { num_levels: 1 expert { dims: 5 } tower { dims: 2 } gate_index: BY_DOMAIN }",
+  };
+  for (const std::string& m : models) {
+    ModelConfig config;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(m, &config)) << m;
+    auto model = CreateModel(config, shape, 1);
+    ASSERT_TRUE(model.ok()) << m << ": " << model.status();
+    const ModelSize size = EstimateModelSize(config, shape);
+    EXPECT_EQ(size.parameters, (*model)->params()->NumValues()) << m;
+    EXPECT_GT(size.activations_per_sample, 0) << m;
+  }
 }
 
 TEST(CreateModelTest, EmptyTowerIsALinearHead) {

@@ -160,6 +160,77 @@ inline void ExpectModelGradients(Model* model, RandomBatch* b,
                         18, GradCheckOptions{48});
 }
 
+// Double-precision references of the zoo's layers, one sample at a time, read from the
+// parameters by name (the layouts of experts/layers/mlp.h, gate.h, towers.h). ReLU activation,
+// no LayerNorm, no dropout.
+using Vec = std::vector<double>;
+
+inline double ReluRef(double v) { return v > 0.0 ? v : 0.0; }
+
+// Copy g of the Mlp bank "<name>" of `copies` copies with layer widths `dims`, on x.
+inline Vec MlpRef(const ParameterSet& p, const std::string& name, int g, int copies,
+                  const std::vector<int>& dims, Vec x, bool relu = true) {
+  for (size_t l = 0; l < dims.size(); ++l) {
+    const std::string layer = name + "." + std::to_string(l);
+    const Tensor& w = p.Find(layer + ".w")->value;
+    const Tensor& b = p.Find(layer + ".b")->value;
+    const int64_t in = static_cast<int64_t>(x.size()), out = dims[l];
+    Vec y(out);
+    for (int64_t k = 0; k < out; ++k) {
+      double v = b[g * out + k];
+      for (int64_t j = 0; j < in; ++j) {
+        v += x[j] * (l == 0 ? w[j * copies * out + g * out + k] : w[(g * in + j) * out + k]);
+      }
+      y[k] = relu ? ReluRef(v) : v;
+    }
+    x = std::move(y);
+  }
+  return x;
+}
+
+// Softmax weights of the gate "<name>.w" for head block `block` of `blocks` side by side over
+// `experts`; `group` picks the (D, I, blocks*E) slab of a per-domain gate (-1: (I, blocks*E)).
+inline Vec GateRef(const ParameterSet& p, const std::string& name, int group, int block, int blocks,
+                   int experts, const Vec& x) {
+  const Tensor& w = p.Find(name + ".w")->value;
+  const int64_t in = static_cast<int64_t>(x.size()), width = int64_t{blocks} * experts;
+  const float* slab = w.data() + (group < 0 ? 0 : group * in * width);
+  Vec g(experts);
+  double sum = 0.0, max = -1e300;
+  for (int e = 0; e < experts; ++e) {
+    double l = 0.0;
+    for (int64_t j = 0; j < in; ++j) l += x[j] * slab[j * width + block * experts + e];
+    g[e] = l;
+    max = std::max(max, l);
+  }
+  for (double& v : g) sum += (v = std::exp(v - max));
+  for (double& v : g) v /= sum;
+  return g;
+}
+
+// Output `col` of the tower "<name>" (hidden widths `dims`, then its out Linear) on z.
+inline double TowerRef(const ParameterSet& p, const std::string& name, const std::vector<int>& dims,
+                       const Vec& z, int col) {
+  const Vec hidden = MlpRef(p, name + ".hidden", 0, 1, dims, z);
+  const Tensor& ow = p.Find(name + ".out.w")->value;
+  const Tensor& ob = p.Find(name + ".out.b")->value;
+  const int64_t outs = ob.size();
+  double y = ob[col];
+  for (size_t k = 0; k < hidden.size(); ++k) y += hidden[k] * ow[k * outs + col];
+  return y;
+}
+
+// The model input of row i: its features, then its domain's embedding row (when the model
+// has "domain_embedding.table").
+inline Vec InputRef(const ParameterSet& p, const Tensor& features, int64_t i, int domain) {
+  Vec e;
+  for (int64_t j = 0; j < features.cols(); ++j) e.push_back(features.at(i, j));
+  if (const Parameter* t = p.Find("domain_embedding.table")) {
+    for (int64_t j = 0; j < t->value.cols(); ++j) e.push_back(t->value.at(domain, j));
+  }
+  return e;
+}
+
 }  // namespace moerec::testing
 
 #endif  // MOEREC_EXPERTS_TEST_UTIL_H_

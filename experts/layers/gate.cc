@@ -1,5 +1,8 @@
 #include "experts/layers/gate.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/linear.h"
 #include "core/softmax.h"
 #include "experts/layers/heads.h"
@@ -97,6 +100,38 @@ void SoftmaxGates::Backward(ConstMatView x, const std::vector<int64_t>& domain_b
            MatView{dx.row(r.begin), r.size(), dx.cols, dx.ld});
     }
   }
+}
+
+std::vector<std::pair<std::string, double>> ExpertLoadStats(const std::vector<ConstMatView>& probs,
+                                                            int num_experts) {
+  std::vector<std::pair<std::string, double>> out;
+  std::vector<double> load(num_experts, 0.0);
+  int64_t routings = 0;
+  for (const ConstMatView& p : probs) {
+    if (p.rows == 0) continue;
+    CHECK_EQ(p.cols % num_experts, 0);
+    for (int64_t r = 0; r < p.rows; ++r) {
+      const float* row = p.row(r);
+      for (int64_t c = 0; c < p.cols; ++c) load[c % num_experts] += row[c];
+    }
+    routings += p.rows * (p.cols / num_experts);
+  }
+  if (routings == 0) return out;
+  double mean = 0.0, max = 0.0;
+  for (double& l : load) {
+    l /= static_cast<double>(routings);
+    mean += l;
+    max = std::max(max, l);
+  }
+  mean /= num_experts;
+  double var = 0.0;
+  for (const double l : load) var += (l - mean) * (l - mean);
+  var /= num_experts;
+  for (int e = 0; e < num_experts; ++e)
+    out.emplace_back("expert_load." + std::to_string(e), load[e]);
+  out.emplace_back("expert_load_cv", mean > 0.0 ? std::sqrt(var) / mean : 0.0);
+  out.emplace_back("expert_load_max_mean", mean > 0.0 ? max / mean : 0.0);
+  return out;
 }
 
 }  // namespace moerec

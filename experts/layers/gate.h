@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/parameter.h"
@@ -62,6 +63,13 @@ class SoftmaxGates {
   int64_t input_dim_ = 0;
   Parameter* w_ = nullptr;
 };
+
+// Expert load of gate weights (docs/models.md "Metrics"): every view is (B, k*E), block j of a
+// row = one routing's weights over the E experts. Returns "expert_load.<e>" (mean weight of
+// expert e over all routings), "expert_load_cv" (std / mean over experts) and
+// "expert_load_max_mean"; empty when there are no rows.
+std::vector<std::pair<std::string, double>> ExpertLoadStats(const std::vector<ConstMatView>& probs,
+                                                            int num_experts);
 
 }  // namespace moerec
 

@@ -62,29 +62,7 @@ void MmoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatView 
 }
 
 std::vector<std::pair<std::string, double>> MmoeModel::Stats() const {
-  std::vector<std::pair<std::string, double>> out;
-  if (probs_.rows == 0) return out;
-  std::vector<double> load(num_experts_, 0.0);
-  const int64_t blocks = probs_.cols / num_experts_;
-  for (int64_t r = 0; r < probs_.rows; ++r) {
-    const float* p = probs_.row(r);
-    for (int64_t c = 0; c < probs_.cols; ++c) load[c % num_experts_] += p[c];
-  }
-  double mean = 0.0, max = 0.0;
-  for (double& l : load) {
-    l /= static_cast<double>(probs_.rows * blocks);
-    mean += l;
-    max = std::max(max, l);
-  }
-  mean /= num_experts_;
-  double var = 0.0;
-  for (const double l : load) var += (l - mean) * (l - mean);
-  var /= num_experts_;
-  for (int e = 0; e < num_experts_; ++e)
-    out.emplace_back("expert_load." + std::to_string(e), load[e]);
-  out.emplace_back("expert_load_cv", mean > 0.0 ? std::sqrt(var) / mean : 0.0);
-  out.emplace_back("expert_load_max_mean", mean > 0.0 ? max / mean : 0.0);
-  return out;
+  return ExpertLoadStats({probs_}, num_experts_);
 }
 
 }  // namespace moerec
