@@ -6,6 +6,7 @@
 #include "experts/zoo/mmoe.h"
 #include "experts/zoo/ple.h"
 #include "experts/zoo/shared_bottom.h"
+#include "experts/zoo/star.h"
 #include "experts/zoo/validate.h"
 
 namespace moerec {
@@ -23,6 +24,8 @@ Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
       return MmoeModel::Validate(config, shape);
     case ModelConfig::kPle:
       return PleModel::Validate(config, shape);
+    case ModelConfig::kStar:
+      return StarModel::Validate(config, shape);
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -44,6 +47,8 @@ StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const Mo
       return std::unique_ptr<Model>(new MmoeModel(config, shape, seed));
     case ModelConfig::kPle:
       return std::unique_ptr<Model>(new PleModel(config, shape, seed));
+    case ModelConfig::kStar:
+      return std::unique_ptr<Model>(new StarModel(config, shape, seed));
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -143,6 +148,29 @@ ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) 
       AddPle(c, shape, in, &size, &width);
       const int64_t streams = c.gate_index() == BY_DOMAIN ? 1 : shape.num_tasks;
       AddTowers(c.tower(), c.tower_index(), shape, width, streams, &size);
+      break;
+    }
+    case ModelConfig::kStar: {
+      const StarConfig& c = config.star();
+      const int64_t f = shape.num_features, d = shape.num_domains;
+      // Partitioned norm: shared and per-domain scale and shift (its running statistics are
+      // buffers); its output and two gradients.
+      if (c.partitioned_norm()) {
+        size.parameters += 2 * f * (1 + d);
+        size.activations_per_sample += 3 * f;
+      }
+      int64_t star_in = f;
+      for (const int out : c.star().dims()) {
+        size.parameters += (star_in * out + out) * (1 + d);
+        size.activations_per_sample += 2 * out;
+        star_in = out;
+      }
+      AddTowers(c.tower(), c.tower_index(), shape, star_in, 1, &size);
+      if (c.has_aux()) {
+        AddMlp(c.aux(), in, 1, &size, &width);
+        size.parameters += width * shape.num_tasks + shape.num_tasks;
+        size.activations_per_sample += 2 * width + shape.num_tasks;
+      }
       break;
     }
     case ModelConfig::KIND_NOT_SET:

@@ -44,7 +44,7 @@ TEST(CreateModelTest, BuildsEveryKind) {
 
 TEST(CreateModelTest, RejectsBadConfigsNamingTheField) {
   ExpectInvalid(ModelConfig(), kShape,
-                "model: no model kind is set; set one of shared_bottom, mmoe, ple");
+                "model: no model kind is set; set one of shared_bottom, mmoe, ple, star");
   ModelConfig c = ValidMmoe();
   c.mutable_mmoe()->set_num_experts(0);
   ExpectInvalid(c, kShape, "model.mmoe.num_experts must be in [1, 4096], got 0");
@@ -94,6 +94,9 @@ TEST(EstimateModelSizeTest, ParametersMatchTheBuiltModel) {
       "ple { num_levels: 2 shared_experts: 0 expert { dims: 5 } tower { dims: 2 } "
       "gate_index: BY_DOMAIN tower_index: BY_DOMAIN_TASK }",
       "ple { num_levels: 1 expert { dims: 5 } tower { dims: 2 } gate_index: BY_DOMAIN }",
+      "star { star { dims: 6 dims: 4 } tower { dims: 3 } }",
+      "domain_embedding_dim: 3 star { star { dims: 5 activation: ACT_NONE } tower { } "
+      "tower_index: BY_DOMAIN partitioned_norm: false aux { dims: 4 } }",
   };
   for (const std::string& m : models) {
     ModelConfig config;

@@ -98,6 +98,7 @@ inline void ExpectParameterGradients(ParameterSet* params, const std::function<d
                                      const std::vector<std::string>& expect_zero = {},
                                      const GradCheckOptions& options = {}) {
   for (const auto& p : params->params()) {
+    if (p->is_buffer) continue;  // no gradient (running statistics)
     const bool zero =
         std::find(expect_zero.begin(), expect_zero.end(), p->name) != expect_zero.end();
     if (zero) {

@@ -1,0 +1,116 @@
+// The layers of STAR (docs/models.md), also the domain representation of M3oE.
+//
+// StarMlp: fully connected layers in star topology. Layer l on the rows of domain d:
+//   y = act(x (W_shared ⊙ W_d) + b_shared + b_d)
+// act from MlpConfig.activation (ACT_RELU or ACT_NONE; layer_norm, PReLU and dropout are not
+// part of a star layer, CreateModel refuses them). Rows are sorted by domain (experts/model.h),
+// so each domain is one GEMM on its row block with its own effective weight.
+//   x: (B, I)   y: (B, H_last)
+// Parameters "<name>.<l>.{w,b}" (I, H) and (H), the shared part, initialised as a Linear
+// (experts/layers/init.h); "<name>.<l>.domain_w" (D, I, H) starting at 1 and
+// "<name>.<l>.domain_b" (D, H) at 0, so that a fresh model is the shared network and each
+// domain learns its deviation.
+//
+// PartitionedNorm: batch normalisation whose statistics are kept per domain and whose scale
+// and shift are gamma_shared · gamma_d and beta_shared + beta_d (core/norm.h GroupBatchNorm
+// does the arithmetic). Training uses the batch's per-domain statistics and moves the running
+// ones (momentum as PyTorch); inference uses each domain's running statistics (MODELS.md's
+// choice). Parameters "<name>.gamma" (C), "<name>.domain_gamma" (D, C) at 1, "<name>.beta",
+// "<name>.domain_beta" at 0; buffers "<name>.running_mean" (D, C) at 0 and
+// "<name>.running_var" (D, C) at 1, so that checkpoints carry them. eps 1e-5.
+//
+// Gradient rule: parameter gradients accumulate; dx is written, or added to with dx_beta = 1
+// (StarMlp). Activations live in the caller's cache structs. Thread-safety: none.
+#ifndef MOEREC_EXPERTS_LAYERS_STAR_H_
+#define MOEREC_EXPERTS_LAYERS_STAR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/norm.h"
+#include "core/parameter.h"
+#include "core/tensor.h"
+#include "proto/config.pb.h"
+
+namespace moerec {
+
+struct StarCache {
+  struct Layer {
+    Tensor out;      // (B, H) activation (pre-activation with ACT_NONE)
+    Tensor grad;     // (B, H) gradient of the pre-activation
+    Tensor weight;   // (D, I, H) effective weights of the last Forward
+    Tensor bias;     // (D, H) effective biases
+    Tensor dweight;  // (I, H) one domain's effective-weight gradient
+  };
+  std::vector<Layer> layers;
+};
+
+class StarMlp {
+ public:
+  StarMlp() = default;
+  // `config` must be valid: dims >= 1 each, ACT_RELU or ACT_NONE, no layer_norm or dropout.
+  StarMlp(const MlpConfig& config, int64_t input_dim, int num_domains, const std::string& name,
+          ParameterSet* params, uint64_t seed);
+
+  int64_t input_dim() const { return input_dim_; }
+  int64_t output_dim() const { return layers_.empty() ? input_dim_ : layers_.back().out; }
+
+  // Returns the output, a view into `cache`. domain_begin: (D + 1).
+  ConstMatView Forward(ConstMatView x, const std::vector<int64_t>& domain_begin,
+                       StarCache* cache) const;
+  // x: Forward's input. dy: (B, output_dim()). dx skipped when its data is null.
+  void Backward(ConstMatView x, const std::vector<int64_t>& domain_begin, ConstMatView dy,
+                MatView dx, float dx_beta, StarCache* cache) const;
+
+ private:
+  struct Layer {
+    int64_t in = 0, out = 0;
+    Parameter* w = nullptr;
+    Parameter* b = nullptr;
+    Parameter* domain_w = nullptr;
+    Parameter* domain_b = nullptr;
+  };
+  int64_t input_dim_ = 0;
+  int num_domains_ = 1;
+  bool relu_ = true;
+  std::vector<Layer> layers_;
+};
+
+struct PartitionedNormCache {
+  Tensor y;       // (B, C)
+  Tensor gamma;   // (D, C) effective scale and shift of the last Forward
+  Tensor beta;    // (D, C)
+  Tensor dgamma;  // (D, C)
+  Tensor dbeta;   // (D, C)
+  GroupBatchNormCache norm;
+};
+
+class PartitionedNorm {
+ public:
+  PartitionedNorm() = default;
+  PartitionedNorm(int64_t channels, int num_domains, float momentum, const std::string& name,
+                  ParameterSet* params);
+
+  // domain: (B) the rows' domains. Returns y (B, C), a view into `cache`.
+  ConstMatView Forward(ConstMatView x, const int32_t* domain, bool training,
+                       PartitionedNormCache* cache) const;
+  // dx: (B, C), written; skipped when its data is null (parameters still get theirs).
+  void Backward(ConstMatView x, const int32_t* domain, ConstMatView dy, MatView dx,
+                PartitionedNormCache* cache) const;
+
+ private:
+  int64_t channels_ = 0;
+  int num_domains_ = 1;
+  float momentum_ = 0.1f;
+  Parameter* gamma_ = nullptr;
+  Parameter* domain_gamma_ = nullptr;
+  Parameter* beta_ = nullptr;
+  Parameter* domain_beta_ = nullptr;
+  Parameter* running_mean_ = nullptr;
+  Parameter* running_var_ = nullptr;
+};
+
+}  // namespace moerec
+
+#endif  // MOEREC_EXPERTS_LAYERS_STAR_H_
