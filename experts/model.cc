@@ -3,6 +3,7 @@
 #include <string>
 
 #include "experts/layers/heads.h"
+#include "experts/zoo/m3oe.h"
 #include "experts/zoo/mmoe.h"
 #include "experts/zoo/ple.h"
 #include "experts/zoo/shared_bottom.h"
@@ -26,6 +27,8 @@ Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
       return PleModel::Validate(config, shape);
     case ModelConfig::kStar:
       return StarModel::Validate(config, shape);
+    case ModelConfig::kM3Oe:
+      return M3oeModel::Validate(config, shape);
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -49,6 +52,8 @@ StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const Mo
       return std::unique_ptr<Model>(new PleModel(config, shape, seed));
     case ModelConfig::kStar:
       return std::unique_ptr<Model>(new StarModel(config, shape, seed));
+    case ModelConfig::kM3Oe:
+      return std::unique_ptr<Model>(new M3oeModel(config, shape, seed));
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -171,6 +176,23 @@ ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) 
         size.parameters += width * shape.num_tasks + shape.num_tasks;
         size.activations_per_sample += 2 * width + shape.num_tasks;
       }
+      break;
+    }
+    case ModelConfig::kM3Oe: {
+      const M3oeConfig& c = config.m3oe();
+      const int64_t d = shape.num_domains, t = shape.num_tasks, u = c.star_dim();
+      const int64_t n = c.num_shared_experts();
+      size.parameters += (in * u + u) * (1 + d) + 4;  // the star layer, theta
+      size.activations_per_sample += 2 * u;
+      int64_t r = 0;
+      AddMlp(c.representation(), u, 1, &size, &r);
+      AddMlp(c.representation(), in, 1, &size, &r);
+      size.activations_per_sample += 2 * r;  // h and its gradient
+      AddMlp(c.expert(), r, n + d + t, &size, &width);
+      size.parameters += d * r * t * n;  // the (domain, task) gates
+      // Gate probabilities, logit gradients and dprobs; S, z and dz; the experts' gradients.
+      size.activations_per_sample += 3 * t * n + 3 * t * width + (n + d + t) * width;
+      AddTowers(c.tower(), c.tower_index(), shape, width, t, &size);
       break;
     }
     case ModelConfig::KIND_NOT_SET:

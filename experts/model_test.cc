@@ -44,7 +44,7 @@ TEST(CreateModelTest, BuildsEveryKind) {
 
 TEST(CreateModelTest, RejectsBadConfigsNamingTheField) {
   ExpectInvalid(ModelConfig(), kShape,
-                "model: no model kind is set; set one of shared_bottom, mmoe, ple, star");
+                "model: no model kind is set; set one of shared_bottom, mmoe, ple, star, m3oe");
   ModelConfig c = ValidMmoe();
   c.mutable_mmoe()->set_num_experts(0);
   ExpectInvalid(c, kShape, "model.mmoe.num_experts must be in [1, 4096], got 0");
@@ -97,6 +97,10 @@ TEST(EstimateModelSizeTest, ParametersMatchTheBuiltModel) {
       "star { star { dims: 6 dims: 4 } tower { dims: 3 } }",
       "domain_embedding_dim: 3 star { star { dims: 5 activation: ACT_NONE } tower { } "
       "tower_index: BY_DOMAIN partitioned_norm: false aux { dims: 4 } }",
+      "m3oe { star_dim: 7 representation { dims: 6 layer_norm: true } num_shared_experts: 3 "
+      "expert { dims: 5 dims: 4 layer_norm: true } tower { dims: 3 layer_norm: true } }",
+      "domain_embedding_dim: 2 m3oe { star_dim: 4 representation { dims: 6 dims: 5 } "
+      "expert { dims: 3 } tower { } tower_index: BY_TASK }",
   };
   for (const std::string& m : models) {
     ModelConfig config;
