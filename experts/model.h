@@ -78,6 +78,10 @@ class Model {
   ParameterSet params_;
 };
 
+// Architecture parameters are named "arch.*" (M3oE's fusion scalars): TrainConfig.architecture
+// says which optimizer, if any, updates them.
+inline bool IsArchitectureParameter(const Parameter& p) { return p.name.rfind("arch.", 0) == 0; }
+
 // The checks CreateModel runs before it builds anything (fields named as in the job config).
 Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape);
 

@@ -183,13 +183,14 @@ void CheckTables(const JobConfig& job, Checker* c) {
   }
 }
 
-void CheckDenseOptimizer(const OptimizerConfig& o, Checker* c) {
-  c->Positive("optimizer.learning_rate", o.learning_rate());
-  c->InRange("optimizer.beta1", o.beta1(), 0.0, 1.0, false);
-  c->InRange("optimizer.beta2", o.beta2(), 0.0, 1.0, false);
-  c->Positive("optimizer.epsilon", o.epsilon());
-  c->AtLeast("optimizer.weight_decay", o.weight_decay(), 0.0f);
-  c->InRange("optimizer.momentum", o.momentum(), 0.0, 1.0, false);
+// `field`: where the optimizer sits ("optimizer", "train.architecture.optimizer").
+void CheckDenseOptimizer(const OptimizerConfig& o, const std::string& field, Checker* c) {
+  c->Positive(field + ".learning_rate", o.learning_rate());
+  c->InRange(field + ".beta1", o.beta1(), 0.0, 1.0, false);
+  c->InRange(field + ".beta2", o.beta2(), 0.0, 1.0, false);
+  c->Positive(field + ".epsilon", o.epsilon());
+  c->AtLeast(field + ".weight_decay", o.weight_decay(), 0.0f);
+  c->InRange(field + ".momentum", o.momentum(), 0.0, 1.0, false);
 }
 
 void CheckTrain(const TrainConfig& t, Checker* c) {
@@ -199,6 +200,10 @@ void CheckTrain(const TrainConfig& t, Checker* c) {
   c->AtLeast("train.early_stop_patience", t.early_stop_patience(), 0);
   c->InRange("train.threads", t.threads(), 0, 256, true);
   c->AtLeast("train.log_every_steps", t.log_every_steps(), int64_t{0});
+  c->AtLeast("train.architecture.every_steps", t.architecture().every_steps(), int64_t{0});
+  if (t.architecture().has_optimizer()) {
+    CheckDenseOptimizer(t.architecture().optimizer(), "train.architecture.optimizer", c);
+  }
 }
 
 void CheckCheckpoint(const CheckpointConfig& k, Checker* c) {
@@ -291,7 +296,7 @@ Status ValidateJobConfig(const JobConfig& config, const std::string& name) {
     c.Fail("model", "names no model; set one of the model kinds (e.g. mmoe { ... })");
   }
   c.AtLeast("model.domain_embedding_dim", config.model().domain_embedding_dim(), 0);
-  CheckDenseOptimizer(config.optimizer(), &c);
+  CheckDenseOptimizer(config.optimizer(), "optimizer", &c);
   CheckTrain(config.train(), &c);
   CheckCluster(config.cluster(), &c);
   CheckCheckpoint(config.checkpoint(), &c);

@@ -103,7 +103,9 @@ bool JobCheckpointer::DueByTime() const {
 }
 
 Status JobCheckpointer::WriteDense(const std::string& path, const ParameterSet& params,
-                                   const DenseOptimizer& optimizer, CheckpointFile* file) const {
+                                   const DenseOptimizer& optimizer,
+                                   const DenseOptimizer* arch_optimizer,
+                                   CheckpointFile* file) const {
   std::string p, o;
   RETURN_IF_ERROR(params.SaveTo(&p));
   RETURN_IF_ERROR(optimizer.SaveState(&o));
@@ -112,6 +114,12 @@ Status JobCheckpointer::WriteDense(const std::string& path, const ParameterSet& 
   bytes += p;
   AppendU64(&bytes, o.size());
   bytes += o;
+  if (arch_optimizer != nullptr) {
+    std::string a;
+    RETURN_IF_ERROR(arch_optimizer->SaveState(&a));
+    AppendU64(&bytes, a.size());
+    bytes += a;
+  }
   RETURN_IF_ERROR(WriteFileAtomically(path, bytes));
   file->set_name("dense.bin");
   file->set_size(bytes.size());
@@ -120,7 +128,7 @@ Status JobCheckpointer::WriteDense(const std::string& path, const ParameterSet& 
 }
 
 Status JobCheckpointer::ReadDense(const std::string& path, std::string* params,
-                                  std::string* optimizer) {
+                                  std::string* optimizer, std::string* arch_optimizer) {
   std::string bytes;
   RETURN_IF_ERROR(ReadFileToString(path, &bytes));
   auto bad = [&](const std::string& what) { return Corruption(path + ": " + what); };
@@ -135,8 +143,19 @@ Status JobCheckpointer::ReadDense(const std::string& path, std::string* params,
   if (bytes.size() - at < 8) return bad("optimizer section is missing");
   uint64_t m = 0;
   std::memcpy(&m, bytes.data() + at, 8);
-  if (m != bytes.size() - at - 8) return bad("optimizer section has the wrong length");
+  if (m > bytes.size() - at - 8) return bad("optimizer section runs past the end of the file");
   *optimizer = bytes.substr(at + 8, m);
+  // The architecture optimizer's section, present when the job had one.
+  const size_t arch_at = at + 8 + m;
+  arch_optimizer->clear();
+  if (arch_at == bytes.size()) return Status::OK();
+  if (bytes.size() - arch_at < 8) return bad("architecture optimizer section is truncated");
+  uint64_t a = 0;
+  std::memcpy(&a, bytes.data() + arch_at, 8);
+  if (a != bytes.size() - arch_at - 8) {
+    return bad("architecture optimizer section has the wrong length");
+  }
+  *arch_optimizer = bytes.substr(arch_at + 8, a);
   return Status::OK();
 }
 
@@ -161,7 +180,8 @@ Status JobCheckpointer::Verify(const std::string& dir, JobCheckpointManifest* ma
 }
 
 Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSet& params,
-                              const DenseOptimizer& optimizer, bool is_best, std::string* name) {
+                              const DenseOptimizer& optimizer, bool is_best, std::string* name,
+                              const DenseOptimizer* arch_optimizer) {
   *name = NameOfStep(position.step);
   const std::string dir = PathOf(*name);
   const bool chief = workers_->rank() == 0;
@@ -193,7 +213,7 @@ Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSe
       manifest.set_best_checkpoint(is_best ? *name : position.best_checkpoint);
       manifest.set_is_best(is_best);
       RETURN_IF_ERROR(WriteDense((fs::path(dir) / "dense.bin").string(), params, optimizer,
-                                 manifest.mutable_dense()));
+                                 arch_optimizer, manifest.mutable_dense()));
       CheckpointFile* ps = manifest.mutable_ps_manifest();
       ps->set_name(std::string("ps/") + kManifestName);
       uint64_t size = 0;
@@ -269,12 +289,14 @@ Status JobCheckpointer::LoadState(const std::string& name, int64_t step, Paramet
   const std::string dir = PathOf(name);
   RETURN_IF_ERROR(store_->Restore((fs::path(dir) / "ps").string(), step));
   std::string p, o;
-  RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o));
+  std::string a;
+  RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o, &a));
   return params->LoadFrom(p);
 }
 
 Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
-                             DenseOptimizer* optimizer, TrainerPosition* position) {
+                             DenseOptimizer* optimizer, TrainerPosition* position,
+                             DenseOptimizer* arch_optimizer) {
   const std::string dir = PathOf(name);
   JobCheckpointManifest manifest;
   Status verified = workers_->rank() == 0
@@ -290,10 +312,13 @@ Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
                               "servers may change)");
   }
   RETURN_IF_ERROR(store_->Restore((fs::path(dir) / "ps").string(), manifest.step()));
-  std::string p, o;
-  RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o));
+  std::string p, o, a;
+  RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o, &a));
   RETURN_IF_ERROR(params->LoadFrom(p));
   RETURN_IF_ERROR(optimizer->LoadState(o));
+  // A job without an architecture optimizer ignores a saved one (the mode changed); one that
+  // has it and finds none starts it fresh, as a PyTorch optimizer without state.
+  if (arch_optimizer != nullptr && !a.empty()) RETURN_IF_ERROR(arch_optimizer->LoadState(a));
   position->step = manifest.step();
   position->epoch = manifest.epoch();
   position->epoch_batches = manifest.epoch_batches();

@@ -56,8 +56,10 @@ class JobCheckpointer {
   bool DueByTime() const;
 
   // Writes a checkpoint of the current state at position.step. Sets *name to its folder name.
+  // arch_optimizer: the architecture parameters' own optimizer, when the job has one.
   Status Write(const TrainerPosition& position, const ParameterSet& params,
-               const DenseOptimizer& optimizer, bool is_best, std::string* name);
+               const DenseOptimizer& optimizer, bool is_best, std::string* name,
+               const DenseOptimizer* arch_optimizer = nullptr);
 
   // The newest whole checkpoint's folder name. NotFound when no finished checkpoint exists
   // (folders of checkpoints that a killed job never finished do not count);
@@ -75,7 +77,7 @@ class JobCheckpointer {
   // Restores dense parameters, optimizer state, embedding rows and *position from checkpoint
   // `name` (a folder name under checkpoints/, or a path). Collective.
   Status Load(const std::string& name, ParameterSet* params, DenseOptimizer* optimizer,
-              TrainerPosition* position);
+              TrainerPosition* position, DenseOptimizer* arch_optimizer = nullptr);
   // Restores only the state (dense parameters and rows) of `name`: the best-state restore.
   // The workers go on at `step` (the servers' clocks are set to it).
   Status LoadState(const std::string& name, int64_t step, ParameterSet* params);
@@ -88,8 +90,10 @@ class JobCheckpointer {
 
  private:
   Status WriteDense(const std::string& path, const ParameterSet& params,
-                    const DenseOptimizer& optimizer, CheckpointFile* file) const;
-  static Status ReadDense(const std::string& path, std::string* params, std::string* optimizer);
+                    const DenseOptimizer& optimizer, const DenseOptimizer* arch_optimizer,
+                    CheckpointFile* file) const;
+  static Status ReadDense(const std::string& path, std::string* params, std::string* optimizer,
+                          std::string* arch_optimizer);
   // Chief: deletes checkpoints beyond keep_last that nothing kept depends on.
   Status CollectGarbage(const std::string& best);
 

@@ -83,7 +83,7 @@ Status CheckConvertConfig(const std::string& path) {
 
 TEST(ConfigsTest, EveryConfigLoadsAndValidates) {
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(SourceDir() / "configs")) {
+  for (const auto& e : fs::recursive_directory_iterator(SourceDir() / "configs")) {
     if (e.path().extension() == ".pbtxt") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());

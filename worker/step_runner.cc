@@ -1,5 +1,6 @@
 #include "worker/step_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -60,9 +61,24 @@ StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config
   shape.num_domains = config.data().num_domains();
   shape.num_tasks = config.data().num_tasks();
   ASSIGN_OR_RETURN(r->model_, CreateModel(config.model(), shape, config.train().seed()));
+  const ArchitectureConfig& arch = config.train().architecture();
+  for (const auto& p : r->model_->params()->params()) {
+    if (IsArchitectureParameter(*p)) r->arch_params_.push_back(p.get());
+  }
+  // JOINT: the main optimizer takes everything; otherwise it leaves them out.
+  DenseOptimizer::Filter main_filter = nullptr;
+  if (arch.mode() != ArchitectureConfig::JOINT && !r->arch_params_.empty()) {
+    main_filter = [](const Parameter& p) { return !IsArchitectureParameter(p); };
+  }
   ASSIGN_OR_RETURN(r->optimizer_,
                    DenseOptimizer::Create(DenseOptimizerOptionsFromConfig(config.optimizer()),
-                                          r->model_->params()));
+                                          r->model_->params(), main_filter));
+  if (arch.mode() == ArchitectureConfig::AUTOML && !r->arch_params_.empty()) {
+    const OptimizerConfig& o = arch.has_optimizer() ? arch.optimizer() : config.optimizer();
+    ASSIGN_OR_RETURN(r->arch_optimizer_,
+                     DenseOptimizer::Create(DenseOptimizerOptionsFromConfig(o), r->model_->params(),
+                                            IsArchitectureParameter));
+  }
   r->dense_sync_ = std::make_unique<DenseSync>(workers, r->model_->params());
   RETURN_IF_ERROR(r->dense_sync_->BroadcastParameters());
   return r;
@@ -173,6 +189,37 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
     return Internal("training diverged: the loss is " + std::to_string(loss) + " at step " +
                     std::to_string(step) + "; lower optimizer.learning_rate");
   }
+  return loss;
+}
+
+StatusOr<double> StepRunner::TrainArchitecture(Batch* batch, int64_t step) {
+  if (arch_optimizer_ == nullptr) return 0.0;
+  RETURN_IF_ERROR(CancelPrefetch());
+  StepBuffers& buf = buffers_[current_];
+  PrepareBatch(batch, &buf);
+  RETURN_IF_ERROR(store_->Wait(store_->Pull(&buf.sparse.requests, step, false)));
+  CountObservedLabels(*batch, &label_counts_);
+  RETURN_IF_ERROR(workers_->AllReduceSum(label_counts_.data(), label_counts_.size()));
+  model_->params()->ZeroGrad();
+  double loss = 0.0;
+  if (batch->size > 0) {
+    PoolAndForward(*batch, buf, step, false);
+    loss = TaskMeanBce(*batch, logits_, label_counts_, &loss_weights_, &dlogits_, &probs_) +
+           model_->AuxLoss();
+    model_->Backward(model_batch_, dlogits_.view(), MatView{});
+  }
+  arch_grads_.clear();
+  for (const Parameter* p : arch_params_)
+    arch_grads_.insert(arch_grads_.end(), p->grad.data(), p->grad.data() + p->grad.size());
+  RETURN_IF_ERROR(workers_->AllReduceSum(arch_grads_.data(), arch_grads_.size()));
+  size_t at = 0;
+  for (Parameter* p : arch_params_) {
+    std::copy(arch_grads_.begin() + at, arch_grads_.begin() + at + p->grad.size(), p->grad.data());
+    at += p->grad.size();
+  }
+  arch_optimizer_->Step();
+  // The gradients of everything else came from a held-out batch: none may reach an update.
+  model_->params()->ZeroGrad();
   return loss;
 }
 

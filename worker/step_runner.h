@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "comm/communicator.h"
 #include "core/optimizer.h"
@@ -63,9 +64,18 @@ class StepRunner {
   Status CancelPrefetch();
   // probs: (B, T) σ(logits) in evaluation mode.
   Status Predict(Batch* batch, int64_t step, Tensor* probs);
+  // One step of the architecture optimizer (TrainConfig.architecture AUTOML) on a held-out
+  // batch: evaluation-mode forward (pulls create no rows), the training loss, backward, the
+  // architecture gradients all-reduced over the workers, an update of the architecture
+  // parameters only. Nothing is pushed; other parameters keep their values. Collective.
+  // Returns the batch's loss; a no-op returning 0 without an architecture optimizer.
+  StatusOr<double> TrainArchitecture(Batch* batch, int64_t step);
 
   Model* model() { return model_.get(); }
   DenseOptimizer* optimizer() { return optimizer_.get(); }
+  // The architecture parameters' own optimizer (AUTOML mode with a model that has them), or
+  // null.
+  DenseOptimizer* architecture_optimizer() { return arch_optimizer_.get(); }
   const StepTimes& times() const { return times_; }
   // Clears the step statistics (a new reporting window).
   void ClearTimes() {
@@ -96,6 +106,9 @@ class StepRunner {
   const SparseInput sparse_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<DenseOptimizer> optimizer_;
+  std::unique_ptr<DenseOptimizer> arch_optimizer_;
+  std::vector<Parameter*> arch_params_;
+  std::vector<float> arch_grads_;  // packed for the all-reduce
   std::unique_ptr<DenseSync> dense_sync_;
 
   const bool early_prefetch_;  // ASP/SSP on servers: next pull before this step's compute

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "core/random.h"
 #include "core/temp_dir.h"
 #include "embedding/table_spec.h"
 #include "proto/text_config.h"
@@ -207,6 +208,127 @@ TEST(StepRunnerTest, OverlapOnAndOffAreIdentical) {
   EXPECT_EQ(losses[0], losses[1]);
   EXPECT_EQ(params[0], params[1]);
   EXPECT_EQ(rows[0], rows[1]);
+}
+
+}  // namespace
+}  // namespace moerec
+
+namespace moerec {
+namespace {
+
+// M3oE on two domains and two tasks; `architecture` is the train.architecture block.
+JobConfig M3oeJob(const TempDir& dir, const std::string& architecture) {
+  std::ofstream(dir / "m3oe.pbtxt") << R"(
+data {
+  num_domains: 2
+  num_tasks: 2
+  slots { name: "item" }
+  train: "train"
+  validation: "validation"
+}
+embedding { dim: 2 optimizer { type: SGD learning_rate: 0.5 } }
+model {
+  m3oe {
+    star_dim: 4
+    representation { dims: 6 }
+    num_shared_experts: 2
+    expert { dims: 5 }
+    tower { dims: 3 }
+  }
+}
+optimizer { type: SGD learning_rate: 0.25 }
+train { )" << architecture << R"( }
+)";
+  auto config = LoadJobConfig(dir / "m3oe.pbtxt");
+  EXPECT_TRUE(config.ok()) << config.status();
+  return *config;
+}
+
+Batch TwoTaskBatch(uint64_t seed) {
+  Batch b;
+  b.Reset(2, 1, 0);
+  Rng rng(seed);
+  for (int i = 0; i < 16; ++i) {
+    b.domain.push_back(i % 2);
+    b.user.push_back(i);
+    for (int t = 0; t < 2; ++t) {
+      b.labels.push_back(rng.Below(2));
+      b.label_mask.push_back(1);
+    }
+    b.ids[0].push_back(rng.Below(10));
+    b.offsets[0].push_back(static_cast<uint32_t>(b.ids[0].size()));
+  }
+  b.size = 16;
+  return b;
+}
+
+struct ArchRun {
+  std::vector<float> theta0, theta_after_train, theta_after_arch;
+  bool others_moved_in_train = false;
+  bool others_moved_in_arch = false;
+  bool rows_moved_in_arch = false;
+  bool has_arch_optimizer = false;
+};
+
+ArchRun RunArchitecture(const std::string& architecture) {
+  TempDir dir;
+  const JobConfig config = M3oeJob(dir, architecture);
+  auto store = LocalStore::Open(TableSpecsFromConfig(config));
+  EXPECT_TRUE(store.ok()) << store.status();
+  SelfCommunicator comm;
+  auto runner = StepRunner::Create(config, store->get(), &comm);
+  EXPECT_TRUE(runner.ok()) << runner.status();
+  ArchRun out;
+  out.has_arch_optimizer = (*runner)->architecture_optimizer() != nullptr;
+  ParameterSet* params = (*runner)->model()->params();
+  const Tensor& theta = params->Find("arch.theta")->value;
+  auto copy = [](const Tensor& t) { return std::vector<float>(t.data(), t.data() + t.size()); };
+  const Tensor& other = params->Find("towers.0.out.w")->value;
+  out.theta0 = copy(theta);
+  std::vector<float> other0 = copy(other);
+  Batch train = TwoTaskBatch(1);
+  EXPECT_TRUE((*runner)->Train(&train, 0).ok());
+  out.theta_after_train = copy(theta);
+  out.others_moved_in_train = copy(other) != other0;
+  other0 = copy(other);
+  const std::vector<uint64_t> keys = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const std::vector<float> rows0 = Rows(store->get(), keys);
+  Batch held_out = TwoTaskBatch(2);
+  auto loss = (*runner)->TrainArchitecture(&held_out, 1);
+  EXPECT_TRUE(loss.ok()) << loss.status();
+  out.theta_after_arch = copy(theta);
+  out.others_moved_in_arch = copy(other) != other0;
+  out.rows_moved_in_arch = Rows(store->get(), keys) != rows0;
+  return out;
+}
+
+// AUTOML: the training step leaves theta alone, the architecture step moves theta and
+// nothing else (no dense parameter, no embedding row).
+TEST(StepRunnerArchitectureTest, AutomlStepsThetaOnlyOnHeldOutBatches) {
+  const ArchRun r = RunArchitecture("architecture { optimizer { type: SGD learning_rate: 0.1 } }");
+  EXPECT_TRUE(r.has_arch_optimizer);
+  EXPECT_EQ(r.theta_after_train, r.theta0);
+  EXPECT_TRUE(r.others_moved_in_train);
+  EXPECT_NE(r.theta_after_arch, r.theta_after_train);
+  EXPECT_FALSE(r.others_moved_in_arch);
+  EXPECT_FALSE(r.rows_moved_in_arch);
+}
+
+TEST(StepRunnerArchitectureTest, JointTrainsThetaWithTheMainOptimizer) {
+  const ArchRun r = RunArchitecture("architecture { mode: JOINT }");
+  EXPECT_FALSE(r.has_arch_optimizer);
+  EXPECT_NE(r.theta_after_train, r.theta0);
+  // Without an architecture optimizer the architecture step does nothing.
+  EXPECT_EQ(r.theta_after_arch, r.theta_after_train);
+  EXPECT_FALSE(r.others_moved_in_arch);
+}
+
+TEST(StepRunnerArchitectureTest, FrozenNeverMovesTheta) {
+  const ArchRun r = RunArchitecture("architecture { mode: FROZEN }");
+  EXPECT_FALSE(r.has_arch_optimizer);
+  EXPECT_EQ(r.theta_after_train, r.theta0);
+  EXPECT_EQ(r.theta_after_arch, r.theta0);
+  EXPECT_TRUE(r.others_moved_in_train);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/parallel.h"
+#include "core/random.h"
 #include "data/reader.h"
 #include "scheduler/checkpointer.h"
 #include "worker/metrics/metrics_log.h"
@@ -73,6 +74,10 @@ class TrainerImpl {
   Status FreshStart(const std::string& reason, const std::string& set_aside);
   TrainerPosition Position(int epoch) const;
   Status WriteCheckpoint(int epoch, bool is_best);
+  // AUTOML architecture parameters: the next held-out batch of the validation split (cycling
+  // through its epochs), and one architecture step on it.
+  Status NextArchitectureBatch(Batch* out);
+  Status ArchitectureStep();
 
   const JobConfig config_;
   const Trainer::Options options_;
@@ -81,6 +86,8 @@ class TrainerImpl {
 
   std::unique_ptr<StepRunner> runner_;
   std::unique_ptr<TrainingStream> train_stream_;
+  std::unique_ptr<TrainingStream> arch_stream_;  // AUTOML: held-out batches
+  int arch_epoch_ = 0;
   std::unique_ptr<DataReader> validation_reader_, test_reader_;
   std::unique_ptr<MetricsLog> log_;
   std::unique_ptr<Progress> progress_;
@@ -111,6 +118,20 @@ Status TrainerImpl::Init() {
   RETURN_IF_ERROR(OpenReaders());
 
   ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_));
+  if (runner_->architecture_optimizer() != nullptr) {
+    if (data.validation().empty()) {
+      return InvalidArgument(
+          "train.architecture.mode AUTOML steps the architecture parameters on held-out "
+          "batches of the validation split, and data.validation is empty: give validation data, "
+          "or set train.architecture.mode to JOINT or FROZEN");
+    }
+    std::vector<std::string> paths(data.validation().begin(), data.validation().end());
+    // Its own shuffle seed, so held-out batches do not follow the evaluation order.
+    ASSIGN_OR_RETURN(arch_stream_, TrainingStream::Open(paths, data.reader(),
+                                                        HashCombine(config_.train().seed(), 0xa7c4),
+                                                        workers_->rank(), workers_->size()));
+    RETURN_IF_ERROR(arch_stream_->StartEpoch(0));
+  }
   checkpointer_ = std::make_unique<JobCheckpointer>(
       config_.checkpoint(), options_.run_dir, workers_, store_, config_.cluster().num_servers());
 
@@ -179,8 +200,8 @@ Status TrainerImpl::MaybeResume() {
     return FreshStart("no whole checkpoint (--allow_fresh_start)", moved);
   }
   TrainerPosition position;
-  RETURN_IF_ERROR(
-      checkpointer_->Load(*latest, runner_->model()->params(), runner_->optimizer(), &position));
+  RETURN_IF_ERROR(checkpointer_->Load(*latest, runner_->model()->params(), runner_->optimizer(),
+                                      &position, runner_->architecture_optimizer()));
   step_ = position.step;
   start_epoch_ = position.epoch;
   skip_batches_ = position.epoch_batches;
@@ -189,6 +210,14 @@ Status TrainerImpl::MaybeResume() {
                                       : -std::numeric_limits<double>::infinity();
   evals_since_best_ = position.evals_since_best;
   best_checkpoint_ = position.best_checkpoint;
+  if (arch_stream_ != nullptr) {
+    // The held-out batches already used, so that the run goes on with the ones an
+    // uninterrupted run would use next.
+    const int64_t every = config_.train().architecture().every_steps();
+    const int64_t taken = every > 0 ? step_ / every : start_epoch_;
+    Batch unused;
+    for (int64_t i = 0; i < taken; ++i) RETURN_IF_ERROR(NextArchitectureBatch(&unused));
+  }
   if (is_chief()) {
     LOG(INFO) << "resumed from " << checkpointer_->PathOf(*latest) << " at step " << step_
               << " (epoch " << start_epoch_ << ", batch " << skip_batches_ << ")";
@@ -196,6 +225,28 @@ Status TrainerImpl::MaybeResume() {
   JsonObject line;
   line.Add("event", "resume").Add("step", step_).Add("checkpoint", *latest);
   return WriteLog(line);
+}
+
+Status TrainerImpl::NextArchitectureBatch(Batch* out) {
+  // Two tries: the end of an epoch, then the first batch of the next. A worker whose share of
+  // the validation split is empty takes part with an empty batch.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ASSIGN_OR_RETURN(const bool more, arch_stream_->Next(out));
+    if (more) return Status::OK();
+    RETURN_IF_ERROR(arch_stream_->StartEpoch(++arch_epoch_));
+  }
+  *out = Batch();
+  return Status::OK();
+}
+
+Status TrainerImpl::ArchitectureStep() {
+  if (arch_stream_ == nullptr) return Status::OK();
+  const Clock::time_point start = Clock::now();
+  Batch batch;
+  RETURN_IF_ERROR(NextArchitectureBatch(&batch));
+  RETURN_IF_ERROR(runner_->TrainArchitecture(&batch, step_).status());
+  paused_seconds_ += Seconds(start, Clock::now());
+  return Status::OK();
 }
 
 TrainerPosition TrainerImpl::Position(int epoch) const {
@@ -216,7 +267,8 @@ Status TrainerImpl::WriteCheckpoint(int epoch, bool is_best) {
   const Clock::time_point start = Clock::now();
   std::string name;
   RETURN_IF_ERROR(checkpointer_->Write(Position(epoch), *runner_->model()->params(),
-                                       *runner_->optimizer(), is_best, &name));
+                                       *runner_->optimizer(), is_best, &name,
+                                       runner_->architecture_optimizer()));
   if (is_best) best_checkpoint_ = name;
   last_checkpoint_step_ = step_;
   paused_seconds_ += Seconds(start, Clock::now());
@@ -343,6 +395,8 @@ Status TrainerImpl::Validate(int epoch, bool* stop) {
   JsonObject line;
   line.Add("event", "eval").Add("step", step_).Add("epoch", epoch);
   AddReportFields(report, "val_", &line);
+  // The model's scalars (M3oE's alpha and beta, expert loads) at this evaluation.
+  for (const auto& [name, value] : runner_->model()->Stats()) line.Add(name, value);
   RETURN_IF_ERROR(WriteLog(line));
   paused_seconds_ += Seconds(start, Clock::now());
   const double auc = report.mean_auc;
@@ -381,6 +435,7 @@ StatusOr<Report> TrainerImpl::Run() {
   const TrainConfig& train = config_.train();
   const int64_t max_steps = options_.max_steps >= 0 ? options_.max_steps : train.max_steps();
   const int64_t eval_every = train.eval_every_steps();
+  const int64_t arch_every = arch_stream_ != nullptr ? train.architecture().every_steps() : -1;
   bool stop = false;
   bool evaluated_at_current_step = false;
   window_start_ = Clock::now();
@@ -417,6 +472,7 @@ StatusOr<Report> TrainerImpl::Run() {
       RETURN_IF_ERROR(next_batch(next, &next_ok));
       const int64_t after = step_ + 1;
       const bool boundary = (eval_every > 0 && after % eval_every == 0) ||
+                            (arch_every > 0 && after % arch_every == 0) ||
                             checkpointer_->DueByStep(after) ||
                             (max_steps > 0 && after >= max_steps);
       RETURN_IF_ERROR(
@@ -424,6 +480,7 @@ StatusOr<Report> TrainerImpl::Run() {
       ++step_;
       ++epoch_batches_;
       evaluated_at_current_step = false;
+      if (arch_every > 0 && step_ % arch_every == 0) RETURN_IF_ERROR(ArchitectureStep());
       const StepTimes& times = runner_->times();
       // The live line estimates the global loss from this worker's share.
       progress_->Step(
@@ -446,6 +503,8 @@ StatusOr<Report> TrainerImpl::Run() {
       have = next_ok;
     }
     RETURN_IF_ERROR(runner_->CancelPrefetch());
+    // Once per epoch by default: after its last step, before its evaluation.
+    if (arch_every == 0 && !stop) RETURN_IF_ERROR(ArchitectureStep());
     if ((eval_every == 0 || stop) && !evaluated_at_current_step) {
       bool early = false;
       RETURN_IF_ERROR(Validate(epoch, &early));
