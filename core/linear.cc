@@ -96,4 +96,16 @@ void AddMat(ConstMatView src, MatView dst) {
   });
 }
 
+void ScaleMat(float beta, MatView y) {
+  if (beta == 1.0f) return;
+  internal::ForEachRow(y.rows, y.cols, [&](int64_t r) {
+    float* row = y.row(r);
+    if (beta == 0.0f) {
+      std::memset(row, 0, y.cols * sizeof(float));
+    } else {
+      for (int64_t j = 0; j < y.cols; ++j) row[j] *= beta;
+    }
+  });
+}
+
 }  // namespace moerec

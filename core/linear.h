@@ -38,6 +38,10 @@ void BroadcastRows(const float* b, MatView y);
 void CopyMat(ConstMatView src, MatView dst);
 // dst += src.
 void AddMat(ConstMatView src, MatView dst);
+// y = beta * y; beta == 0 writes zeros, whatever y held (NaN included). The first step of a
+// backward pass that adds several contributions into an activation gradient dx that the caller
+// asked to be written (beta 0) or added to (beta 1).
+void ScaleMat(float beta, MatView y);
 
 }  // namespace moerec
 

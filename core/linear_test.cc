@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/internal/test_util.h"
 #include "core/parallel.h"
 
@@ -155,6 +157,24 @@ TEST(MatTest, CopyAndAddOnPaddedViews) {
   CopyMat(src.cview(), dst.view());
   EXPECT_TRUE(dst.SameBits(src));
   EXPECT_TRUE(dst.PaddingIntact());
+}
+
+TEST(MatTest, ScaleKeepsScalesAndZeroesEvenNan) {
+  Rng rng(7);
+  TestMat y = RandomMat(5, 9, 2, &rng);
+  const TestMat before = y;
+  ScaleMat(1.0f, y.view());
+  EXPECT_TRUE(y.SameBits(before));
+  ScaleMat(-0.5f, y.view());
+  for (int64_t r = 0; r < 5; ++r) {
+    for (int64_t c = 0; c < 9; ++c) ASSERT_EQ(y.at(r, c), -0.5f * before.at(r, c));
+  }
+  y.at(2, 3) = std::nanf("");
+  ScaleMat(0.0f, y.view());
+  for (int64_t r = 0; r < 5; ++r) {
+    for (int64_t c = 0; c < 9; ++c) ASSERT_EQ(y.at(r, c), 0.0f);
+  }
+  EXPECT_TRUE(y.PaddingIntact());
 }
 
 }  // namespace

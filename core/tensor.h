@@ -89,7 +89,12 @@ class Tensor {
   bool empty() const { return size_ == 0; }
   // First dimension, and the product of the others (a 1-D tensor is one row).
   int64_t rows() const { return shape_.size() <= 1 ? 1 : shape_[0]; }
-  int64_t cols() const { return shape_.empty() ? 0 : size_ / rows(); }
+  int64_t cols() const {
+    if (shape_.size() <= 1) return size_;
+    int64_t c = 1;  // a product, not size_ / rows(): rows() may be 0
+    for (size_t i = 1; i < shape_.size(); ++i) c *= shape_[i];
+    return c;
+  }
 
   float* data() { return data_; }
   const float* data() const { return data_; }

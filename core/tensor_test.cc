@@ -56,6 +56,13 @@ TEST(TensorTest, ResizeKeepsTheAllocationWhileItFits) {
   t.Resize({0, 5});
   EXPECT_EQ(t.size(), 0);
   EXPECT_TRUE(t.empty());
+  // A batch of no rows keeps its width (an empty batch flows through the kernels).
+  EXPECT_EQ(t.rows(), 0);
+  EXPECT_EQ(t.cols(), 5);
+  EXPECT_EQ(t.view().rows, 0);
+  EXPECT_EQ(t.view().cols, 5);
+  t.Resize({0, 3, 4});
+  EXPECT_EQ(t.cols(), 12);
 }
 
 TEST(TensorTest, ResizeLikeAndFillZero) {

@@ -133,6 +133,47 @@ inline void ExpectGradient(const std::string& what, TestMat* x, const TestMat& a
                  loss, h, tol);
 }
 
+// Elementwise |a - b| <= tol * max(1, |b|) over the visible elements (same shapes).
+inline void ExpectClose(const std::string& what, const TestMat& a, const TestMat& b,
+                        double tol = 1e-5) {
+  ASSERT_EQ(a.rows(), b.rows()) << what;
+  ASSERT_EQ(a.cols(), b.cols()) << what;
+  int failures = 0;
+  for (int64_t r = 0; r < a.rows(); ++r) {
+    for (int64_t c = 0; c < a.cols(); ++c) {
+      const double x = a.at(r, c), y = b.at(r, c);
+      if (std::fabs(x - y) > tol * std::max(1.0, std::fabs(y)) && failures++ < 5) {
+        ADD_FAILURE() << what << " at (" << r << ", " << c << "): " << x << " vs " << y;
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0) << what << ": " << failures << " elements differ";
+}
+
+// Checks the accumulate option of a backward pass: run(dx, beta) must write its gradient into
+// dx for beta 0 and add it to what dx holds for beta 1. `written` is the gradient run wrote with
+// beta 0; run is called once more on a random dx with beta 1.
+inline void ExpectAddsWithBetaOne(const std::string& what, const TestMat& written,
+                                  const std::function<void(MatView dx, float beta)>& run,
+                                  Rng* rng) {
+  TestMat dx(written.rows(), written.cols(), 1);
+  dx.FillUniform(rng, -1.0f, 1.0f);
+  const TestMat before = dx;
+  run(dx.view(), 1.0f);
+  int failures = 0;
+  for (int64_t r = 0; r < dx.rows(); ++r) {
+    for (int64_t c = 0; c < dx.cols(); ++c) {
+      const double want = static_cast<double>(before.at(r, c)) + written.at(r, c);
+      if (std::fabs(dx.at(r, c) - want) > 1e-5 * std::max(1.0, std::fabs(want)) && failures++ < 5) {
+        ADD_FAILURE() << what << " with beta 1 at (" << r << ", " << c << "): " << dx.at(r, c)
+                      << ", want " << want;
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0) << what << ": " << failures << " elements not accumulated";
+  EXPECT_TRUE(dx.PaddingIntact()) << what;
+}
+
 }  // namespace moerec::testing
 
 #endif  // MOEREC_CORE_INTERNAL_TEST_UTIL_H_
