@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""The ranking zoo on the seesaw benchmark (issue 11, item 8).
+
+Trains every model of configs/models/ (same data, embeddings, optimizer and budget: the
+configs differ only in their model section, and M3oE's architecture block) with several seeds
+through the moerec binary, and reports per model: mean and weighted test AUC, the gap to the
+oracle's mean AUC, per-(domain, task) test AUC (the tail domain included), training samples/s
+(mean of the logged windows after the first) next to MMoE's in the same run, and M3oE's
+alpha/beta at the end.
+
+Usage: bench/zoo_bench.py [--build build] [--seeds 1,2,3] [--models m3oe,mmoe,...]
+                          [--out bench/results/zoo.md]
+Prints name=value lines (<model>_mean_test_auc, <model>_samples_per_sec, ...) and writes a
+markdown table to --out.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(binary, config_path, seed, work):
+    text = open(config_path).read()
+    text = text.replace('"../../datasets/', '"' + os.path.join(ROOT, "datasets") + "/")
+    # train.seed only: the synthetic data keep their own seed, so every run sees the same data.
+    text, n = re.subn(r"(train \{[^}]*?\n  seed: )\d+", r"\g<1>%d" % seed, text)
+    if n != 1:
+        sys.exit("%s: no train.seed to set" % config_path)
+    cfg = os.path.join(work, "job.pbtxt")
+    open(cfg, "w").write(text)
+    run_dir = os.path.join(work, "run")
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
+    subprocess.run([binary, "train", "--config=" + cfg, "--run_dir=" + run_dir], check=True,
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lines = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
+    final = [l for l in lines if l["event"] == "final"][-1]
+    speeds = [l["samples_per_sec"] for l in lines if l["event"] == "train"][1:]
+    evals = [l for l in lines if l["event"] == "eval"]
+    out = {
+        "mean_test_auc": final["mean_test_auc"],
+        "weighted_test_auc": final["weighted_test_auc"],
+        "oracle_mean_auc": final["oracle_mean_auc"],
+        "samples_per_sec": statistics.mean(speeds) if speeds else float("nan"),
+        "steps": final["step"],
+    }
+    for k, v in final.items():
+        if k.startswith("test_auc/"):
+            out[k] = v
+    for k in ("alpha_domain", "alpha_task", "beta_domain", "beta_task"):
+        if evals and k in evals[-1]:
+            out[k] = evals[-1][k]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--models", default="")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "zoo.md"))
+    args = ap.parse_args()
+    binary = os.path.join(args.build, "launch", "moerec")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    cfg_dir = os.path.join(ROOT, "configs", "models")
+    models = args.models.split(",") if args.models else sorted(
+        f[:-len(".pbtxt")] for f in os.listdir(cfg_dir) if f.endswith(".pbtxt"))
+    results = {}
+    for m in models:
+        runs = []
+        for s in seeds:
+            with tempfile.TemporaryDirectory() as work:
+                runs.append(run(binary, os.path.join(cfg_dir, m + ".pbtxt"), s, work))
+            print("# %s seed %d: mean test AUC %.4f" % (m, s, runs[-1]["mean_test_auc"]),
+                  file=sys.stderr)
+        results[m] = runs
+
+    def mean(m, k):
+        return statistics.mean(r[k] for r in results[m])
+
+    def std(m, k):
+        v = [r[k] for r in results[m]]
+        return statistics.stdev(v) if len(v) > 1 else 0.0
+
+    cells = sorted({k for runs in results.values() for k in runs[0] if k.startswith("test_auc/")})
+    oracle = mean(models[0], "oracle_mean_auc")
+    for m in models:
+        for k in ("mean_test_auc", "weighted_test_auc", "samples_per_sec"):
+            print("%s_%s=%.4f" % (m, k, mean(m, k)))
+        print("%s_gap_to_oracle=%.4f" % (m, oracle - mean(m, "mean_test_auc")))
+        for c in cells:
+            print("%s_%s=%.4f" % (m, c.replace("/", "_"), mean(m, c)))
+        for k in ("alpha_domain", "alpha_task", "beta_domain", "beta_task"):
+            if k in results[m][0]:
+                print("%s_%s=%.4f" % (m, k, mean(m, k)))
+    print("oracle_mean_auc=%.4f" % oracle)
+
+    rows = ["| model | mean test AUC | weighted | gap to oracle | " +
+            " | ".join(c[len("test_auc/"):] for c in cells) + " | samples/s | vs MMoE |",
+            "|---" * (6 + len(cells)) + "|"]
+    ref = mean("mmoe", "samples_per_sec") if "mmoe" in results else float("nan")
+    for m in models:
+        rows.append("| %s | %.4f ± %.4f | %.4f | %.4f | %s | %.0f | %.2f |" % (
+            m, mean(m, "mean_test_auc"), std(m, "mean_test_auc"), mean(m, "weighted_test_auc"),
+            oracle - mean(m, "mean_test_auc"),
+            " | ".join("%.4f" % mean(m, c) for c in cells), mean(m, "samples_per_sec"),
+            mean(m, "samples_per_sec") / ref))
+    arch = [m for m in models if "alpha_domain" in results[m][0]]
+    notes = ["", "Oracle mean AUC (true probabilities): %.4f." % oracle]
+    for m in arch:
+        notes.append("%s at the end (mean of seeds): alpha_domain %.4f, alpha_task %.4f, "
+                     "beta_domain %.4f, beta_task %.4f." % (
+                         m, mean(m, "alpha_domain"), mean(m, "alpha_task"),
+                         mean(m, "beta_domain"), mean(m, "beta_task")))
+    with open(args.out, "w") as f:
+        f.write("# The ranking zoo on the seesaw benchmark\n\n")
+        f.write("`bench/zoo_bench.py --seeds %s` on %s, %d cores; OMP_NUM_THREADS=%s. Every model "
+                "trains with configs/models/<model>.pbtxt: the same data (400k synthetic samples, "
+                "3 domains with the tail at 3%%, 2 tasks whose relation flips by domain), "
+                "embeddings, Adam 2e-3, batch 512, 3 epochs, evaluation every 200 steps, early "
+                "stop after 4 evaluations without a better validation mean AUC, best state "
+                "restored; no model was tuned. Test AUC, mean ± std over the seeds.\n\n" % (
+                    args.seeds, platform.processor() or platform.machine(), os.cpu_count(),
+                    os.environ.get("OMP_NUM_THREADS", "2")))
+        f.write("\n".join(rows) + "\n" + "\n".join(notes) + "\n")
+
+
+if __name__ == "__main__":
+    main()
