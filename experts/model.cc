@@ -1,9 +1,11 @@
 #include "experts/model.h"
 
+#include <algorithm>
 #include <string>
 
 #include "experts/layers/heads.h"
 #include "experts/zoo/m3oe.h"
+#include "experts/zoo/mlora.h"
 #include "experts/zoo/mmoe.h"
 #include "experts/zoo/ple.h"
 #include "experts/zoo/shared_bottom.h"
@@ -18,6 +20,9 @@ Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
   RETURN_IF_ERROR(ValidateAtLeast(shape.num_tasks, 1, "data.num_tasks"));
   RETURN_IF_ERROR(ValidateRange(config.domain_embedding_dim(), 0, kMaxLayerWidth,
                                 "model.domain_embedding_dim"));
+  if (config.has_mlora() && config.kind_case() != ModelConfig::kSharedBottom) {
+    RETURN_IF_ERROR(Mlora::Validate(config, shape));
+  }
   switch (config.kind_case()) {
     case ModelConfig::kSharedBottom:
       return SharedBottomModel::Validate(config, shape);
@@ -89,6 +94,24 @@ void AddTowers(const MlpConfig& hidden, HeadIndex index, const ModelShape& shape
   size->activations_per_sample += streams * (one.activations_per_sample + 2 * outputs);
 }
 
+// MoE-MLoRA's adapters on an MLP of `dnn`'s widths reading `in` columns, and its gate; per
+// sample each active expert keeps t and u per layer, plus the row weights and their gradient.
+void AddMlora(const MloraConfig& c, const MlpConfig& dnn, int64_t in, const ModelShape& shape,
+              ModelSize* size) {
+  const int64_t m = c.num_experts() > 0 ? c.num_experts() : shape.num_domains;
+  for (const int out : dnn.dims()) {
+    const int64_t r = std::max<int64_t>(out / c.reduce(), 1);
+    size->parameters += m * (in * r + r * out + out);
+    size->activations_per_sample += m * (r + out) + r + out;
+    in = out;
+  }
+  if (c.mode() == MloraConfig::MOE_MLORA) {
+    const int64_t e = c.gate_embedding_dim();
+    size->parameters += shape.num_domains * e + e * m + m;
+  }
+  size->activations_per_sample += 2 * m;
+}
+
 // PLE's levels: the specific and shared banks, the stream gates and the shared gate, with the
 // concatenated expert outputs, mixtures and their gradients. *width: the expert output width.
 void AddPle(const PleConfig& c, const ModelShape& shape, int64_t in, ModelSize* size,
@@ -134,6 +157,7 @@ ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) 
       const SharedBottomConfig& c = config.shared_bottom();
       AddMlp(c.bottom(), in, 1, &size, &width);
       AddTowers(c.tower(), c.tower_index(), shape, width, 1, &size);
+      if (config.has_mlora()) AddMlora(config.mlora(), c.bottom(), in, shape, &size);
       break;
     }
     case ModelConfig::kMmoe: {

@@ -19,6 +19,7 @@
 #define MOEREC_EXPERTS_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -49,6 +50,18 @@ struct ModelShape {
   int num_tasks = 1;     // T
 };
 
+// One phase of a model trained in phases (MoE-MLoRA: the backbone, each expert alone, the
+// gate). The trainer runs the phases in order, each with its own epochs and early stopping.
+struct ModelPhase {
+  std::string name;        // "backbone", "expert.<m>", "gate"; in metrics.jsonl
+  int domain = -1;         // train on this domain's samples only; -1 = every domain
+  bool train_rows = true;  // the embedding rows are updated
+  int epochs = 1;          // >= 1
+  int early_stop_patience = 0;
+  // The dense parameters this phase updates; every other one is frozen.
+  std::function<bool(const Parameter&)> trains;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -66,6 +79,12 @@ class Model {
   // Named scalar statistics of the last Forward (expert load CV, active experts, ...), for
   // logs and metrics. Empty by default.
   virtual std::vector<std::pair<std::string, double>> Stats() const { return {}; }
+
+  // The phases of a model trained in phases, in order; empty (the default) = one phase under
+  // the train config's budget. EnterPhase(p) switches the model's computation to phase p (the
+  // trainer also freezes the parameters phase p does not train).
+  virtual std::vector<ModelPhase> Phases() const { return {}; }
+  virtual void EnterPhase(int phase) { (void)phase; }
 
   const ModelShape& shape() const { return shape_; }
   ParameterSet* params() { return &params_; }

@@ -95,6 +95,10 @@ TEST(EstimateModelSizeTest, ParametersMatchTheBuiltModel) {
       "gate_index: BY_DOMAIN tower_index: BY_DOMAIN_TASK }",
       "ple { num_levels: 1 expert { dims: 5 } tower { dims: 2 } gate_index: BY_DOMAIN }",
       "star { star { dims: 6 dims: 4 } tower { dims: 3 } }",
+      "mlora { } shared_bottom { bottom { dims: 40 dims: 20 } tower { dims: 3 } }",
+      "mlora { mode: MLORA reduce: 4 } shared_bottom { bottom { dims: 9 } tower { } }",
+      "mlora { num_experts: 5 reduce: 2 gate_embedding_dim: 3 } shared_bottom { bottom { "
+      "dims: 7 dims: 6 } tower { } tower_index: BY_DOMAIN }",
       "domain_embedding_dim: 3 star { star { dims: 5 activation: ACT_NONE } tower { } "
       "tower_index: BY_DOMAIN partitioned_norm: false aux { dims: 4 } }",
       "m3oe { star_dim: 7 representation { dims: 6 layer_norm: true } num_shared_experts: 3 "

@@ -77,6 +77,11 @@ Mlp::Mlp(const MlpConfig& config, int64_t input_dim, int copies, const std::stri
   }
 }
 
+void Mlp::set_adapter(MlpLayerAdapter* adapter) {
+  CHECK(adapter == nullptr || copies_ == 1) << "adapters attach to a single MLP";
+  adapter_ = adapter;
+}
+
 int64_t Mlp::output_dim() const { return layers_.empty() ? input_dim_ : layers_.back().out; }
 
 MatView Mlp::CopyWeight(int l, int g, bool grad) const {
@@ -148,11 +153,15 @@ ConstMatView Mlp::Forward(ConstMatView x, bool training, uint64_t seed, MlpCache
     Gemm(false, false, 1.0f, x, first.w->value.view().Cols(c0, n), 0.0f,
          cache->layers[0].pre.view().Cols(c0, n));
     for (int g = g0; g < g1; ++g) {
+      if (adapter_ != nullptr) adapter_->Forward(0, x, cache->layers[0].pre.view());
       ForwardPost(0, g, seed, cache);
       for (int l = 1; l < num_layers; ++l) {
         const Layer& p = layers_[l];
         Gemm(false, false, 1.0f, Block(cache->layers[l - 1].out, g, p.in), CopyWeight(l, g, false),
              0.0f, Block(cache->layers[l].pre.view(), g, p.out));
+        if (adapter_ != nullptr) {
+          adapter_->Forward(l, cache->layers[l - 1].out, cache->layers[l].pre.view());
+        }
         ForwardPost(l, g, seed, cache);
       }
     }
@@ -245,6 +254,7 @@ void Mlp::Backward(ConstMatView x, ConstMatView dy, MatView dx, float dx_beta,
              CopyWeight(l, g, true));
         const MatView dprev = Block(cache->layers[l - 1].grad.view(), g, p.in);
         Gemm(false, true, 1.0f, dpre, CopyWeight(l, g, false), 0.0f, dprev);
+        if (adapter_ != nullptr) adapter_->Backward(l, cache->layers[l - 1].out, dpre, dprev);
         src = dprev;
       }
       dpre0[g] = BackwardPost(0, g, src, cache);
@@ -267,6 +277,7 @@ void Mlp::Backward(ConstMatView x, ConstMatView dy, MatView dx, float dx_beta,
     weight_grad();
     if (dx.data != nullptr) input_grad();
   }
+  if (adapter_ != nullptr) adapter_->Backward(0, x, d0, dx);
 }
 
 }  // namespace moerec

@@ -39,6 +39,19 @@
 
 namespace moerec {
 
+// An addition to the pre-activation of a plain MLP's layers (copies == 1), computed from the
+// layer's input: MoE-MLoRA's low-rank adapters (experts/layers/lora.h). Called by Mlp inside
+// Forward / Backward; the adapter keeps what its Backward needs.
+class MlpLayerAdapter {
+ public:
+  virtual ~MlpLayerAdapter() = default;
+  // pre (R, H_l) += adapter_l(x), x the layer's input (R, I_l).
+  virtual void Forward(int layer, ConstMatView x, MatView pre) = 0;
+  // dpre: the gradient of the layer's pre-activation. Accumulates the adapter's parameter
+  // gradients and adds its input gradient to dx (skipped when dx.data is null).
+  virtual void Backward(int layer, ConstMatView x, ConstMatView dpre, MatView dx) = 0;
+};
+
 // Activations of one Forward, read by the matching Backward.
 struct MlpCache {
   struct Layer {
@@ -70,6 +83,13 @@ class Mlp {
   int num_layers() const { return static_cast<int>(layers_.size()); }
   // Width of one copy's output (input_dim for the identity).
   int64_t output_dim() const;
+  // Widths of layer l's input and output.
+  int64_t layer_input_dim(int l) const { return layers_[l].in; }
+  int64_t layer_output_dim(int l) const { return layers_[l].out; }
+
+  // Adds `adapter` to every layer's pre-activation from now on (null: none). One copy only;
+  // the adapter is the caller's and outlives its use.
+  void set_adapter(MlpLayerAdapter* adapter);
 
   // Returns the output (R, G * output_dim()), a view into `cache` (or x itself for the
   // identity), valid until the next Forward with this cache.
@@ -111,6 +131,7 @@ class Mlp {
   bool layer_norm_ = false;
   float dropout_ = 0.0f;
   uint64_t salt_ = 0;  // separates this bank's dropout masks from other layers'
+  MlpLayerAdapter* adapter_ = nullptr;
   std::vector<Layer> layers_;
 };
 

@@ -10,7 +10,7 @@ Status SharedBottomModel::Validate(const ModelConfig& config, const ModelShape& 
   RETURN_IF_ERROR(ValidateMlpConfig(c.bottom(), "model.shared_bottom.bottom", false));
   RETURN_IF_ERROR(ValidateMlpConfig(c.tower(), "model.shared_bottom.tower", true));
   RETURN_IF_ERROR(ValidateHeadIndex(c.tower_index(), "model.shared_bottom.tower_index"));
-  return Status::OK();
+  return Mlora::Validate(config, shape);
 }
 
 SharedBottomModel::SharedBottomModel(const ModelConfig& config, const ModelShape& shape,
@@ -20,6 +20,9 @@ SharedBottomModel::SharedBottomModel(const ModelConfig& config, const ModelShape
   input_ = DomainInput(shape.num_features, shape.num_domains, config.domain_embedding_dim(),
                        "domain_embedding", &params_, seed);
   bottom_ = Mlp(c.bottom(), input_.output_dim(), 1, "bottom", &params_, seed);
+  if (config.has_mlora()) {
+    mlora_ = std::make_unique<Mlora>(config.mlora(), &bottom_, shape, &params_, seed);
+  }
   towers_ = Towers(c.tower(), c.tower_index(), shape.num_domains, shape.num_tasks,
                    bottom_.output_dim(), 1, "towers", &params_, seed);
 }
@@ -28,6 +31,7 @@ void SharedBottomModel::Forward(const ModelBatch& batch, MatView logits) {
   CheckModelBatch(batch, shape_, logits.rows, logits.cols);
   if (batch.size == 0) return;
   x_ = input_.Forward(batch.features, batch.domain_begin);
+  if (mlora_) mlora_->BeforeForward(batch);
   h_ = bottom_.Forward(x_, batch.training, HashCombine(batch.seed, 1), &bottom_cache_);
   towers_.Forward(h_, batch.domain_begin, batch.training, HashCombine(batch.seed, 2), logits);
 }
@@ -39,7 +43,16 @@ void SharedBottomModel::Backward(const ModelBatch& batch, ConstMatView dlogits, 
   towers_.Backward(h_, batch.domain_begin, dlogits, dh_.view());
   const MatView dx = input_.GradBuffer(batch.size, dfeatures);
   bottom_.Backward(x_, dh_.view(), dx, 0.0f, &bottom_cache_);
+  if (mlora_) mlora_->AfterBackward(batch);
   input_.Backward(batch.domain_begin, dfeatures);
+}
+
+std::vector<ModelPhase> SharedBottomModel::Phases() const {
+  return mlora_ ? mlora_->Phases() : std::vector<ModelPhase>{};
+}
+
+void SharedBottomModel::EnterPhase(int phase) {
+  if (mlora_) mlora_->EnterPhase(phase);
 }
 
 }  // namespace moerec

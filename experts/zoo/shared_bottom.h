@@ -3,18 +3,23 @@
 //   MLP: SharedBottomConfig.bottom;   towers: SharedBottomConfig.tower hidden layers + a final
 //   Linear, indexed by SharedBottomConfig.tower_index (experts/layers/towers.h; the bottom's
 //   output is one stream shared by all tasks).
-// Parameters: "domain_embedding.table", "bottom.*", "towers.*".
+// With model.mlora the bottom carries MoE-MLoRA's adapters (experts/zoo/mlora.h): the
+// MoE-MLoRA study's MLP backbone.
+// Parameters: "domain_embedding.table", "bottom.*", "towers.*", "mlora.*".
 // Contract of Forward/Backward, memory and threads: experts/model.h.
 #ifndef MOEREC_EXPERTS_ZOO_SHARED_BOTTOM_H_
 #define MOEREC_EXPERTS_ZOO_SHARED_BOTTOM_H_
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "core/status.h"
 #include "experts/layers/domain_input.h"
 #include "experts/layers/mlp.h"
 #include "experts/layers/towers.h"
 #include "experts/model.h"
+#include "experts/zoo/mlora.h"
 
 namespace moerec {
 
@@ -27,10 +32,13 @@ class SharedBottomModel : public Model {
 
   void Forward(const ModelBatch& batch, MatView logits) override;
   void Backward(const ModelBatch& batch, ConstMatView dlogits, MatView dfeatures) override;
+  std::vector<ModelPhase> Phases() const override;
+  void EnterPhase(int phase) override;
 
  private:
   DomainInput input_;
   Mlp bottom_;
+  std::unique_ptr<Mlora> mlora_;  // with model.mlora: adapters on bottom_
   Towers towers_;
   MlpCache bottom_cache_;
   ConstMatView x_;  // input of the last Forward
