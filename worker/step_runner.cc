@@ -152,9 +152,20 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
     PoolAndForward(*batch, buf, step, true);
     loss = TaskMeanBce(*batch, logits_, label_counts_, &loss_weights_, &dlogits_, &probs_) +
            model_->AuxLoss();
-    dfeatures_.Resize({batch->size, sparse_.num_features()});
-    model_->Backward(model_batch_, dlogits_.view(), dfeatures_.view());
-    sparse_.PoolBackward(*batch, dfeatures_.view(), &buf.sparse);
+    if (train_rows_) {
+      dfeatures_.Resize({batch->size, sparse_.num_features()});
+      model_->Backward(model_batch_, dlogits_.view(), dfeatures_.view());
+      sparse_.PoolBackward(*batch, dfeatures_.view(), &buf.sparse);
+    } else {
+      model_->Backward(model_batch_, dlogits_.view(), MatView{});
+    }
+  }
+  if (!train_rows_) {
+    // The push still goes out (the servers' step clock counts every worker's), with no rows.
+    for (TableRequest& r : buf.sparse.requests) {
+      r.keys.clear();
+      r.values.clear();
+    }
   }
   const Clock::time_point t3 = Clock::now();
 

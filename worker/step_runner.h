@@ -71,6 +71,10 @@ class StepRunner {
   // Returns the batch's loss; a no-op returning 0 without an architecture optimizer.
   StatusOr<double> TrainArchitecture(Batch* batch, int64_t step);
 
+  // Whether training steps update the embedding rows (default true). When false the row
+  // gradients are not computed and the pushes carry no rows (a phase that freezes them).
+  void set_train_rows(bool train_rows) { train_rows_ = train_rows; }
+
   Model* model() { return model_.get(); }
   DenseOptimizer* optimizer() { return optimizer_.get(); }
   // The architecture parameters' own optimizer (AUTOML mode with a model that has them), or
@@ -111,7 +115,8 @@ class StepRunner {
   std::vector<float> arch_grads_;  // packed for the all-reduce
   std::unique_ptr<DenseSync> dense_sync_;
 
-  const bool early_prefetch_;  // ASP/SSP on servers: next pull before this step's compute
+  const bool early_prefetch_;
+  bool train_rows_ = true;  // ASP/SSP on servers: next pull before this step's compute
   ModelBatch model_batch_;
   StepBuffers buffers_[2];
   int current_ = 0;

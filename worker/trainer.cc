@@ -78,6 +78,13 @@ class TrainerImpl {
   // through its epochs), and one architecture step on it.
   Status NextArchitectureBatch(Batch* out);
   Status ArchitectureStep();
+  // Returns to the best validation state of the current phase (train.restore_best).
+  Status RestoreBest();
+  // The model's phases, or one phase of the train config's budget.
+  std::vector<ModelPhase> TrainingPhases() const;
+  // Switches the model to phase `index`, freezes what it does not train, resets early stopping
+  // and logs {"event":"phase"} (named phases only).
+  Status EnterPhase(int index, const ModelPhase& phase);
 
   const JobConfig config_;
   const Trainer::Options options_;
@@ -108,6 +115,7 @@ class TrainerImpl {
   double best_auc_ = -std::numeric_limits<double>::infinity();
   int64_t best_step_ = -1;
   int evals_since_best_ = 0;
+  int patience_ = 0;                // of the current phase
   std::vector<Tensor> best_dense_;  // without checkpoints: the best state in memory
   std::string best_checkpoint_;     // with checkpoints: the best state's checkpoint
 };
@@ -419,7 +427,7 @@ Status TrainerImpl::Validate(int epoch, bool* stop) {
     }
   } else {
     ++evals_since_best_;
-    const int patience = config_.train().early_stop_patience();
+    const int patience = patience_;
     if (patience > 0 && evals_since_best_ >= patience) {
       if (is_chief()) {
         LOG(INFO) << "early stop at step " << step_ << ": no better validation AUC for " << patience
@@ -431,6 +439,55 @@ Status TrainerImpl::Validate(int epoch, bool* stop) {
   return Status::OK();
 }
 
+Status TrainerImpl::RestoreBest() {
+  if (!config_.train().restore_best() || best_step_ < 0 || best_step_ == step_) {
+    return Status::OK();
+  }
+  if (is_chief()) LOG(INFO) << "restoring the best state (step " << best_step_ << ")";
+  if (!best_checkpoint_.empty()) {
+    return checkpointer_->LoadState(best_checkpoint_, step_, runner_->model()->params());
+  }
+  if (!best_dense_.empty()) {
+    runner_->model()->params()->Restore(best_dense_);
+    return store_->RestoreSnapshot();
+  }
+  return FailedPrecondition("the best state (step " + std::to_string(best_step_) +
+                            ") was not kept: enable checkpoints to keep it across restarts");
+}
+
+std::vector<ModelPhase> TrainerImpl::TrainingPhases() const {
+  std::vector<ModelPhase> phases = runner_->model()->Phases();
+  if (!phases.empty()) return phases;
+  ModelPhase one;
+  one.epochs = config_.train().epochs();
+  one.early_stop_patience = config_.train().early_stop_patience();
+  return {one};
+}
+
+Status TrainerImpl::EnterPhase(int index, const ModelPhase& phase) {
+  runner_->model()->EnterPhase(index);
+  for (const auto& p : runner_->model()->params()->params()) {
+    p->frozen = phase.trains != nullptr && !phase.trains(*p);
+  }
+  runner_->set_train_rows(phase.train_rows);
+  // Early stopping and the best state belong to the phase.
+  best_auc_ = -std::numeric_limits<double>::infinity();
+  best_step_ = -1;
+  evals_since_best_ = 0;
+  best_dense_.clear();
+  best_checkpoint_.clear();
+  if (phase.name.empty()) return Status::OK();
+  if (is_chief()) {
+    LOG(INFO) << "phase " << index << " (" << phase.name << ") at step " << step_ << ": "
+              << phase.epochs << " epoch(s)"
+              << (phase.domain >= 0 ? ", domain " + std::to_string(phase.domain) + " only" : "");
+  }
+  JsonObject line;
+  line.Add("event", "phase").Add("phase", index).Add("name", phase.name).Add("step", step_);
+  line.Add("domain", phase.domain).Add("epochs", phase.epochs);
+  return WriteLog(line);
+}
+
 StatusOr<Report> TrainerImpl::Run() {
   const TrainConfig& train = config_.train();
   const int64_t max_steps = options_.max_steps >= 0 ? options_.max_steps : train.max_steps();
@@ -440,97 +497,122 @@ StatusOr<Report> TrainerImpl::Run() {
   bool evaluated_at_current_step = false;
   window_start_ = Clock::now();
   const Clock::time_point run_start = Clock::now();
+  const std::vector<ModelPhase> phases = TrainingPhases();
+  int phase_domain = -1;
   // Every worker must take part in every step: a batch is trained on only when every worker
-  // has one (the agreement costs one tiny all-reduce per step).
+  // has one (the agreement costs one tiny all-reduce per step). A phase of one domain keeps
+  // that domain's rows (possibly none, an empty step).
   auto next_batch = [&](Batch* out, bool* all_have) -> Status {
     ASSIGN_OR_RETURN(const bool more, train_stream_->Next(out));
+    if (more && phase_domain >= 0) KeepDomain(out, phase_domain);
     double exhausted = more ? 0.0 : 1.0;
     RETURN_IF_ERROR(workers_->AllReduceMax(&exhausted, 1));
     *all_have = exhausted == 0.0;
     return Status::OK();
   };
   Batch batches[2];
-  for (int epoch = start_epoch_; epoch < train.epochs() && !stop; ++epoch) {
-    RETURN_IF_ERROR(train_stream_->StartEpoch(epoch));
-    epoch_batches_ = 0;
-    if (epoch == start_epoch_ && skip_batches_ > 0) {
-      RETURN_IF_ERROR(train_stream_->Skip(skip_batches_));
-      epoch_batches_ = skip_batches_;
+  // Epochs are numbered across the phases (checkpoints record that number).
+  int phase_begin = 0;
+  for (size_t ph = 0; ph < phases.size() && !stop; ++ph) {
+    const ModelPhase& phase = phases[ph];
+    const int phase_end = phase_begin + phase.epochs;
+    if (phase_end <= start_epoch_) {  // finished before the resume
+      phase_begin = phase_end;
+      continue;
     }
-    int cur = 0;
-    bool have = false;
-    RETURN_IF_ERROR(next_batch(&batches[cur], &have));
-    while (have && !stop) {
-      if (max_steps > 0 && step_ >= max_steps) {
-        stop = true;
-        break;
+    const bool resuming = start_epoch_ > phase_begin || skip_batches_ > 0;
+    if (!resuming || phases.size() > 1) {
+      // A resumed phase keeps the early-stopping state of its checkpoint.
+      const double auc = best_auc_;
+      const int64_t best = best_step_;
+      const int evals = evals_since_best_;
+      const std::string ckpt = best_checkpoint_;
+      RETURN_IF_ERROR(EnterPhase(static_cast<int>(ph), phase));
+      if (resuming) {
+        best_auc_ = auc;
+        best_step_ = best;
+        evals_since_best_ = evals;
+        best_checkpoint_ = ckpt;
       }
-      // Look one batch ahead so its pull can fly during this step, unless an evaluation or a
-      // checkpoint comes between the two steps (they must see exactly this step's state).
-      Batch* next = &batches[1 - cur];
-      bool next_ok = false;
-      RETURN_IF_ERROR(next_batch(next, &next_ok));
-      const int64_t after = step_ + 1;
-      const bool boundary = (eval_every > 0 && after % eval_every == 0) ||
-                            (arch_every > 0 && after % arch_every == 0) ||
-                            checkpointer_->DueByStep(after) ||
-                            (max_steps > 0 && after >= max_steps);
-      RETURN_IF_ERROR(
-          runner_->Train(&batches[cur], step_, next_ok && !boundary ? next : nullptr).status());
-      ++step_;
-      ++epoch_batches_;
-      evaluated_at_current_step = false;
-      if (arch_every > 0 && step_ % arch_every == 0) RETURN_IF_ERROR(ArchitectureStep());
-      const StepTimes& times = runner_->times();
-      // The live line estimates the global loss from this worker's share.
-      progress_->Step(
-          step_, times.mean_loss() * workers_->size(),
-          times.samples * workers_->size() / std::max(1e-9, Seconds(window_start_, Clock::now())));
-      if (train.log_every_steps() > 0 && step_ % train.log_every_steps() == 0) LogTrain(epoch);
-      if (eval_every > 0 && step_ % eval_every == 0) {
-        RETURN_IF_ERROR(Validate(epoch, &stop));
-        evaluated_at_current_step = true;
+    }
+    phase_domain = phase.domain;
+    patience_ = phase.early_stop_patience;
+    bool phase_stop = false;
+    for (int epoch = std::max(phase_begin, start_epoch_); epoch < phase_end && !phase_stop;
+         ++epoch) {
+      RETURN_IF_ERROR(train_stream_->StartEpoch(epoch));
+      epoch_batches_ = 0;
+      if (epoch == start_epoch_ && skip_batches_ > 0) {
+        RETURN_IF_ERROR(train_stream_->Skip(skip_batches_));
+        epoch_batches_ = skip_batches_;
       }
-      if (checkpointer_->enabled()) {
-        // The step rule is the same everywhere; the clock is the chief's.
-        double due = checkpointer_->DueByStep(step_) || (is_chief() && checkpointer_->DueByTime());
-        if (config_.checkpoint().every_minutes() > 0) {
-          RETURN_IF_ERROR(workers_->AllReduceMax(&due, 1));
+      int cur = 0;
+      bool have = false;
+      RETURN_IF_ERROR(next_batch(&batches[cur], &have));
+      while (have && !stop && !phase_stop) {
+        if (max_steps > 0 && step_ >= max_steps) {
+          stop = true;
+          break;
         }
-        if (due > 0) RETURN_IF_ERROR(WriteCheckpoint(epoch, /*is_best=*/false));
+        // Look one batch ahead so its pull can fly during this step, unless an evaluation or a
+        // checkpoint comes between the two steps (they must see exactly this step's state).
+        Batch* next = &batches[1 - cur];
+        bool next_ok = false;
+        RETURN_IF_ERROR(next_batch(next, &next_ok));
+        const int64_t after = step_ + 1;
+        const bool boundary = (eval_every > 0 && after % eval_every == 0) ||
+                              (arch_every > 0 && after % arch_every == 0) ||
+                              checkpointer_->DueByStep(after) ||
+                              (max_steps > 0 && after >= max_steps);
+        RETURN_IF_ERROR(
+            runner_->Train(&batches[cur], step_, next_ok && !boundary ? next : nullptr).status());
+        ++step_;
+        ++epoch_batches_;
+        evaluated_at_current_step = false;
+        if (arch_every > 0 && step_ % arch_every == 0) RETURN_IF_ERROR(ArchitectureStep());
+        const StepTimes& times = runner_->times();
+        // The live line estimates the global loss from this worker's share.
+        progress_->Step(step_, times.mean_loss() * workers_->size(),
+                        times.samples * workers_->size() /
+                            std::max(1e-9, Seconds(window_start_, Clock::now())));
+        if (train.log_every_steps() > 0 && step_ % train.log_every_steps() == 0) LogTrain(epoch);
+        if (eval_every > 0 && step_ % eval_every == 0) {
+          RETURN_IF_ERROR(Validate(epoch, &phase_stop));
+          evaluated_at_current_step = true;
+        }
+        if (checkpointer_->enabled()) {
+          // The step rule is the same everywhere; the clock is the chief's.
+          double due =
+              checkpointer_->DueByStep(step_) || (is_chief() && checkpointer_->DueByTime());
+          if (config_.checkpoint().every_minutes() > 0) {
+            RETURN_IF_ERROR(workers_->AllReduceMax(&due, 1));
+          }
+          if (due > 0) RETURN_IF_ERROR(WriteCheckpoint(epoch, /*is_best=*/false));
+        }
+        cur = 1 - cur;
+        have = next_ok;
       }
-      cur = 1 - cur;
-      have = next_ok;
+      RETURN_IF_ERROR(runner_->CancelPrefetch());
+      // Once per epoch by default: after its last step, before its evaluation.
+      if (arch_every == 0 && !stop) RETURN_IF_ERROR(ArchitectureStep());
+      if ((eval_every == 0 || stop || phase_stop) && !evaluated_at_current_step) {
+        bool early = false;
+        RETURN_IF_ERROR(Validate(epoch, &early));
+        evaluated_at_current_step = true;
+        phase_stop = phase_stop || early;
+      }
     }
-    RETURN_IF_ERROR(runner_->CancelPrefetch());
-    // Once per epoch by default: after its last step, before its evaluation.
-    if (arch_every == 0 && !stop) RETURN_IF_ERROR(ArchitectureStep());
-    if ((eval_every == 0 || stop) && !evaluated_at_current_step) {
-      bool early = false;
-      RETURN_IF_ERROR(Validate(epoch, &early));
+    if (!evaluated_at_current_step) {
+      bool unused = false;
+      RETURN_IF_ERROR(Validate(phase_end - 1, &unused));
       evaluated_at_current_step = true;
-      stop = stop || early;
     }
-  }
-  if (!evaluated_at_current_step) {
-    bool unused = false;
-    RETURN_IF_ERROR(Validate(train.epochs() - 1, &unused));
+    // Each phase ends in its best state; the next one starts from there.
+    RETURN_IF_ERROR(RestoreBest());
+    phase_begin = phase_end;
   }
   progress_->Break();
   const double train_seconds = Seconds(run_start, Clock::now());
-  if (train.restore_best() && best_step_ >= 0 && best_step_ != step_) {
-    if (is_chief()) LOG(INFO) << "restoring the best state (step " << best_step_ << ")";
-    if (!best_checkpoint_.empty()) {
-      RETURN_IF_ERROR(
-          checkpointer_->LoadState(best_checkpoint_, step_, runner_->model()->params()));
-    } else if (!best_dense_.empty()) {
-      runner_->model()->params()->Restore(best_dense_);
-      RETURN_IF_ERROR(store_->RestoreSnapshot());
-    } else {
-      return FailedPrecondition("the best state (step " + std::to_string(best_step_) +
-                                ") was not kept: enable checkpoints to keep it across restarts");
-    }
-  }
 
   JsonObject final_line;
   final_line.Add("event", "final").Add("step", step_).Add("train_seconds", train_seconds);
