@@ -73,11 +73,23 @@ Status CheckJobConfig(const std::string& path) {
   return CreateModel(config.model(), shape, config.train().seed()).status();
 }
 
+// Every input path of a convert config: files and folders.
+std::vector<std::string*> InputPaths(ConvertConfig* config) {
+  std::vector<std::string*> paths;
+  if (config->has_movielens()) paths.push_back(config->mutable_movielens()->mutable_dir());
+  if (config->has_aliccp()) paths.push_back(config->mutable_aliccp()->mutable_dir());
+  if (config->has_csv()) {
+    for (std::string& f : *config->mutable_csv()->mutable_files()) paths.push_back(&f);
+  }
+  return paths;
+}
+
 Status CheckConvertConfig(const std::string& path) {
-  ASSIGN_OR_RETURN(const ConvertConfig config, LoadConvertConfig(path));
+  ASSIGN_OR_RETURN(ConvertConfig config, LoadConvertConfig(path));
   RETURN_IF_ERROR(InDataFolder(config.output_dir(), "output_dir"));
-  if (config.has_movielens()) RETURN_IF_ERROR(InDataFolder(config.movielens().dir(), "dir"));
-  for (const std::string& f : config.csv().files()) RETURN_IF_ERROR(InDataFolder(f, "csv.files"));
+  for (const std::string* input : InputPaths(&config)) {
+    RETURN_IF_ERROR(InDataFolder(*input, "input"));
+  }
   return Status::OK();
 }
 
@@ -150,6 +162,24 @@ class DatasetConfigTest : public ::testing::Test {
     if (config->has_csv()) {
       config->mutable_csv()->clear_files();
       config->mutable_csv()->add_files((dir_ / input).string());
+    }
+    config->set_output_dir((dir_ / "out").string());
+    StatusOr<ConvertSummary> summary = RunConvert(*config, name);
+    EXPECT_TRUE(summary.ok()) << name << ": " << summary.status().ToString();
+    return summary.ok() ? *summary : ConvertSummary{};
+  }
+
+  // Loads configs/<name> and moves every input from <repo>/datasets/ to dir_/ (the test writes
+  // the files there under the same names) and the output to dir_/out; converts.
+  ConvertSummary ConvertRebased(const std::string& name) {
+    StatusOr<ConvertConfig> config = LoadConvertConfig(ConfigPath(name));
+    EXPECT_TRUE(config.ok()) << config.status().ToString();
+    if (!config.ok()) return {};
+    const std::string datasets = (SourceDir() / "datasets").lexically_normal().string() + "/";
+    for (std::string* path : InputPaths(&*config)) {
+      const std::string p = fs::path(*path).lexically_normal().string();
+      EXPECT_TRUE(p.starts_with(datasets)) << p;
+      *path = (dir_ / p.substr(datasets.size())).string();
     }
     config->set_output_dir((dir_ / "out").string());
     StatusOr<ConvertSummary> summary = RunConvert(*config, name);
@@ -417,6 +447,86 @@ TEST_F(MovieLensConfigTest, Ml100kOccupationDomains) {
       EXPECT_EQ(s.labels[0], Rating(s.user, s.movie) == 5 ? 1.0f : 0.0f);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ali-CCP, the raw layout: per half, users 0..4 in common_features (field 101 and the profile
+// fields), samples with the item, cross and scenario fields; sample i of a half has scenario
+// 90 + i % 3 and user i % 5.
+
+using AliCcpEntries = std::vector<std::pair<std::string, uint64_t>>;
+
+std::string AliCcpFeatures(const AliCcpEntries& entries) {
+  std::string s;
+  for (const auto& [field, id] : entries) {
+    s += (s.empty() ? "" : "\x01") + field + "\x02" + std::to_string(id) + "\x03" + "1.0";
+  }
+  return std::to_string(entries.size()) + "," + s;
+}
+
+uint64_t AliCcpItem(int half, int i) { return 5000 + half * 1000 + i; }
+int AliCcpClick(int i) { return i % 3 == 0; }
+int AliCcpBuy(int i) { return AliCcpClick(i) && i % 2 == 0; }
+
+TEST_F(DatasetConfigTest, AliCcpRawLayout) {
+  const int samples[2] = {60, 12};
+  const char* names[2] = {"train", "test"};
+  for (int h = 0; h < 2; ++h) {
+    std::string common, skeleton;
+    for (int u = 0; u < 5; ++u) {
+      AliCcpEntries e = {{"101", uint64_t(1000 + h * 10 + u)}};
+      for (const char* f : {"121", "122", "124", "125", "126", "127", "128", "129"}) {
+        e.push_back({f, uint64_t(2000 + u)});
+      }
+      for (int j = 0; j < 3; ++j) e.push_back({"109_14", uint64_t(3000 + j)});  // not a slot
+      common += "h" + std::to_string(h) + "u" + std::to_string(u) + "," + AliCcpFeatures(e) + "\n";
+    }
+    for (int i = 0; i < samples[h]; ++i) {
+      const AliCcpEntries e = {{"205", AliCcpItem(h, i)},
+                               {"206", 60},
+                               {"207", 70},
+                               {"216", 80},
+                               {"508", 81},
+                               {"508", 82},
+                               {"509", 83},
+                               {"702", 84},
+                               {"853", 85},
+                               {"210", 86},
+                               {"301", uint64_t(90 + i % 3)}};
+      skeleton += std::to_string(i) + "," + std::to_string(AliCcpClick(i)) + "," +
+                  std::to_string(AliCcpBuy(i)) + ",h" + std::to_string(h) + "u" +
+                  std::to_string(i % 5) + "," + AliCcpFeatures(e) + "\n";
+    }
+    if (h == 0) skeleton += "999,0,1,h0u0," + AliCcpFeatures({{"301", 90}}) + "\n";  // dropped
+    Write(std::string("aliccp/common_features_") + names[h] + ".csv", common);
+    Write(std::string("aliccp/sample_skeleton_") + names[h] + ".csv", skeleton);
+  }
+  const ConvertSummary summary = ConvertRebased("aliccp.convert.pbtxt");
+  EXPECT_EQ(summary.domain_names, (std::vector<std::string>{"301_90", "301_91", "301_92"}));
+  EXPECT_EQ(summary.task_names, (std::vector<std::string>{"click", "purchase"}));
+  EXPECT_EQ(summary.rows_dropped, 1) << "the conversion without a click";
+  EXPECT_EQ(summary.split_samples(0) + summary.split_samples(1), samples[0]);
+  EXPECT_GT(summary.split_samples(1), 0) << "10% of the train half";
+  EXPECT_EQ(summary.split_samples(2), samples[1]);
+  ASSERT_EQ(summary.data_config.slots_size(), 18);
+  std::set<uint64_t> items;
+  for (const char* split : {"train", "validation", "test"}) {
+    const Batch b = ReadSplit(split);
+    for (int64_t k = 0; k < b.size; ++k) {
+      const uint64_t item = b.ids[9][b.offsets[9][k]];  // slot 9: item_id (205)
+      const int h = static_cast<int>((item - 5000) / 1000);
+      const int i = static_cast<int>((item - 5000) % 1000);
+      EXPECT_EQ(h, std::string(split) == "test" ? 1 : 0);
+      items.insert(item);
+      EXPECT_EQ(b.domain[k], i % 3);
+      EXPECT_EQ(b.labels[2 * k], AliCcpClick(i));
+      EXPECT_EQ(b.labels[2 * k + 1], AliCcpBuy(i));
+      EXPECT_EQ(b.user[k], uint64_t(1000 + h * 10 + i % 5));
+      EXPECT_EQ(b.ids[0][b.offsets[0][k]], b.user[k]) << "slot 0: user_id, from common features";
+      EXPECT_EQ(b.offsets[13][k + 1] - b.offsets[13][k], 2u) << "slot 13: both 508 ids";
+    }
+  }
+  EXPECT_EQ(items.size(), static_cast<size_t>(samples[0] + samples[1]));
 }
 
 }  // namespace
