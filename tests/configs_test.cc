@@ -79,7 +79,11 @@ std::vector<std::string*> InputPaths(ConvertConfig* config) {
   if (config->has_movielens()) paths.push_back(config->mutable_movielens()->mutable_dir());
   if (config->has_aliccp()) paths.push_back(config->mutable_aliccp()->mutable_dir());
   if (config->has_csv()) {
-    for (std::string& f : *config->mutable_csv()->mutable_files()) paths.push_back(&f);
+    CsvInput* csv = config->mutable_csv();
+    for (auto* list :
+         {csv->mutable_files(), csv->mutable_validation_files(), csv->mutable_test_files()}) {
+      for (std::string& f : *list) paths.push_back(&f);
+    }
   }
   return paths;
 }
@@ -527,6 +531,55 @@ TEST_F(DatasetConfigTest, AliCcpRawLayout) {
     }
   }
   EXPECT_EQ(items.size(), static_cast<size_t>(samples[0] + samples[1]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// AliExpress: AliExpress_<CC>/{train,test}.csv, search_id, categorical_1..16, numerical_1..63,
+// click, conversion.
+
+TEST_F(DatasetConfigTest, AliExpressFiveCountries) {
+  const char* countries[] = {"NL", "ES", "FR", "US", "RU"};
+  std::string header = "search_id";
+  for (int k = 1; k <= 16; ++k) header += ",categorical_" + std::to_string(k);
+  for (int k = 1; k <= 63; ++k) header += ",numerical_" + std::to_string(k);
+  header += ",click,conversion\n";
+  // Row r of country c's train (t = 0) or test (t = 1) file: search id c*1000 + t*100 + r.
+  for (int c = 0; c < 5; ++c) {
+    for (int t = 0; t < 2; ++t) {
+      std::string text = header;
+      for (int r = 0; r < (t == 0 ? 30 : 4); ++r) {
+        text += std::to_string(c * 1000 + t * 100 + r);
+        for (int k = 0; k < 16; ++k) text += "," + std::to_string((r + k) % 5);
+        for (int k = 0; k < 63; ++k) text += ",0.5";
+        text += "," + std::to_string(r % 2) + "," + std::to_string(r % 4 == 1) + "\n";
+      }
+      Write(std::string("aliexpress/AliExpress_") + countries[c] + (t ? "/test.csv" : "/train.csv"),
+            text);
+    }
+  }
+  const ConvertSummary summary = ConvertRebased("aliexpress.convert.pbtxt");
+  EXPECT_EQ(summary.domain_names, (std::vector<std::string>{"NL", "ES", "FR", "US", "RU"}));
+  for (int c = 0; c < 5; ++c) {
+    EXPECT_EQ(summary.samples[0][c] + summary.samples[1][c], 30) << countries[c];
+    EXPECT_EQ(summary.samples[2][c], 4) << countries[c];
+  }
+  EXPECT_GT(summary.split_samples(1), 0);
+  EXPECT_EQ(summary.data_config.slots_size(), 16);
+  EXPECT_EQ(summary.data_config.num_dense(), 63);
+  for (const char* split : {"train", "validation", "test"}) {
+    const Batch b = ReadSplit(split);
+    for (int64_t k = 0; k < b.size; ++k) {
+      const int c = static_cast<int>(b.user[k] / 1000);
+      const int t = static_cast<int>(b.user[k] % 1000 / 100);
+      const int r = static_cast<int>(b.user[k] % 100);
+      EXPECT_EQ(b.domain[k], c);
+      EXPECT_EQ(t, std::string(split) == "test" ? 1 : 0) << split;
+      EXPECT_EQ(b.labels[2 * k], r % 2);
+      EXPECT_EQ(b.labels[2 * k + 1], r % 4 == 1);
+      EXPECT_EQ(b.ids[15][b.offsets[15][k]], uint64_t((r + 15) % 5));
+      EXPECT_EQ(b.dense[k * 63 + 62], 0.5f);
+    }
+  }
 }
 
 }  // namespace

@@ -105,7 +105,21 @@ Status CheckCsv(const CsvInput& csv, const SplitConfig& split) {
     return Bad("csv.quote", "must not appear in csv.delimiter");
   }
   if (csv.num_columns() < 0) return Bad("csv.num_columns", "must be >= 0 (0 = from the data)");
-  if (csv.has_domain_column()) {
+  if (csv.domain_from_folder()) {
+    if (csv.has_domain_column()) {
+      return Bad("csv.domain_from_folder", "not with csv.domain_column: one source of domains");
+    }
+    if (csv.domain_groups_size() == 0) {
+      return Bad("csv.domain_groups", "required with domain_from_folder: folder names per domain");
+    }
+    RETURN_IF_ERROR(CheckGroups(csv.domain_groups(), "csv.domain_groups", {}, ""));
+    if (csv.num_domains() != 0 && csv.num_domains() != csv.domain_groups_size()) {
+      return Bad("csv.num_domains", "must be 0 or the number of domain_groups");
+    }
+    if (csv.domain_names_size() > 0) {
+      return Bad("csv.domain_names", "not used with domain_groups (the groups are named)");
+    }
+  } else if (csv.has_domain_column()) {
     if (csv.domain_column().empty()) return Bad("csv.domain_column", "must not be empty");
     if (csv.domain_groups_size() > 0) {
       RETURN_IF_ERROR(CheckGroups(csv.domain_groups(), "csv.domain_groups", {}, ""));
@@ -125,7 +139,9 @@ Status CheckCsv(const CsvInput& csv, const SplitConfig& split) {
       }
     }
   } else {
-    if (csv.domain_groups_size() > 0) return Bad("csv.domain_groups", "needs csv.domain_column");
+    if (csv.domain_groups_size() > 0) {
+      return Bad("csv.domain_groups", "needs csv.domain_column or csv.domain_from_folder");
+    }
     if (csv.num_domains() > 1) return Bad("csv.num_domains", "> 1 needs csv.domain_column");
     if (csv.domain_names_size() > 1)
       return Bad("csv.domain_names", "at most one without domain_column");
@@ -286,7 +302,12 @@ bool IsInside(const std::string& path, const std::string& dir) {
 // previous output.
 Status CheckInputsOutsideOutput(const ConvertConfig& config) {
   std::vector<std::string> inputs;
-  if (config.has_csv()) inputs.assign(config.csv().files().begin(), config.csv().files().end());
+  if (config.has_csv()) {
+    const CsvInput& csv = config.csv();
+    for (const auto* list : {&csv.files(), &csv.validation_files(), &csv.test_files()}) {
+      inputs.insert(inputs.end(), list->begin(), list->end());
+    }
+  }
   if (config.has_movielens()) inputs.push_back(config.movielens().dir());
   if (config.has_aliccp()) inputs.push_back(config.aliccp().dir());
   for (const std::string& input : inputs) {
@@ -327,8 +348,10 @@ Status ValidateConvertConfig(const ConvertConfig& config) {
     return Bad("bad_row_budget", "must be >= 0 (0 = stop at the first)");
   if (config.bad_rows_logged() < 0) return Bad("bad_rows_logged", "must be >= 0");
   if (split.method() == SplitConfig::BY_FILE) {
-    if (!config.has_aliccp()) {
-      return Bad("split.method", "BY_FILE needs an input with split files (aliccp)");
+    if (config.has_movielens()) {
+      return Bad("split.method",
+                 "BY_FILE needs an input with split files (csv.test_files, "
+                 "csv.validation_files, aliccp); MovieLens has none");
     }
     for (const auto& [set, name] :
          {std::pair{split.has_train(), "split.train"}, std::pair{split.has_test(), "split.test"}}) {
@@ -369,7 +392,11 @@ StatusOr<ConvertConfig> ResolveAndValidate(ConvertConfig config, const std::stri
                                            const std::string& base_dir) {
   if (!base_dir.empty()) {
     if (config.has_csv()) {
-      for (std::string& f : *config.mutable_csv()->mutable_files()) f = ResolvePath(base_dir, f);
+      CsvInput* csv = config.mutable_csv();
+      for (auto* list :
+           {csv->mutable_files(), csv->mutable_validation_files(), csv->mutable_test_files()}) {
+        for (std::string& f : *list) f = ResolvePath(base_dir, f);
+      }
     }
     if (config.has_movielens()) {
       config.mutable_movielens()->set_dir(ResolvePath(base_dir, config.movielens().dir()));

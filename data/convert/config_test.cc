@@ -69,7 +69,14 @@ TEST(ConvertConfig, FieldErrorsNameTheFieldAndTheAllowedValues) {
        "groups { name: \"a\" values: \"F\" } groups { name: \"b\" values: \"F\" } } } "
        "output_dir: \"o\"",
        "c.pbtxt: movielens.domain.groups[1].values[0]: 'F' is in two groups"},
-      // Split BY_FILE.
+      // Split files, folder domains.
+      {"csv { files: \"a\" domain_from_folder: true tasks { name: \"t\" column: \"c\" } "
+       "dense { column: \"d\" } } output_dir: \"o\"",
+       "c.pbtxt: csv.domain_groups: required with domain_from_folder"},
+      {"csv { files: \"a\" domain_from_folder: true domain_column: \"x\" domain_groups { name: "
+       "\"g\" values: \"f\" } tasks { name: \"t\" column: \"c\" } dense { column: \"d\" } } "
+       "output_dir: \"o\"",
+       "c.pbtxt: csv.domain_from_folder: not with csv.domain_column"},
       {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"click\" } } output_dir: \"o\" "
        "split { method: BY_FILE train: 0.9 }",
        "c.pbtxt: split.train: not used with BY_FILE (the files decide; split.validation is the "

@@ -2,7 +2,8 @@
 // (proto/convert.proto). Files stream line by line; nothing but the current line is held.
 //
 // Open resolves every configured column against the header (or checks the indices) and fails
-// with the config field's name when one does not exist. While reading, a row that does not fit
+// with the config field's name when one does not exist, and when a file's folder is in no
+// domain group (domain_from_folder). While reading, a row that does not fit
 // (field count, an unparsable or out-of-range value) goes to the pass's BadRowBudget with
 // file:line and the field. Empty lines are skipped and not counted. Not thread-safe.
 #ifndef MOEREC_DATA_CONVERT_INTERNAL_CSV_SOURCE_H_
@@ -29,7 +30,13 @@ class CsvSource : public RowSource {
   StatusOr<bool> Next(Row* row) override;
   int64_t rows_read() const override { return rows_read_; }
 
-  const std::vector<std::string>& files() const { return files_; }
+  // Every input file in reading order: files, then validation_files, then test_files.
+  struct InputFile {
+    std::string path;
+    int split = 0;   // 0 train (csv.files), 1 validation_files, 2 test_files
+    int domain = 0;  // with domain_from_folder: the domain of the file's folder
+  };
+  const std::vector<InputFile>& files() const { return files_; }
 
  private:
   // A configured column: its index and how messages name it.
@@ -56,23 +63,26 @@ class CsvSource : public RowSource {
 
   explicit CsvSource(const CsvInput& config) : config_(config) {}
   Status Init();
+  Status ExpandFiles();
+  Status ReadHeader();
   StatusOr<Column> Resolve(const std::string& name, const std::string& config_field,
                            const std::string& label) const;
   // Opens files_[file_index_] and reads its header; false when past the last file.
   StatusOr<bool> OpenFile();
+  std::string_view Cell(const Column& c) const { return fields_[c.index]; }
   // Fills *row from fields_; on a bad value sets *field and *problem and returns false.
   bool ParseRow(Row* row, std::string* field, std::string* problem);
 
   const CsvInput config_;
   SourceSchema schema_;
-  std::vector<std::string> files_;
+  std::vector<InputFile> files_;
   char quote_ = 0;  // 0 = no quoting
   std::string header_line_;
   std::vector<std::string> header_;
   int num_columns_ = 0;  // 0 = taken from the first data row
   int max_index_ = -1;   // the largest configured column index
 
-  Column domain_;                                       // index -1: single domain
+  Column domain_;                                       // index -1: no domain column
   std::unordered_map<std::string, int> domain_values_;  // empty: numeric domain ids
   std::string group_list_;                              // "a, b, c" for messages
   Column user_;
