@@ -73,7 +73,7 @@ Status CheckJobConfig(const std::string& path) {
   return CreateModel(config.model(), shape, config.train().seed()).status();
 }
 
-// Every input path of a convert config: files and folders.
+// Every input path of a convert config: files, folders, joined tables.
 std::vector<std::string*> InputPaths(ConvertConfig* config) {
   std::vector<std::string*> paths;
   if (config->has_movielens()) paths.push_back(config->mutable_movielens()->mutable_dir());
@@ -84,6 +84,7 @@ std::vector<std::string*> InputPaths(ConvertConfig* config) {
          {csv->mutable_files(), csv->mutable_validation_files(), csv->mutable_test_files()}) {
       for (std::string& f : *list) paths.push_back(&f);
     }
+    for (CsvJoin& join : *csv->mutable_joins()) paths.push_back(join.mutable_file());
   }
   return paths;
 }
@@ -578,6 +579,90 @@ TEST_F(DatasetConfigTest, AliExpressFiveCountries) {
       EXPECT_EQ(b.labels[2 * k + 1], r % 4 == 1);
       EXPECT_EQ(b.ids[15][b.offsets[15][k]], uint64_t((r + 15) % 5));
       EXPECT_EQ(b.dense[k * 63 + 62], 0.5f);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// KuaiRand-1K and -Pure: two standard logs, user_features, video_features_basic. Log row r:
+// user r % 4, video 10 + r % 6, tab r % 8, hourmin 1000 + r.
+
+// (file name, contents) of the four files.
+std::vector<std::pair<std::string, std::string>> KuaiRandFiles(const std::string& dir,
+                                                               const std::string& suffix,
+                                                               int rows) {
+  const std::string log_header =
+      "user_id,video_id,date,hourmin,time_ms,is_click,is_like,is_follow,is_comment,is_forward,"
+      "is_hate,long_view,play_time_ms,duration_ms,profile_stay_time,comment_stay_time,"
+      "is_profile_enter,is_rand,tab\n";
+  std::string logs[2] = {log_header, log_header};
+  for (int r = 0; r < rows; ++r) {
+    logs[r * 2 / rows] += std::to_string(r % 4) + "," + std::to_string(10 + r % 6) + ",20220410," +
+                          std::to_string(1000 + r) + "," + std::to_string(1649500000000LL + r) +
+                          "," + std::to_string(r % 2) + "," + std::to_string(r % 5 == 0) +
+                          ",0,0,0,0," + std::to_string(r % 3 == 0) + ",1000,2000,0,0,0,0," +
+                          std::to_string(r % 8) + "\n";
+  }
+  std::string users =
+      "user_id,user_active_degree,is_lowactive_period,is_live_streamer,is_video_author,"
+      "follow_user_num,follow_user_num_range,fans_user_num,fans_user_num_range,friend_user_num,"
+      "friend_user_num_range,register_days,register_days_range";
+  for (int k = 0; k < 18; ++k) users += ",onehot_feat" + std::to_string(k);
+  users += "\n";
+  for (int u = 0; u < 4; ++u) {
+    users += std::to_string(u) + ",full_active,0,0,1,5,\"(0,10]\",312,\"[100,1k)\",0,0,3624,730+";
+    for (int k = 0; k < 18; ++k) users += "," + std::to_string(k % 3);
+    users += "\n";
+  }
+  std::string videos =
+      "video_id,author_id,video_type,upload_dt,upload_type,visible_status,video_duration,"
+      "server_width,server_height,music_id,music_type,tag\n";
+  for (int v = 10; v < 16; ++v) {
+    videos += std::to_string(v) + "," + std::to_string(400 + v) +
+              ",NORMAL,2020-07-08,ShortImport,1,17200.0,720,1280,989206467,4," +
+              (v % 2 ? "\"12,65\"" : "7") + "\n";
+  }
+  return {{dir + "/log_standard_4_08_to_4_21_" + suffix + ".csv", logs[0]},
+          {dir + "/log_standard_4_22_to_5_08_" + suffix + ".csv", logs[1]},
+          {dir + "/user_features_" + suffix + ".csv", users},
+          {dir + "/video_features_basic_" + suffix + ".csv", videos}};
+}
+
+TEST_F(DatasetConfigTest, KuaiRand1kAndPure) {
+  constexpr int kRows = 80;
+  const std::map<int, int> domain_of_tab = {{0, 0}, {1, 1}, {2, 2}, {4, 3}, {6, 4}};
+  for (const auto& [suffix, folder] :
+       {std::pair<std::string, std::string>{"1k", "KuaiRand-1K"}, {"pure", "KuaiRand-Pure"}}) {
+    fs::remove_all(dir_ / "out");
+    for (const auto& [name, text] : KuaiRandFiles(folder + "/data", suffix, kRows)) {
+      Write(name, text);
+    }
+    const ConvertSummary summary = ConvertRebased("kuairand_" + suffix + ".convert.pbtxt");
+    EXPECT_EQ(summary.domain_names,
+              (std::vector<std::string>{"tab_0", "tab_1", "tab_2", "tab_4", "tab_6"}));
+    EXPECT_EQ(summary.task_names, (std::vector<std::string>{"click", "long_view", "like"}));
+    int kept = 0;
+    for (int r = 0; r < kRows; ++r) kept += domain_of_tab.count(r % 8);
+    EXPECT_EQ(summary.total_samples(), kept) << suffix;
+    EXPECT_EQ(summary.rows_dropped, kRows - kept) << "tabs 3, 5 and 7";
+    EXPECT_EQ(summary.bad_rows, 0);
+    EXPECT_EQ(summary.split_samples(0), std::llround(0.8 * kept));
+    ASSERT_EQ(summary.data_config.slots_size(), 36);
+    EXPECT_EQ(summary.data_config.num_dense(), 5);
+    EXPECT_EQ(summary.data_config.slots(35).name(), "tag");
+    for (const char* split : {"train", "validation", "test"}) {
+      const Batch b = ReadSplit(split);
+      for (int64_t k = 0; k < b.size; ++k) {
+        const int r = static_cast<int>(b.ids[2][b.offsets[2][k]]) - 1000;  // slot 2: hourmin
+        EXPECT_EQ(b.domain[k], domain_of_tab.at(r % 8));
+        EXPECT_EQ(b.user[k], uint64_t(r % 4));
+        EXPECT_EQ(b.labels[3 * k], r % 2);
+        EXPECT_EQ(b.labels[3 * k + 1], r % 3 == 0);
+        EXPECT_EQ(b.labels[3 * k + 2], r % 5 == 0);
+        EXPECT_EQ(b.ids[29][b.offsets[29][k]], uint64_t(400 + 10 + r % 6)) << "author_id";
+        EXPECT_EQ(b.offsets[35][k + 1] - b.offsets[35][k], (10 + r % 6) % 2 ? 2u : 1u) << "tag";
+        EXPECT_FLOAT_EQ(b.dense[5 * k + 4], std::log1p(17200.0f)) << "video_duration";
+      }
     }
   }
 }

@@ -172,6 +172,18 @@ Status CheckCsv(const CsvInput& csv, const SplitConfig& split) {
   for (int f = 0; f < csv.dense_size(); ++f) {
     if (csv.dense(f).column().empty()) return Bad(At("csv.dense", f) + ".column", "required");
   }
+  if (csv.drop_unmatched() && (!csv.has_domain_column() || csv.domain_groups_size() == 0)) {
+    return Bad("csv.drop_unmatched", "needs csv.domain_column and csv.domain_groups");
+  }
+  for (int j = 0; j < csv.joins_size(); ++j) {
+    const CsvJoin& join = csv.joins(j);
+    const std::string field = At("csv.joins", j);
+    if (join.file().empty()) return Bad(field + ".file", "required");
+    if (join.key().empty()) return Bad(field + ".key", "required: the key column of csv.files");
+    if (join.has_file_key() && join.file_key().empty()) {
+      return Bad(field + ".file_key", "must not be empty (unset: the same name as key)");
+    }
+  }
   if (split.method() == SplitConfig::BY_TIME && !csv.has_time_column()) {
     return Bad("split.method", "BY_TIME needs csv.time_column");
   }
@@ -307,6 +319,7 @@ Status CheckInputsOutsideOutput(const ConvertConfig& config) {
     for (const auto* list : {&csv.files(), &csv.validation_files(), &csv.test_files()}) {
       inputs.insert(inputs.end(), list->begin(), list->end());
     }
+    for (const CsvJoin& join : csv.joins()) inputs.push_back(join.file());
   }
   if (config.has_movielens()) inputs.push_back(config.movielens().dir());
   if (config.has_aliccp()) inputs.push_back(config.aliccp().dir());
@@ -396,6 +409,9 @@ StatusOr<ConvertConfig> ResolveAndValidate(ConvertConfig config, const std::stri
       for (auto* list :
            {csv->mutable_files(), csv->mutable_validation_files(), csv->mutable_test_files()}) {
         for (std::string& f : *list) f = ResolvePath(base_dir, f);
+      }
+      for (CsvJoin& join : *csv->mutable_joins()) {
+        if (!join.file().empty()) join.set_file(ResolvePath(base_dir, join.file()));
       }
     }
     if (config.has_movielens()) {

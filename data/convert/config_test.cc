@@ -69,7 +69,7 @@ TEST(ConvertConfig, FieldErrorsNameTheFieldAndTheAllowedValues) {
        "groups { name: \"a\" values: \"F\" } groups { name: \"b\" values: \"F\" } } } "
        "output_dir: \"o\"",
        "c.pbtxt: movielens.domain.groups[1].values[0]: 'F' is in two groups"},
-      // Split files, folder domains.
+      // Split files, folder domains, joins.
       {"csv { files: \"a\" domain_from_folder: true tasks { name: \"t\" column: \"c\" } "
        "dense { column: \"d\" } } output_dir: \"o\"",
        "c.pbtxt: csv.domain_groups: required with domain_from_folder"},
@@ -77,6 +77,12 @@ TEST(ConvertConfig, FieldErrorsNameTheFieldAndTheAllowedValues) {
        "\"g\" values: \"f\" } tasks { name: \"t\" column: \"c\" } dense { column: \"d\" } } "
        "output_dir: \"o\"",
        "c.pbtxt: csv.domain_from_folder: not with csv.domain_column"},
+      {"csv { files: \"a\" drop_unmatched: true tasks { name: \"t\" column: \"c\" } dense { "
+       "column: \"d\" } } output_dir: \"o\"",
+       "c.pbtxt: csv.drop_unmatched: needs csv.domain_column and csv.domain_groups"},
+      {"csv { files: \"a\" joins { file: \"u.csv\" } tasks { name: \"t\" column: \"c\" } "
+       "dense { column: \"d\" } } output_dir: \"o\"",
+       "c.pbtxt: csv.joins[0].key: required: the key column of csv.files"},
       {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"click\" } } output_dir: \"o\" "
        "split { method: BY_FILE train: 0.9 }",
        "c.pbtxt: split.train: not used with BY_FILE (the files decide; split.validation is the "

@@ -55,7 +55,7 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
   BadRowBudget bad(config.bad_row_budget(), config.bad_rows_logged());
   std::unique_ptr<RowSource> source;
   if (config.has_csv()) {
-    ASSIGN_OR_RETURN(source, convert::CsvSource::Open(config.csv()));
+    ASSIGN_OR_RETURN(source, convert::CsvSource::Open(config.csv(), &bad));
   } else if (config.has_aliccp()) {
     ASSIGN_OR_RETURN(source, convert::AliCcpSource::Open(config.aliccp()));
   } else {

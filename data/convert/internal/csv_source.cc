@@ -23,9 +23,9 @@ std::string QuotedList(const std::vector<std::string>& names) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<CsvSource>> CsvSource::Open(const CsvInput& config) {
+StatusOr<std::unique_ptr<CsvSource>> CsvSource::Open(const CsvInput& config, BadRowBudget* bad) {
   std::unique_ptr<CsvSource> source(new CsvSource(config));
-  RETURN_IF_ERROR(source->Init());
+  RETURN_IF_ERROR(source->Init(bad));
   return source;
 }
 
@@ -93,9 +93,9 @@ Status CsvSource::ReadHeader() {
   return Status::OK();
 }
 
-StatusOr<CsvSource::Column> CsvSource::Resolve(const std::string& name,
-                                               const std::string& config_field,
-                                               const std::string& label) const {
+StatusOr<CsvSource::Column> CsvSource::ResolveMain(const std::string& name,
+                                                   const std::string& config_field,
+                                                   const std::string& label) const {
   Column c;
   c.label = label + " (column " + Quote(name) + ")";
   if (config_.header()) {
@@ -121,7 +121,37 @@ StatusOr<CsvSource::Column> CsvSource::Resolve(const std::string& name,
   return c;
 }
 
-Status CsvSource::Init() {
+StatusOr<CsvSource::Column> CsvSource::Resolve(const std::string& name,
+                                               const std::string& config_field,
+                                               const std::string& label) {
+  StatusOr<Column> main = ResolveMain(name, config_field, label);
+  if (main.ok() || joins_.empty()) return main;
+  std::vector<int> in;
+  for (size_t j = 0; j < joins_.size(); ++j) {
+    const std::vector<std::string>& h = joins_[j]->header();
+    if (std::find(h.begin(), h.end(), name) != h.end()) in.push_back(static_cast<int>(j));
+  }
+  if (in.empty()) {
+    std::string message = main.status().message() + "; nor in the header of";
+    for (size_t j = 0; j < joins_.size(); ++j) {
+      message +=
+          std::string(j > 0 ? "," : "") + " " + joins_[j]->path() + " (" + joins_[j]->label() + ")";
+    }
+    return InvalidArgument(message);
+  }
+  if (in.size() > 1) {
+    return InvalidArgument(config_field + ": column " + Quote(name) + " is in the headers of " +
+                           joins_[in[0]]->label() + " and " + joins_[in[1]]->label() +
+                           "; a column taken from a join must be in one of them");
+  }
+  Column c;
+  c.join = in[0];
+  c.index = joins_[c.join]->Keep(name);
+  c.label = label + " (column " + Quote(name) + " of " + joins_[c.join]->path() + ")";
+  return c;
+}
+
+Status CsvSource::Init(BadRowBudget* bad) {
   quote_ = config_.quote().empty() ? 0 : config_.quote()[0];
   num_columns_ = config_.num_columns();
   for (int g = 0; g < config_.domain_groups_size(); ++g) {
@@ -132,6 +162,16 @@ Status CsvSource::Init() {
   }
   RETURN_IF_ERROR(ExpandFiles());
   RETURN_IF_ERROR(ReadHeader());
+  for (int j = 0; j < config_.joins_size(); ++j) {
+    const CsvJoin& join = config_.joins(j);
+    const std::string field = "csv.joins[" + std::to_string(j) + "]";
+    ASSIGN_OR_RETURN(std::unique_ptr<JoinTable> table,
+                     JoinTable::Open(join, field, config_.delimiter(), quote_));
+    ASSIGN_OR_RETURN(Column key, ResolveMain(join.key(), field + ".key", "key of " + field));
+    joins_.push_back(std::move(table));
+    join_keys_.push_back(std::move(key));
+  }
+  join_cells_.resize(joins_.size());
 
   if (config_.has_domain_column()) {
     ASSIGN_OR_RETURN(domain_, Resolve(config_.domain_column(), "csv.domain_column", "domain"));
@@ -190,7 +230,12 @@ Status CsvSource::Init() {
   for (const Task& t : tasks_) columns.push_back(&t.column);
   for (const Slot& s : slots_) columns.push_back(&s.column);
   for (const Dense& d : dense_) columns.push_back(&d.column);
-  for (const Column* c : columns) max_index_ = std::max(max_index_, c->index);
+  for (const Column& k : join_keys_) columns.push_back(&k);
+  for (const Column* c : columns) {
+    if (c->join < 0) max_index_ = std::max(max_index_, c->index);
+  }
+  // Last, so that a config error is reported before a large table is read.
+  for (const std::unique_ptr<JoinTable>& join : joins_) RETURN_IF_ERROR(join->Load(bad));
   return Status::OK();
 }
 
@@ -199,6 +244,7 @@ Status CsvSource::Rewind(BadRowBudget* bad) {
   file_index_ = 0;
   reader_.reset();
   rows_read_ = 0;
+  rows_dropped_ = 0;
   expected_columns_ = num_columns_;
   return Status::OK();
 }
@@ -256,12 +302,50 @@ StatusOr<bool> CsvSource::Next(Row* row) {
       problem = "expected " + std::to_string(expected_columns_) + " fields separated by " +
                 Quote(config_.delimiter()) + ", found " + std::to_string(count);
     }
-    if (problem.empty() && ParseRow(row, &field, &problem)) return true;
+    bool dropped = false;
+    if (problem.empty() && JoinRow(&dropped, &field, &problem) &&
+        ParseRow(row, &dropped, &field, &problem)) {
+      return true;
+    }
+    if (dropped) {
+      ++rows_dropped_;
+      continue;
+    }
     RETURN_IF_ERROR(bad_->Skip(reader_->Where(), field, problem));
   }
 }
 
-bool CsvSource::ParseRow(Row* row, std::string* field, std::string* problem) {
+bool CsvSource::JoinRow(bool* dropped, std::string* field, std::string* problem) {
+  for (size_t j = 0; j < joins_.size(); ++j) {
+    const std::string_view key = fields_[join_keys_[j].index];
+    switch (joins_[j]->Find(key, &join_cells_[j])) {
+      case JoinTable::Match::kFound:
+        continue;
+      case JoinTable::Match::kBadRow:
+        *dropped = true;  // the table's row was reported as bad
+        return false;
+      case JoinTable::Match::kMissing:
+        break;
+    }
+    switch (joins_[j]->config().on_missing()) {
+      case CsvJoin::EMPTY:
+        join_cells_[j].assign(joins_[j]->num_kept(), std::string_view());
+        continue;
+      case CsvJoin::DROP:
+        *dropped = true;
+        return false;
+      case CsvJoin::BAD_ROW:
+        break;
+    }
+    *field = join_keys_[j].label;
+    *problem = Quote(key) + " is not in " + joins_[j]->path() + " (" + joins_[j]->label() +
+               "; on_missing: EMPTY or DROP keeps or drops such rows)";
+    return false;
+  }
+  return true;
+}
+
+bool CsvSource::ParseRow(Row* row, bool* dropped, std::string* field, std::string* problem) {
   row->Reset(schema_);
   const auto fail = [&](const Column& c, std::string what) {
     *field = c.label;
@@ -276,7 +360,12 @@ bool CsvSource::ParseRow(Row* row, std::string* field, std::string* problem) {
     if (!domain_values_.empty()) {
       const auto it = domain_values_.find(std::string(v));
       if (it == domain_values_.end()) {
-        return fail(domain_, Quote(v) + " is in no domain group (groups: " + group_list_ + ")");
+        if (config_.drop_unmatched()) {
+          *dropped = true;
+          return false;
+        }
+        return fail(domain_, Quote(v) + " is in no domain group (groups: " + group_list_ +
+                                 "; or set csv.drop_unmatched)");
       }
       row->domain = it->second;
     } else {
