@@ -348,6 +348,8 @@ class MovieLensConfigTest : public DatasetConfigTest {
     Write("ml-1m/ratings.dat", Ratings("::"));
   }
 
+  void WriteMl100k();
+
   // Per split: (user, movie) of every sample, with its domain and labels.
   struct Sample {
     int user, movie, domain;
@@ -422,12 +424,15 @@ TEST_F(MovieLensConfigTest, Ml1mMloraGenderProtocol) {
   CheckJobOnOutput("movielens_1m_mlora_gender_shared_bottom.pbtxt", original, summary);
 }
 
-TEST_F(MovieLensConfigTest, Ml100kOccupationDomains) {
-  const std::vector<std::string> occupations = {
-      "administrator", "artist",     "doctor",     "educator", "engineer",  "entertainment",
-      "executive",     "healthcare", "homemaker",  "lawyer",   "librarian", "marketing",
-      "none",          "other",      "programmer", "retired",  "salesman",  "scientist",
-      "student",       "technician", "writer"};
+const std::vector<std::string> kOccupations100K = {
+    "administrator", "artist",     "doctor",     "educator", "engineer",  "entertainment",
+    "executive",     "healthcare", "homemaker",  "lawyer",   "librarian", "marketing",
+    "none",          "other",      "programmer", "retired",  "salesman",  "scientist",
+    "student",       "technician", "writer"};
+
+// User u of the 100K files is 15 + u years old.
+void MovieLensConfigTest::WriteMl100k() {
+  const std::vector<std::string>& occupations = kOccupations100K;
   std::string users, items;
   for (int u = 1; u <= kUsers; ++u) {
     users += std::to_string(u) + "|" + std::to_string(15 + u) + "|" + (Male(u) ? "M" : "F") + "|" +
@@ -442,6 +447,11 @@ TEST_F(MovieLensConfigTest, Ml100kOccupationDomains) {
   Write("ml-100k/u.user", users);
   Write("ml-100k/u.item", items);
   Write("ml-100k/u.data", Ratings("\t"));
+}
+
+TEST_F(MovieLensConfigTest, Ml100kOccupationDomains) {
+  const std::vector<std::string>& occupations = kOccupations100K;
+  WriteMl100k();
   ConvertConfig original;
   const ConvertSummary summary = Convert("movielens_100k.convert.pbtxt", "ml-100k", &original);
   ASSERT_EQ(summary.total_samples(), kUsers * kMovies);
@@ -450,6 +460,53 @@ TEST_F(MovieLensConfigTest, Ml100kOccupationDomains) {
     for (const Sample& s : split) {
       EXPECT_EQ(s.domain, s.user % 21);
       EXPECT_EQ(s.labels[0], Rating(s.user, s.movie) == 5 ? 1.0f : 0.0f);
+    }
+  }
+}
+
+TEST_F(MovieLensConfigTest, Ml1mMloraAgeAndOccupationProtocols) {
+  WriteMl1m();
+  ConvertConfig original;
+  ConvertSummary age = Convert("movielens_1m_mlora_age.convert.pbtxt", "ml-1m", &original);
+  ASSERT_EQ(age.domain_names, (std::vector<std::string>{"age_1", "age_18", "age_25", "age_35",
+                                                        "age_45", "age_50", "age_56"}));
+  for (int d = 0; d < 7; ++d) {
+    int64_t rows = 0;
+    for (int u = 1; u <= kUsers; ++u) rows += AgeOf(u) == kAges[d] ? kMovies : 0;
+    EXPECT_EQ(age.samples[0][d], std::llround(0.6 * rows)) << "domain " << d;
+    EXPECT_EQ(age.samples[1][d], std::llround(0.8 * rows) - std::llround(0.6 * rows));
+  }
+  for (const auto& split : ReadSamples()) {
+    for (const Sample& s : split) {
+      EXPECT_EQ(kAges[s.domain], AgeOf(s.user));
+      EXPECT_EQ(s.labels[0], Rating(s.user, s.movie) == 5 ? 1.0f : 0.0f);
+    }
+  }
+  fs::remove_all(dir_ / "out");
+  ConvertSummary occupation =
+      Convert("movielens_1m_mlora_occupation.convert.pbtxt", "ml-1m", &original);
+  ASSERT_EQ(occupation.domain_names.size(), 21u);
+  EXPECT_EQ(occupation.domain_names[12], "programmer");
+  for (const auto& split : ReadSamples()) {
+    for (const Sample& s : split) EXPECT_EQ(s.domain, s.user % 21);
+  }
+}
+
+TEST_F(MovieLensConfigTest, Ml100kM3oeProtocolBucketsYearsIntoTheAgeGroups) {
+  WriteMl100k();
+  ConvertConfig original;
+  const ConvertSummary summary = Convert("movielens_100k_m3oe.convert.pbtxt", "ml-100k", &original);
+  const int64_t n = kUsers * kMovies;
+  ASSERT_EQ(summary.total_samples(), n);
+  EXPECT_EQ(summary.domain_names, (std::vector<std::string>{"age_1_18", "age_25", "age_35_56"}));
+  EXPECT_EQ(summary.split_samples(0), std::llround(0.8 * n));
+  for (const auto& split : ReadSamples()) {
+    for (const Sample& s : split) {
+      const int years = 15 + s.user;  // WriteMl100k
+      EXPECT_EQ(s.domain, years < 25 ? 0 : years < 35 ? 1 : 2) << "user " << s.user;
+      const int rating = Rating(s.user, s.movie);
+      EXPECT_EQ(s.labels[0], rating > 3 ? 1.0f : 0.0f);
+      EXPECT_EQ(s.labels[1], rating > 4 ? 1.0f : 0.0f);
     }
   }
 }
