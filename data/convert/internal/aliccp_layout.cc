@@ -72,20 +72,23 @@ std::string ParseAliCcpFeatureList(std::string_view list, std::string_view entry
       start = end + entry_sep.size();
       continue;
     }
-    const std::string where = "entry " + std::to_string(entries->size() + 1) + " " + Quote(entry);
+    // Only a bad entry pays for its message.
+    const auto where = [&] {
+      return "entry " + std::to_string(entries->size() + 1) + " " + Quote(entry);
+    };
     const size_t f = entry.find(field_sep);
     if (f == std::string_view::npos || f == 0) {
-      return where + ": no field id before the field separator " + Quote(field_sep);
+      return where() + ": no field id before the field separator " + Quote(field_sep);
     }
     const size_t v = entry.find(value_sep, f + field_sep.size());
     if (v == std::string_view::npos) {
-      return where + ": no value separator " + Quote(value_sep);
+      return where() + ": no value separator " + Quote(value_sep);
     }
     const std::string_view id_text = entry.substr(f + field_sep.size(), v - f - field_sep.size());
     const std::optional<uint64_t> id = ParseUint64(id_text);
-    if (!id) return where + ": feature id " + Quote(id_text) + " is not a decimal id";
+    if (!id) return where() + ": feature id " + Quote(id_text) + " is not a decimal id";
     const std::string_view value = entry.substr(v + value_sep.size());
-    if (!ParseDouble(value)) return where + ": value " + Quote(value) + " is not a number";
+    if (!ParseDouble(value)) return where() + ": value " + Quote(value) + " is not a number";
     entries->push_back({.field = entry.substr(0, f), .feature_id = *id});
     if (end == list.size()) return std::string();
     start = end + entry_sep.size();
