@@ -73,11 +73,28 @@ Status CheckJobConfig(const std::string& path) {
   return CreateModel(config.model(), shape, config.train().seed()).status();
 }
 
+// Every input path of a convert config: files, folders, joined tables.
+std::vector<std::string*> InputPaths(ConvertConfig* config) {
+  std::vector<std::string*> paths;
+  if (config->has_movielens()) paths.push_back(config->mutable_movielens()->mutable_dir());
+  if (config->has_aliccp()) paths.push_back(config->mutable_aliccp()->mutable_dir());
+  if (config->has_csv()) {
+    CsvInput* csv = config->mutable_csv();
+    for (auto* list :
+         {csv->mutable_files(), csv->mutable_validation_files(), csv->mutable_test_files()}) {
+      for (std::string& f : *list) paths.push_back(&f);
+    }
+    for (CsvJoin& join : *csv->mutable_joins()) paths.push_back(join.mutable_file());
+  }
+  return paths;
+}
+
 Status CheckConvertConfig(const std::string& path) {
-  ASSIGN_OR_RETURN(const ConvertConfig config, LoadConvertConfig(path));
+  ASSIGN_OR_RETURN(ConvertConfig config, LoadConvertConfig(path));
   RETURN_IF_ERROR(InDataFolder(config.output_dir(), "output_dir"));
-  if (config.has_movielens()) RETURN_IF_ERROR(InDataFolder(config.movielens().dir(), "dir"));
-  for (const std::string& f : config.csv().files()) RETURN_IF_ERROR(InDataFolder(f, "csv.files"));
+  for (const std::string* input : InputPaths(&config)) {
+    RETURN_IF_ERROR(InDataFolder(*input, "input"));
+  }
   return Status::OK();
 }
 
@@ -150,6 +167,24 @@ class DatasetConfigTest : public ::testing::Test {
     if (config->has_csv()) {
       config->mutable_csv()->clear_files();
       config->mutable_csv()->add_files((dir_ / input).string());
+    }
+    config->set_output_dir((dir_ / "out").string());
+    StatusOr<ConvertSummary> summary = RunConvert(*config, name);
+    EXPECT_TRUE(summary.ok()) << name << ": " << summary.status().ToString();
+    return summary.ok() ? *summary : ConvertSummary{};
+  }
+
+  // Loads configs/<name> and moves every input from <repo>/datasets/ to dir_/ (the test writes
+  // the files there under the same names) and the output to dir_/out; converts.
+  ConvertSummary ConvertRebased(const std::string& name) {
+    StatusOr<ConvertConfig> config = LoadConvertConfig(ConfigPath(name));
+    EXPECT_TRUE(config.ok()) << config.status().ToString();
+    if (!config.ok()) return {};
+    const std::string datasets = (SourceDir() / "datasets").lexically_normal().string() + "/";
+    for (std::string* path : InputPaths(&*config)) {
+      const std::string p = fs::path(*path).lexically_normal().string();
+      EXPECT_TRUE(p.starts_with(datasets)) << p;
+      *path = (dir_ / p.substr(datasets.size())).string();
     }
     config->set_output_dir((dir_ / "out").string());
     StatusOr<ConvertSummary> summary = RunConvert(*config, name);
@@ -313,6 +348,8 @@ class MovieLensConfigTest : public DatasetConfigTest {
     Write("ml-1m/ratings.dat", Ratings("::"));
   }
 
+  void WriteMl100k();
+
   // Per split: (user, movie) of every sample, with its domain and labels.
   struct Sample {
     int user, movie, domain;
@@ -387,12 +424,15 @@ TEST_F(MovieLensConfigTest, Ml1mMloraGenderProtocol) {
   CheckJobOnOutput("movielens_1m_mlora_gender_shared_bottom.pbtxt", original, summary);
 }
 
-TEST_F(MovieLensConfigTest, Ml100kOccupationDomains) {
-  const std::vector<std::string> occupations = {
-      "administrator", "artist",     "doctor",     "educator", "engineer",  "entertainment",
-      "executive",     "healthcare", "homemaker",  "lawyer",   "librarian", "marketing",
-      "none",          "other",      "programmer", "retired",  "salesman",  "scientist",
-      "student",       "technician", "writer"};
+const std::vector<std::string> kOccupations100K = {
+    "administrator", "artist",     "doctor",     "educator", "engineer",  "entertainment",
+    "executive",     "healthcare", "homemaker",  "lawyer",   "librarian", "marketing",
+    "none",          "other",      "programmer", "retired",  "salesman",  "scientist",
+    "student",       "technician", "writer"};
+
+// User u of the 100K files is 15 + u years old.
+void MovieLensConfigTest::WriteMl100k() {
+  const std::vector<std::string>& occupations = kOccupations100K;
   std::string users, items;
   for (int u = 1; u <= kUsers; ++u) {
     users += std::to_string(u) + "|" + std::to_string(15 + u) + "|" + (Male(u) ? "M" : "F") + "|" +
@@ -407,6 +447,11 @@ TEST_F(MovieLensConfigTest, Ml100kOccupationDomains) {
   Write("ml-100k/u.user", users);
   Write("ml-100k/u.item", items);
   Write("ml-100k/u.data", Ratings("\t"));
+}
+
+TEST_F(MovieLensConfigTest, Ml100kOccupationDomains) {
+  const std::vector<std::string>& occupations = kOccupations100K;
+  WriteMl100k();
   ConvertConfig original;
   const ConvertSummary summary = Convert("movielens_100k.convert.pbtxt", "ml-100k", &original);
   ASSERT_EQ(summary.total_samples(), kUsers * kMovies);
@@ -415,6 +460,266 @@ TEST_F(MovieLensConfigTest, Ml100kOccupationDomains) {
     for (const Sample& s : split) {
       EXPECT_EQ(s.domain, s.user % 21);
       EXPECT_EQ(s.labels[0], Rating(s.user, s.movie) == 5 ? 1.0f : 0.0f);
+    }
+  }
+}
+
+TEST_F(MovieLensConfigTest, Ml1mMloraAgeAndOccupationProtocols) {
+  WriteMl1m();
+  ConvertConfig original;
+  ConvertSummary age = Convert("movielens_1m_mlora_age.convert.pbtxt", "ml-1m", &original);
+  ASSERT_EQ(age.domain_names, (std::vector<std::string>{"age_1", "age_18", "age_25", "age_35",
+                                                        "age_45", "age_50", "age_56"}));
+  for (int d = 0; d < 7; ++d) {
+    int64_t rows = 0;
+    for (int u = 1; u <= kUsers; ++u) rows += AgeOf(u) == kAges[d] ? kMovies : 0;
+    EXPECT_EQ(age.samples[0][d], std::llround(0.6 * rows)) << "domain " << d;
+    EXPECT_EQ(age.samples[1][d], std::llround(0.8 * rows) - std::llround(0.6 * rows));
+  }
+  for (const auto& split : ReadSamples()) {
+    for (const Sample& s : split) {
+      EXPECT_EQ(kAges[s.domain], AgeOf(s.user));
+      EXPECT_EQ(s.labels[0], Rating(s.user, s.movie) == 5 ? 1.0f : 0.0f);
+    }
+  }
+  fs::remove_all(dir_ / "out");
+  ConvertSummary occupation =
+      Convert("movielens_1m_mlora_occupation.convert.pbtxt", "ml-1m", &original);
+  ASSERT_EQ(occupation.domain_names.size(), 21u);
+  EXPECT_EQ(occupation.domain_names[12], "programmer");
+  for (const auto& split : ReadSamples()) {
+    for (const Sample& s : split) EXPECT_EQ(s.domain, s.user % 21);
+  }
+}
+
+TEST_F(MovieLensConfigTest, Ml100kM3oeProtocolBucketsYearsIntoTheAgeGroups) {
+  WriteMl100k();
+  ConvertConfig original;
+  const ConvertSummary summary = Convert("movielens_100k_m3oe.convert.pbtxt", "ml-100k", &original);
+  const int64_t n = kUsers * kMovies;
+  ASSERT_EQ(summary.total_samples(), n);
+  EXPECT_EQ(summary.domain_names, (std::vector<std::string>{"age_1_18", "age_25", "age_35_56"}));
+  EXPECT_EQ(summary.split_samples(0), std::llround(0.8 * n));
+  for (const auto& split : ReadSamples()) {
+    for (const Sample& s : split) {
+      const int years = 15 + s.user;  // WriteMl100k
+      EXPECT_EQ(s.domain, years < 25 ? 0 : years < 35 ? 1 : 2) << "user " << s.user;
+      const int rating = Rating(s.user, s.movie);
+      EXPECT_EQ(s.labels[0], rating > 3 ? 1.0f : 0.0f);
+      EXPECT_EQ(s.labels[1], rating > 4 ? 1.0f : 0.0f);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ali-CCP, the raw layout: per half, users 0..4 in common_features (field 101 and the profile
+// fields), samples with the item, cross and scenario fields; sample i of a half has scenario
+// 90 + i % 3 and user i % 5.
+
+using AliCcpEntries = std::vector<std::pair<std::string, uint64_t>>;
+
+std::string AliCcpFeatures(const AliCcpEntries& entries) {
+  std::string s;
+  for (const auto& [field, id] : entries) {
+    s += (s.empty() ? "" : "\x01") + field + "\x02" + std::to_string(id) + "\x03" + "1.0";
+  }
+  return std::to_string(entries.size()) + "," + s;
+}
+
+uint64_t AliCcpItem(int half, int i) { return 5000 + half * 1000 + i; }
+int AliCcpClick(int i) { return i % 3 == 0; }
+int AliCcpBuy(int i) { return AliCcpClick(i) && i % 2 == 0; }
+
+TEST_F(DatasetConfigTest, AliCcpRawLayout) {
+  const int samples[2] = {60, 12};
+  const char* names[2] = {"train", "test"};
+  for (int h = 0; h < 2; ++h) {
+    std::string common, skeleton;
+    for (int u = 0; u < 5; ++u) {
+      AliCcpEntries e = {{"101", uint64_t(1000 + h * 10 + u)}};
+      for (const char* f : {"121", "122", "124", "125", "126", "127", "128", "129"}) {
+        e.push_back({f, uint64_t(2000 + u)});
+      }
+      for (int j = 0; j < 3; ++j) e.push_back({"109_14", uint64_t(3000 + j)});  // not a slot
+      common += "h" + std::to_string(h) + "u" + std::to_string(u) + "," + AliCcpFeatures(e) + "\n";
+    }
+    for (int i = 0; i < samples[h]; ++i) {
+      const AliCcpEntries e = {{"205", AliCcpItem(h, i)},
+                               {"206", 60},
+                               {"207", 70},
+                               {"216", 80},
+                               {"508", 81},
+                               {"508", 82},
+                               {"509", 83},
+                               {"702", 84},
+                               {"853", 85},
+                               {"210", 86},
+                               {"301", uint64_t(90 + i % 3)}};
+      skeleton += std::to_string(i) + "," + std::to_string(AliCcpClick(i)) + "," +
+                  std::to_string(AliCcpBuy(i)) + ",h" + std::to_string(h) + "u" +
+                  std::to_string(i % 5) + "," + AliCcpFeatures(e) + "\n";
+    }
+    if (h == 0) skeleton += "999,0,1,h0u0," + AliCcpFeatures({{"301", 90}}) + "\n";  // dropped
+    Write(std::string("aliccp/common_features_") + names[h] + ".csv", common);
+    Write(std::string("aliccp/sample_skeleton_") + names[h] + ".csv", skeleton);
+  }
+  const ConvertSummary summary = ConvertRebased("aliccp.convert.pbtxt");
+  EXPECT_EQ(summary.domain_names, (std::vector<std::string>{"301_90", "301_91", "301_92"}));
+  EXPECT_EQ(summary.task_names, (std::vector<std::string>{"click", "purchase"}));
+  EXPECT_EQ(summary.rows_dropped, 1) << "the conversion without a click";
+  EXPECT_EQ(summary.split_samples(0) + summary.split_samples(1), samples[0]);
+  EXPECT_GT(summary.split_samples(1), 0) << "10% of the train half";
+  EXPECT_EQ(summary.split_samples(2), samples[1]);
+  ASSERT_EQ(summary.data_config.slots_size(), 18);
+  std::set<uint64_t> items;
+  for (const char* split : {"train", "validation", "test"}) {
+    const Batch b = ReadSplit(split);
+    for (int64_t k = 0; k < b.size; ++k) {
+      const uint64_t item = b.ids[9][b.offsets[9][k]];  // slot 9: item_id (205)
+      const int h = static_cast<int>((item - 5000) / 1000);
+      const int i = static_cast<int>((item - 5000) % 1000);
+      EXPECT_EQ(h, std::string(split) == "test" ? 1 : 0);
+      items.insert(item);
+      EXPECT_EQ(b.domain[k], i % 3);
+      EXPECT_EQ(b.labels[2 * k], AliCcpClick(i));
+      EXPECT_EQ(b.labels[2 * k + 1], AliCcpBuy(i));
+      EXPECT_EQ(b.user[k], uint64_t(1000 + h * 10 + i % 5));
+      EXPECT_EQ(b.ids[0][b.offsets[0][k]], b.user[k]) << "slot 0: user_id, from common features";
+      EXPECT_EQ(b.offsets[13][k + 1] - b.offsets[13][k], 2u) << "slot 13: both 508 ids";
+    }
+  }
+  EXPECT_EQ(items.size(), static_cast<size_t>(samples[0] + samples[1]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// AliExpress: AliExpress_<CC>/{train,test}.csv, search_id, categorical_1..16, numerical_1..63,
+// click, conversion.
+
+TEST_F(DatasetConfigTest, AliExpressFiveCountries) {
+  const char* countries[] = {"NL", "ES", "FR", "US", "RU"};
+  std::string header = "search_id";
+  for (int k = 1; k <= 16; ++k) header += ",categorical_" + std::to_string(k);
+  for (int k = 1; k <= 63; ++k) header += ",numerical_" + std::to_string(k);
+  header += ",click,conversion\n";
+  // Row r of country c's train (t = 0) or test (t = 1) file: search id c*1000 + t*100 + r.
+  for (int c = 0; c < 5; ++c) {
+    for (int t = 0; t < 2; ++t) {
+      std::string text = header;
+      for (int r = 0; r < (t == 0 ? 30 : 4); ++r) {
+        text += std::to_string(c * 1000 + t * 100 + r);
+        for (int k = 0; k < 16; ++k) text += "," + std::to_string((r + k) % 5);
+        for (int k = 0; k < 63; ++k) text += ",0.5";
+        text += "," + std::to_string(r % 2) + "," + std::to_string(r % 4 == 1) + "\n";
+      }
+      Write(std::string("aliexpress/AliExpress_") + countries[c] + (t ? "/test.csv" : "/train.csv"),
+            text);
+    }
+  }
+  const ConvertSummary summary = ConvertRebased("aliexpress.convert.pbtxt");
+  EXPECT_EQ(summary.domain_names, (std::vector<std::string>{"NL", "ES", "FR", "US", "RU"}));
+  for (int c = 0; c < 5; ++c) {
+    EXPECT_EQ(summary.samples[0][c] + summary.samples[1][c], 30) << countries[c];
+    EXPECT_EQ(summary.samples[2][c], 4) << countries[c];
+  }
+  EXPECT_GT(summary.split_samples(1), 0);
+  EXPECT_EQ(summary.data_config.slots_size(), 16);
+  EXPECT_EQ(summary.data_config.num_dense(), 63);
+  for (const char* split : {"train", "validation", "test"}) {
+    const Batch b = ReadSplit(split);
+    for (int64_t k = 0; k < b.size; ++k) {
+      const int c = static_cast<int>(b.user[k] / 1000);
+      const int t = static_cast<int>(b.user[k] % 1000 / 100);
+      const int r = static_cast<int>(b.user[k] % 100);
+      EXPECT_EQ(b.domain[k], c);
+      EXPECT_EQ(t, std::string(split) == "test" ? 1 : 0) << split;
+      EXPECT_EQ(b.labels[2 * k], r % 2);
+      EXPECT_EQ(b.labels[2 * k + 1], r % 4 == 1);
+      EXPECT_EQ(b.ids[15][b.offsets[15][k]], uint64_t((r + 15) % 5));
+      EXPECT_EQ(b.dense[k * 63 + 62], 0.5f);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// KuaiRand-1K and -Pure: two standard logs, user_features, video_features_basic. Log row r:
+// user r % 4, video 10 + r % 6, tab r % 8, hourmin 1000 + r.
+
+// (file name, contents) of the four files.
+std::vector<std::pair<std::string, std::string>> KuaiRandFiles(const std::string& dir,
+                                                               const std::string& suffix,
+                                                               int rows) {
+  const std::string log_header =
+      "user_id,video_id,date,hourmin,time_ms,is_click,is_like,is_follow,is_comment,is_forward,"
+      "is_hate,long_view,play_time_ms,duration_ms,profile_stay_time,comment_stay_time,"
+      "is_profile_enter,is_rand,tab\n";
+  std::string logs[2] = {log_header, log_header};
+  for (int r = 0; r < rows; ++r) {
+    logs[r * 2 / rows] += std::to_string(r % 4) + "," + std::to_string(10 + r % 6) + ",20220410," +
+                          std::to_string(1000 + r) + "," + std::to_string(1649500000000LL + r) +
+                          "," + std::to_string(r % 2) + "," + std::to_string(r % 5 == 0) +
+                          ",0,0,0,0," + std::to_string(r % 3 == 0) + ",1000,2000,0,0,0,0," +
+                          std::to_string(r % 8) + "\n";
+  }
+  std::string users =
+      "user_id,user_active_degree,is_lowactive_period,is_live_streamer,is_video_author,"
+      "follow_user_num,follow_user_num_range,fans_user_num,fans_user_num_range,friend_user_num,"
+      "friend_user_num_range,register_days,register_days_range";
+  for (int k = 0; k < 18; ++k) users += ",onehot_feat" + std::to_string(k);
+  users += "\n";
+  for (int u = 0; u < 4; ++u) {
+    users += std::to_string(u) + ",full_active,0,0,1,5,\"(0,10]\",312,\"[100,1k)\",0,0,3624,730+";
+    for (int k = 0; k < 18; ++k) users += "," + std::to_string(k % 3);
+    users += "\n";
+  }
+  std::string videos =
+      "video_id,author_id,video_type,upload_dt,upload_type,visible_status,video_duration,"
+      "server_width,server_height,music_id,music_type,tag\n";
+  for (int v = 10; v < 16; ++v) {
+    videos += std::to_string(v) + "," + std::to_string(400 + v) +
+              ",NORMAL,2020-07-08,ShortImport,1,17200.0,720,1280,989206467,4," +
+              (v % 2 ? "\"12,65\"" : "7") + "\n";
+  }
+  return {{dir + "/log_standard_4_08_to_4_21_" + suffix + ".csv", logs[0]},
+          {dir + "/log_standard_4_22_to_5_08_" + suffix + ".csv", logs[1]},
+          {dir + "/user_features_" + suffix + ".csv", users},
+          {dir + "/video_features_basic_" + suffix + ".csv", videos}};
+}
+
+TEST_F(DatasetConfigTest, KuaiRand1kAndPure) {
+  constexpr int kRows = 80;
+  const std::map<int, int> domain_of_tab = {{0, 0}, {1, 1}, {2, 2}, {4, 3}, {6, 4}};
+  for (const auto& [suffix, folder] :
+       {std::pair<std::string, std::string>{"1k", "KuaiRand-1K"}, {"pure", "KuaiRand-Pure"}}) {
+    fs::remove_all(dir_ / "out");
+    for (const auto& [name, text] : KuaiRandFiles(folder + "/data", suffix, kRows)) {
+      Write(name, text);
+    }
+    const ConvertSummary summary = ConvertRebased("kuairand_" + suffix + ".convert.pbtxt");
+    EXPECT_EQ(summary.domain_names,
+              (std::vector<std::string>{"tab_0", "tab_1", "tab_2", "tab_4", "tab_6"}));
+    EXPECT_EQ(summary.task_names, (std::vector<std::string>{"click", "long_view", "like"}));
+    int kept = 0;
+    for (int r = 0; r < kRows; ++r) kept += domain_of_tab.count(r % 8);
+    EXPECT_EQ(summary.total_samples(), kept) << suffix;
+    EXPECT_EQ(summary.rows_dropped, kRows - kept) << "tabs 3, 5 and 7";
+    EXPECT_EQ(summary.bad_rows, 0);
+    EXPECT_EQ(summary.split_samples(0), std::llround(0.8 * kept));
+    ASSERT_EQ(summary.data_config.slots_size(), 36);
+    EXPECT_EQ(summary.data_config.num_dense(), 5);
+    EXPECT_EQ(summary.data_config.slots(35).name(), "tag");
+    for (const char* split : {"train", "validation", "test"}) {
+      const Batch b = ReadSplit(split);
+      for (int64_t k = 0; k < b.size; ++k) {
+        const int r = static_cast<int>(b.ids[2][b.offsets[2][k]]) - 1000;  // slot 2: hourmin
+        EXPECT_EQ(b.domain[k], domain_of_tab.at(r % 8));
+        EXPECT_EQ(b.user[k], uint64_t(r % 4));
+        EXPECT_EQ(b.labels[3 * k], r % 2);
+        EXPECT_EQ(b.labels[3 * k + 1], r % 3 == 0);
+        EXPECT_EQ(b.labels[3 * k + 2], r % 5 == 0);
+        EXPECT_EQ(b.ids[29][b.offsets[29][k]], uint64_t(400 + 10 + r % 6)) << "author_id";
+        EXPECT_EQ(b.offsets[35][k + 1] - b.offsets[35][k], (10 + r % 6) % 2 ? 2u : 1u) << "tag";
+        EXPECT_FLOAT_EQ(b.dense[5 * k + 4], std::log1p(17200.0f)) << "video_duration";
+      }
     }
   }
 }

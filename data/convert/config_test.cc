@@ -29,7 +29,8 @@ TEST(ConvertConfig, SyntaxErrorsNameLineAndColumn) {
 TEST(ConvertConfig, FieldErrorsNameTheFieldAndTheAllowedValues) {
   EXPECT_EQ(Error(kValid), "OK");
   const std::pair<std::string, std::string> cases[] = {
-      {"output_dir: \"o\"", "c.pbtxt: input: set one of csv { ... } or movielens { ... }"},
+      {"output_dir: \"o\"",
+       "c.pbtxt: input: set one of csv { ... }, movielens { ... } or aliccp { ... }"},
       {std::string(kValid) + "split { train: 0.8 validation: 0.1 test: 0.2 }",
        "c.pbtxt: split: train + validation + test = 1.100000; must be 1"},
       {std::string(kValid) + "split { per_domain: true }", "c.pbtxt: split.per_domain: applies to"},
@@ -68,6 +69,61 @@ TEST(ConvertConfig, FieldErrorsNameTheFieldAndTheAllowedValues) {
        "groups { name: \"a\" values: \"F\" } groups { name: \"b\" values: \"F\" } } } "
        "output_dir: \"o\"",
        "c.pbtxt: movielens.domain.groups[1].values[0]: 'F' is in two groups"},
+      // Split files, folder domains, joins.
+      {"csv { files: \"a\" domain_from_folder: true tasks { name: \"t\" column: \"c\" } "
+       "dense { column: \"d\" } } output_dir: \"o\"",
+       "c.pbtxt: csv.domain_groups: required with domain_from_folder"},
+      {"csv { files: \"a\" domain_from_folder: true domain_column: \"x\" domain_groups { name: "
+       "\"g\" values: \"f\" } tasks { name: \"t\" column: \"c\" } dense { column: \"d\" } } "
+       "output_dir: \"o\"",
+       "c.pbtxt: csv.domain_from_folder: not with csv.domain_column"},
+      {"csv { files: \"a\" drop_unmatched: true tasks { name: \"t\" column: \"c\" } dense { "
+       "column: \"d\" } } output_dir: \"o\"",
+       "c.pbtxt: csv.drop_unmatched: needs csv.domain_column and csv.domain_groups"},
+      {"csv { files: \"a\" joins { file: \"u.csv\" } tasks { name: \"t\" column: \"c\" } "
+       "dense { column: \"d\" } } output_dir: \"o\"",
+       "c.pbtxt: csv.joins[0].key: required: the key column of csv.files"},
+      {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"click\" } } output_dir: \"o\" "
+       "split { method: BY_FILE train: 0.9 }",
+       "c.pbtxt: split.train: not used with BY_FILE (the files decide; split.validation is the "
+       "share of the train files' rows moved to validation)"},
+      {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"click\" } } output_dir: \"o\" "
+       "split { method: BY_FILE validation: 1 }",
+       "c.pbtxt: split.validation: must be in [0, 1) with BY_FILE"},
+      {"movielens { dir: \"d\" tasks { name: \"t\" op: GT threshold: 3 } } output_dir: \"o\" "
+       "split { method: BY_FILE }",
+       "c.pbtxt: split.method: BY_FILE needs an input with split files"},
+      // Ali-CCP.
+      {"aliccp { tasks { name: \"t\" column: \"click\" } } output_dir: \"o\"",
+       "c.pbtxt: aliccp.dir: required"},
+      {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"buy\" } } output_dir: \"o\"",
+       "c.pbtxt: aliccp.tasks[0].column: 'buy' is not an Ali-CCP label (allowed: click, "
+       "conversion)"},
+      {"aliccp { dir: \"d\" parts: [TRAIN, TRAIN] tasks { name: \"t\" column: \"click\" } } "
+       "output_dir: \"o\"",
+       "c.pbtxt: aliccp.parts[1]: TRAIN is listed twice"},
+      {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"click\" } slots { name: \"s\" "
+       "fields: \"999\" } } output_dir: \"o\"",
+       "c.pbtxt: aliccp.slots[0].fields[0]: '999' is not an Ali-CCP field (allowed: 101, "
+       "109_14,"},
+      {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"click\" } slots { name: \"a\" "
+       "fields: \"205\" } slots { name: \"b\" fields: [\"206\", \"205\"] } } output_dir: "
+       "\"o\"",
+       "c.pbtxt: aliccp.slots[1].fields[1]: field 205 is in two slots"},
+      {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"click\" } domain_groups { name: "
+       "\"a\" values: \"x1\" } } output_dir: \"o\"",
+       "c.pbtxt: aliccp.domain_groups[0].values[0]: 'x1' is not a feature id (decimal digits) of "
+       "301"},
+      {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"click\" } drop_unmatched: true } "
+       "output_dir: \"o\"",
+       "c.pbtxt: aliccp.drop_unmatched: needs domain_groups"},
+      {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"click\" } field_separator: "
+       "\"\\001\" } output_dir: \"o\"",
+       "c.pbtxt: aliccp.entry_separator: appears in aliccp.field_separator; the three must "
+       "differ"},
+      {"aliccp { dir: \"d\" tasks { name: \"t\" column: \"click\" } } output_dir: \"o\" "
+       "split { method: BY_TIME }",
+       "c.pbtxt: split.method: BY_TIME needs a time; Ali-CCP samples have none"},
   };
   for (const auto& [text, want] : cases) {
     EXPECT_TRUE(Error(text).starts_with(want)) << "got:  " << Error(text) << "\nwant: " << want;

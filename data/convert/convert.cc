@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "data/convert/internal/aliccp_source.h"
 #include "data/convert/internal/bad_rows.h"
 #include "data/convert/internal/csv_source.h"
 #include "data/convert/internal/movielens_source.h"
@@ -54,7 +55,9 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
   BadRowBudget bad(config.bad_row_budget(), config.bad_rows_logged());
   std::unique_ptr<RowSource> source;
   if (config.has_csv()) {
-    ASSIGN_OR_RETURN(source, convert::CsvSource::Open(config.csv()));
+    ASSIGN_OR_RETURN(source, convert::CsvSource::Open(config.csv(), &bad));
+  } else if (config.has_aliccp()) {
+    ASSIGN_OR_RETURN(source, convert::AliCcpSource::Open(config.aliccp()));
   } else {
     ASSIGN_OR_RETURN(source, convert::MovieLensSource::Open(config.movielens(), &bad));
   }
@@ -67,8 +70,15 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
   options.overwrite = config.overwrite();
   options.samples_per_shard = config.samples_per_shard();
   options.block_samples = config.block_samples();
-  options.enabled = {config.split().train() > 0, config.split().validation() > 0,
-                     config.split().test() > 0};
+  if (config.split().method() == SplitConfig::BY_FILE) {
+    // The input's own files decide, and validation may also take a share of the train files.
+    const std::array<bool, 3>& files = schema.file_splits;
+    options.enabled = {files[0], files[1] || (files[0] && config.split().validation() > 0),
+                       files[2]};
+  } else {
+    options.enabled = {config.split().train() > 0, config.split().validation() > 0,
+                       config.split().test() > 0};
+  }
   options.origin = origin;
   // Created before reading, so that an unusable output_dir is reported at once.
   ASSIGN_OR_RETURN(std::unique_ptr<convert::OutputWriter> output,

@@ -1,4 +1,6 @@
-// moerec convert: CSV/TSV files and the MovieLens 100K / 1M layouts to moerec shards.
+// moerec convert: CSV/TSV files (with joined side tables, e.g. KuaiRand; per-folder domains and
+// split files, e.g. AliExpress), the MovieLens 100K / 1M layouts and the raw Ali-CCP layout to
+// moerec shards.
 //
 // A ConvertConfig (proto/convert.proto) names the input and its mapping to samples (domain,
 // tasks, user, sparse slots, dense features), the train/validation/test split and the output
@@ -47,7 +49,8 @@ struct ConvertSummary {
 };
 
 // Parses a ConvertConfig in protobuf text format. Syntax errors name `source_name`:line:column.
-// Relative paths in the config (csv.files, movielens.dir, output_dir) are taken relative to
+// Relative paths in the config (csv.files, csv.validation_files, csv.test_files,
+// csv.joins[].file, movielens.dir, aliccp.dir, output_dir) are taken relative to
 // `base_dir` (unchanged when it is empty). The result is validated.
 StatusOr<ConvertConfig> ParseConvertConfig(const std::string& text, const std::string& source_name,
                                            const std::string& base_dir);

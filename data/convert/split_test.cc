@@ -156,5 +156,34 @@ TEST(Splitter, RowsBeyondTheCountingPassAreAnError) {
   EXPECT_EQ(short_pass.Finish().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST(Splitter, ByFileKeepsTheFilesSplitAndCarvesValidationFromTrain) {
+  std::vector<Row> rows = Rows(30000);
+  for (Row& r : rows) r.file_split = r.ordinal % 10 == 0 ? 2 : r.ordinal % 10 == 1 ? 1 : 0;
+  SplitConfig config;
+  config.set_method(SplitConfig::BY_FILE);
+  config.set_validation(0.25);
+  Splitter splitter(config, 3);
+  EXPECT_FALSE(splitter.needs_counting_pass());
+  const std::vector<int> splits = Assign(config, rows);
+  EXPECT_EQ(splits, Assign(config, rows)) << "a function of (seed, ordinal)";
+  int64_t train_file_rows = 0, moved = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].file_split != 0) {
+      EXPECT_EQ(splits[i], rows[i].file_split) << "row " << i;
+      continue;
+    }
+    ++train_file_rows;
+    moved += splits[i] == 1;
+    EXPECT_NE(splits[i], 2);
+  }
+  // 24000 train-file rows, a quarter moved: binomial sigma 67; allow 5 sigma.
+  EXPECT_NEAR(moved, 0.25 * train_file_rows, 340);
+  config.set_validation(0);
+  const std::vector<int> none = Assign(config, rows);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(none[i], rows[i].file_split) << "validation 0 moves no row of a train file";
+  }
+}
+
 }  // namespace
 }  // namespace moerec::convert

@@ -10,59 +10,100 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Files named by the config, directories expanded to their visible regular files in name order.
-StatusOr<std::vector<std::string>> ExpandFiles(const CsvInput& config) {
-  std::vector<std::string> out;
-  for (int i = 0; i < config.files_size(); ++i) {
-    const std::string& path = config.files(i);
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      std::vector<std::string> inside;
-      for (const fs::directory_entry& e : fs::directory_iterator(path, ec)) {
-        const std::string name = e.path().filename().string();
-        if (!name.empty() && name[0] != '.' && e.is_regular_file()) inside.push_back(e.path());
-      }
-      if (ec) return IoError("csv.files[" + std::to_string(i) + "]: " + path + ": " + ec.message());
-      std::sort(inside.begin(), inside.end());
-      if (inside.empty()) {
-        return NotFound("csv.files[" + std::to_string(i) + "]: directory " + path +
-                        " holds no files");
-      }
-      out.insert(out.end(), inside.begin(), inside.end());
-    } else if (fs::exists(path, ec)) {
-      out.push_back(path);
-    } else {
-      return NotFound("csv.files[" + std::to_string(i) + "]: " + path + ": no such file");
-    }
-  }
-  return out;
-}
-
 uint64_t AutoId(std::string_view value) {
   const std::optional<uint64_t> n = ParseUint64(value);
   return n ? *n : HashString(value);
 }
 
+std::string QuotedList(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& h : names) out += (out.empty() ? "" : ", ") + Quote(h);
+  return out;
+}
+
 }  // namespace
 
-StatusOr<std::unique_ptr<CsvSource>> CsvSource::Open(const CsvInput& config) {
+StatusOr<std::unique_ptr<CsvSource>> CsvSource::Open(const CsvInput& config, BadRowBudget* bad) {
   std::unique_ptr<CsvSource> source(new CsvSource(config));
-  RETURN_IF_ERROR(source->Init());
+  RETURN_IF_ERROR(source->Init(bad));
   return source;
 }
 
-StatusOr<CsvSource::Column> CsvSource::Resolve(const std::string& name,
-                                               const std::string& config_field,
-                                               const std::string& label) const {
+// Files named by the config, directories expanded to their visible regular files in name order.
+Status CsvSource::ExpandFiles() {
+  const google::protobuf::RepeatedPtrField<std::string>* lists[3] = {
+      &config_.files(), &config_.validation_files(), &config_.test_files()};
+  const char* names[3] = {"csv.files", "csv.validation_files", "csv.test_files"};
+  for (int split = 0; split < 3; ++split) {
+    for (int i = 0; i < lists[split]->size(); ++i) {
+      const std::string& path = (*lists[split])[i];
+      const std::string field = std::string(names[split]) + "[" + std::to_string(i) + "]";
+      std::error_code ec;
+      std::vector<std::string> found;
+      if (fs::is_directory(path, ec)) {
+        for (const fs::directory_entry& e : fs::directory_iterator(path, ec)) {
+          const std::string name = e.path().filename().string();
+          if (!name.empty() && name[0] != '.' && e.is_regular_file()) found.push_back(e.path());
+        }
+        if (ec) return IoError(field + ": " + path + ": " + ec.message());
+        std::sort(found.begin(), found.end());
+        if (found.empty()) return NotFound(field + ": directory " + path + " holds no files");
+      } else if (fs::exists(path, ec)) {
+        found.push_back(path);
+      } else {
+        return NotFound(field + ": " + path + ": no such file");
+      }
+      for (const std::string& file : found) {
+        InputFile input{.path = file, .split = split, .domain = 0};
+        if (config_.domain_from_folder()) {
+          const std::string folder = fs::path(file).parent_path().filename().string();
+          const auto it = domain_values_.find(folder);
+          if (it == domain_values_.end()) {
+            return InvalidArgument(field + ": " + file + ": its folder " + Quote(folder) +
+                                   " is in no domain group (groups: " + group_list_ +
+                                   "; csv.domain_from_folder is set)");
+          }
+          input.domain = it->second;
+        }
+        files_.push_back(std::move(input));
+      }
+      schema_.file_splits[split] = true;
+    }
+  }
+  return Status::OK();
+}
+
+Status CsvSource::ReadHeader() {
+  if (!config_.header()) return Status::OK();
+  const std::string& first = files_[0].path;
+  ASSIGN_OR_RETURN(std::unique_ptr<LineReader> reader, LineReader::Open(first));
+  std::string_view line;
+  ASSIGN_OR_RETURN(const bool any, reader->Next(&line));
+  if (!any) return InvalidArgument(first + ": empty file; csv.header expects a header line");
+  header_line_ = std::string(line);
+  if (quote_ != 0) {
+    const std::string error =
+        SplitQuoted(header_line_, config_.delimiter(), quote_, &fields_, &storage_);
+    if (!error.empty()) return InvalidArgument(reader->Where() + ": header: " + error);
+  } else {
+    SplitPlain(header_line_, config_.delimiter(), &fields_);
+  }
+  header_.assign(fields_.begin(), fields_.end());
+  if (num_columns_ == 0) num_columns_ = static_cast<int>(header_.size());
+  return Status::OK();
+}
+
+StatusOr<CsvSource::Column> CsvSource::ResolveMain(const std::string& name,
+                                                   const std::string& config_field,
+                                                   const std::string& label) const {
   Column c;
   c.label = label + " (column " + Quote(name) + ")";
   if (config_.header()) {
     const auto it = std::find(header_.begin(), header_.end(), name);
     if (it == header_.end()) {
-      std::string names;
-      for (const std::string& h : header_) names += (names.empty() ? "" : ", ") + Quote(h);
       return InvalidArgument(config_field + ": column " + Quote(name) +
-                             " is not in the header of " + files_[0] + " (columns: " + names + ")");
+                             " is not in the header of " + files_[0].path +
+                             " (columns: " + QuotedList(header_) + ")");
     }
     c.index = static_cast<int>(it - header_.begin());
   } else {
@@ -80,42 +121,67 @@ StatusOr<CsvSource::Column> CsvSource::Resolve(const std::string& name,
   return c;
 }
 
-Status CsvSource::Init() {
-  ASSIGN_OR_RETURN(files_, ExpandFiles(config_));
+StatusOr<CsvSource::Column> CsvSource::Resolve(const std::string& name,
+                                               const std::string& config_field,
+                                               const std::string& label) {
+  StatusOr<Column> main = ResolveMain(name, config_field, label);
+  if (main.ok() || joins_.empty()) return main;
+  std::vector<int> in;
+  for (size_t j = 0; j < joins_.size(); ++j) {
+    const std::vector<std::string>& h = joins_[j]->header();
+    if (std::find(h.begin(), h.end(), name) != h.end()) in.push_back(static_cast<int>(j));
+  }
+  if (in.empty()) {
+    std::string message = main.status().message() + "; nor in the header of";
+    for (size_t j = 0; j < joins_.size(); ++j) {
+      message +=
+          std::string(j > 0 ? "," : "") + " " + joins_[j]->path() + " (" + joins_[j]->label() + ")";
+    }
+    return InvalidArgument(message);
+  }
+  if (in.size() > 1) {
+    return InvalidArgument(config_field + ": column " + Quote(name) + " is in the headers of " +
+                           joins_[in[0]]->label() + " and " + joins_[in[1]]->label() +
+                           "; a column taken from a join must be in one of them");
+  }
+  Column c;
+  c.join = in[0];
+  c.index = joins_[c.join]->Keep(name);
+  c.label = label + " (column " + Quote(name) + " of " + joins_[c.join]->path() + ")";
+  return c;
+}
+
+Status CsvSource::Init(BadRowBudget* bad) {
   quote_ = config_.quote().empty() ? 0 : config_.quote()[0];
   num_columns_ = config_.num_columns();
-  if (config_.header()) {
-    ASSIGN_OR_RETURN(std::unique_ptr<LineReader> reader, LineReader::Open(files_[0]));
-    std::string_view line;
-    ASSIGN_OR_RETURN(const bool any, reader->Next(&line));
-    if (!any) return InvalidArgument(files_[0] + ": empty file; csv.header expects a header line");
-    header_line_ = std::string(line);
-    if (quote_ != 0) {
-      const std::string error =
-          SplitQuoted(header_line_, config_.delimiter(), quote_, &fields_, &storage_);
-      if (!error.empty()) return InvalidArgument(reader->Where() + ": header: " + error);
-    } else {
-      SplitPlain(header_line_, config_.delimiter(), &fields_);
-    }
-    header_.assign(fields_.begin(), fields_.end());
-    if (num_columns_ == 0) num_columns_ = static_cast<int>(header_.size());
+  for (int g = 0; g < config_.domain_groups_size(); ++g) {
+    const DomainGroup& group = config_.domain_groups(g);
+    schema_.domain_names.push_back(group.name());
+    group_list_ += (g > 0 ? ", " : "") + group.name();
+    for (const std::string& v : group.values()) domain_values_[v] = g;
   }
+  RETURN_IF_ERROR(ExpandFiles());
+  RETURN_IF_ERROR(ReadHeader());
+  for (int j = 0; j < config_.joins_size(); ++j) {
+    const CsvJoin& join = config_.joins(j);
+    const std::string field = "csv.joins[" + std::to_string(j) + "]";
+    ASSIGN_OR_RETURN(std::unique_ptr<JoinTable> table,
+                     JoinTable::Open(join, field, config_.delimiter(), quote_));
+    ASSIGN_OR_RETURN(Column key, ResolveMain(join.key(), field + ".key", "key of " + field));
+    joins_.push_back(std::move(table));
+    join_keys_.push_back(std::move(key));
+  }
+  join_cells_.resize(joins_.size());
 
   if (config_.has_domain_column()) {
     ASSIGN_OR_RETURN(domain_, Resolve(config_.domain_column(), "csv.domain_column", "domain"));
-    for (int g = 0; g < config_.domain_groups_size(); ++g) {
-      const DomainGroup& group = config_.domain_groups(g);
-      schema_.domain_names.push_back(group.name());
-      group_list_ += (g > 0 ? ", " : "") + group.name();
-      for (const std::string& v : group.values()) domain_values_[v] = g;
-    }
     if (config_.domain_groups_size() == 0) {
       for (int d = 0; d < config_.num_domains(); ++d) {
         schema_.domain_names.push_back(config_.domain_names_size() > 0 ? config_.domain_names(d)
                                                                        : "d" + std::to_string(d));
       }
     }
-  } else {
+  } else if (!config_.domain_from_folder()) {
     schema_.domain_names.push_back(config_.domain_names_size() > 0 ? config_.domain_names(0)
                                                                    : "all");
   }
@@ -160,10 +226,16 @@ Status CsvSource::Init() {
   }
   schema_.num_dense = static_cast<int>(dense_.size());
 
-  for (const Column* c : {&domain_, &user_, &time_}) max_index_ = std::max(max_index_, c->index);
-  for (const Task& t : tasks_) max_index_ = std::max(max_index_, t.column.index);
-  for (const Slot& s : slots_) max_index_ = std::max(max_index_, s.column.index);
-  for (const Dense& d : dense_) max_index_ = std::max(max_index_, d.column.index);
+  std::vector<const Column*> columns = {&domain_, &user_, &time_};
+  for (const Task& t : tasks_) columns.push_back(&t.column);
+  for (const Slot& s : slots_) columns.push_back(&s.column);
+  for (const Dense& d : dense_) columns.push_back(&d.column);
+  for (const Column& k : join_keys_) columns.push_back(&k);
+  for (const Column* c : columns) {
+    if (c->join < 0) max_index_ = std::max(max_index_, c->index);
+  }
+  // Last, so that a config error is reported before a large table is read.
+  for (const std::unique_ptr<JoinTable>& join : joins_) RETURN_IF_ERROR(join->Load(bad));
   return Status::OK();
 }
 
@@ -172,6 +244,7 @@ Status CsvSource::Rewind(BadRowBudget* bad) {
   file_index_ = 0;
   reader_.reset();
   rows_read_ = 0;
+  rows_dropped_ = 0;
   expected_columns_ = num_columns_;
   return Status::OK();
 }
@@ -179,13 +252,14 @@ Status CsvSource::Rewind(BadRowBudget* bad) {
 StatusOr<bool> CsvSource::OpenFile() {
   reader_.reset();
   if (file_index_ >= files_.size()) return false;
-  ASSIGN_OR_RETURN(reader_, LineReader::Open(files_[file_index_]));
+  ASSIGN_OR_RETURN(reader_, LineReader::Open(files_[file_index_].path));
   if (config_.header()) {
     std::string_view line;
     ASSIGN_OR_RETURN(const bool any, reader_->Next(&line));
     if (!any) return InvalidArgument(reader_->path() + ": empty file; csv.header expects a header");
     if (line != header_line_) {
-      return InvalidArgument(reader_->Where() + ": header differs from the header of " + files_[0]);
+      return InvalidArgument(reader_->Where() + ": header differs from the header of " +
+                             files_[0].path);
     }
   }
   return true;
@@ -228,24 +302,70 @@ StatusOr<bool> CsvSource::Next(Row* row) {
       problem = "expected " + std::to_string(expected_columns_) + " fields separated by " +
                 Quote(config_.delimiter()) + ", found " + std::to_string(count);
     }
-    if (problem.empty() && ParseRow(row, &field, &problem)) return true;
+    bool dropped = false;
+    if (problem.empty() && JoinRow(&dropped, &field, &problem) &&
+        ParseRow(row, &dropped, &field, &problem)) {
+      return true;
+    }
+    if (dropped) {
+      ++rows_dropped_;
+      continue;
+    }
     RETURN_IF_ERROR(bad_->Skip(reader_->Where(), field, problem));
   }
 }
 
-bool CsvSource::ParseRow(Row* row, std::string* field, std::string* problem) {
+bool CsvSource::JoinRow(bool* dropped, std::string* field, std::string* problem) {
+  for (size_t j = 0; j < joins_.size(); ++j) {
+    const std::string_view key = fields_[join_keys_[j].index];
+    switch (joins_[j]->Find(key, &join_cells_[j])) {
+      case JoinTable::Match::kFound:
+        continue;
+      case JoinTable::Match::kBadRow:
+        *dropped = true;  // the table's row was reported as bad
+        return false;
+      case JoinTable::Match::kMissing:
+        break;
+    }
+    switch (joins_[j]->config().on_missing()) {
+      case CsvJoin::EMPTY:
+        join_cells_[j].assign(joins_[j]->num_kept(), std::string_view());
+        continue;
+      case CsvJoin::DROP:
+        *dropped = true;
+        return false;
+      case CsvJoin::BAD_ROW:
+        break;
+    }
+    *field = join_keys_[j].label;
+    *problem = Quote(key) + " is not in " + joins_[j]->path() + " (" + joins_[j]->label() +
+               "; on_missing: EMPTY or DROP keeps or drops such rows)";
+    return false;
+  }
+  return true;
+}
+
+bool CsvSource::ParseRow(Row* row, bool* dropped, std::string* field, std::string* problem) {
   row->Reset(schema_);
   const auto fail = [&](const Column& c, std::string what) {
     *field = c.label;
     *problem = std::move(what);
     return false;
   };
+  const InputFile& file = files_[file_index_];
+  row->file_split = file.split;
+  row->domain = file.domain;  // 0 unless domain_from_folder
   if (domain_.index >= 0) {
-    const std::string_view v = fields_[domain_.index];
+    const std::string_view v = Cell(domain_);
     if (!domain_values_.empty()) {
       const auto it = domain_values_.find(std::string(v));
       if (it == domain_values_.end()) {
-        return fail(domain_, Quote(v) + " is in no domain group (groups: " + group_list_ + ")");
+        if (config_.drop_unmatched()) {
+          *dropped = true;
+          return false;
+        }
+        return fail(domain_, Quote(v) + " is in no domain group (groups: " + group_list_ +
+                                 "; or set csv.drop_unmatched)");
       }
       row->domain = it->second;
     } else {
@@ -258,12 +378,12 @@ bool CsvSource::ParseRow(Row* row, std::string* field, std::string* problem) {
     }
   }
   if (user_.index >= 0) {
-    const std::string_view v = fields_[user_.index];
+    const std::string_view v = Cell(user_);
     if (v.empty()) return fail(user_, "empty");
     row->user = AutoId(v);
   }
   if (time_.index >= 0) {
-    const std::string_view v = fields_[time_.index];
+    const std::string_view v = Cell(time_);
     if (const std::optional<int64_t> t = ParseInt64(v)) {
       row->time = *t;
     } else if (const std::optional<double> d = ParseDouble(v); d && std::fabs(*d) < 9e18) {
@@ -274,7 +394,7 @@ bool CsvSource::ParseRow(Row* row, std::string* field, std::string* problem) {
   }
   for (size_t t = 0; t < tasks_.size(); ++t) {
     const Task& task = tasks_[t];
-    const std::string_view v = fields_[task.column.index];
+    const std::string_view v = Cell(task.column);
     if (v.empty()) continue;  // not observed
     const std::optional<double> value = ParseDouble(v);
     if (!value) return fail(task.column, Quote(v) + " is not a number");
@@ -286,7 +406,7 @@ bool CsvSource::ParseRow(Row* row, std::string* field, std::string* problem) {
   }
   for (size_t s = 0; s < slots_.size(); ++s) {
     const Slot& slot = slots_[s];
-    const std::string_view v = fields_[slot.column.index];
+    const std::string_view v = Cell(slot.column);
     if (v.empty()) continue;
     if (slot.separator.empty()) {
       pieces_.assign(1, v);
@@ -317,7 +437,7 @@ bool CsvSource::ParseRow(Row* row, std::string* field, std::string* problem) {
   }
   for (size_t f = 0; f < dense_.size(); ++f) {
     const Dense& dense = dense_[f];
-    const std::string_view v = fields_[dense.column.index];
+    const std::string_view v = Cell(dense.column);
     double value = dense.missing;
     if (v.empty()) {
       if (!dense.has_missing) return fail(dense.column, "empty, and no missing_value is set");

@@ -6,6 +6,7 @@
 #ifndef MOEREC_DATA_CONVERT_INTERNAL_ROW_SOURCE_H_
 #define MOEREC_DATA_CONVERT_INTERNAL_ROW_SOURCE_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ struct SourceSchema {
   std::vector<SlotSpec> slots;            // S, names unique
   int num_dense = 0;                      // F
   bool has_time = false;                  // Row::time is meaningful
+  // Which splits the input's own files provide ([0] train, [1] validation, [2] test), for split
+  // method BY_FILE; all false when the input has no split files.
+  std::array<bool, 3> file_splits = {false, false, false};
 };
 
 // One sample. Vectors keep their capacity from row to row.
@@ -31,9 +35,10 @@ struct Row {
   int32_t domain = 0;   // in [0, D)
   uint64_t user = 0;
   int64_t time = 0;
-  std::vector<float> labels;                 // (T) 0 or 1
-  std::vector<uint8_t> mask;                 // (T) 1 = observed
-  std::vector<float> dense;                  // (F)
+  int32_t file_split = 0;     // the split of the file the row came from (0 when it has none)
+  std::vector<float> labels;  // (T) 0 or 1
+  std::vector<uint8_t> mask;  // (T) 1 = observed
+  std::vector<float> dense;   // (F)
   std::vector<std::vector<uint64_t>> slots;  // S lists of ids
 
   void Reset(const SourceSchema& schema) {

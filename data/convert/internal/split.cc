@@ -48,6 +48,12 @@ StatusOr<int> Splitter::Assign(const Row& row) {
       split = u < config_.train() ? 0 : u < cut2 ? 1 : 2;
       return split;
     }
+    case SplitConfig::BY_FILE: {
+      if (row.file_split != 0) return row.file_split;
+      const double u =
+          ToUnitDouble(HashCombine(config_.seed(), static_cast<uint64_t>(row.ordinal)));
+      return u < config_.validation() ? 1 : 0;
+    }
     case SplitConfig::EXACT_RANDOM: {
       Stratum& s = strata_[StratumOf(row)];
       const int64_t remaining = s.left[0] + s.left[1] + s.left[2];

@@ -1,6 +1,8 @@
 // Splitter assigns each row to train, validation or test (SplitConfig in proto/convert.proto).
 //
-// RANDOM needs one pass: a row's split is a pure function of (seed, row ordinal). EXACT_RANDOM
+// RANDOM needs one pass: a row's split is a pure function of (seed, row ordinal); so does
+// BY_FILE, where a row of a validation or test file keeps its file's split and a row of a train
+// file goes to validation when the same hash falls below `validation`. EXACT_RANDOM
 // and BY_TIME need a counting pass first: Observe every good row in input order, Plan, then
 // Assign the same rows in the same order. Strata are domains with per_domain, else one.
 //   EXACT_RANDOM: selection sampling within each stratum (a row goes to a split with
@@ -31,7 +33,9 @@ class Splitter {
  public:
   Splitter(const SplitConfig& config, int num_domains);
 
-  bool needs_counting_pass() const { return config_.method() != SplitConfig::RANDOM; }
+  bool needs_counting_pass() const {
+    return config_.method() != SplitConfig::RANDOM && config_.method() != SplitConfig::BY_FILE;
+  }
   // Counting pass (needs_counting_pass only).
   void Observe(const Row& row);
   void Plan();
