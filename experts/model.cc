@@ -12,10 +12,40 @@
 
 namespace moerec {
 
+std::string ModelShape::SlotLabel(int s) const {
+  if (s < static_cast<int>(slot_names.size())) return "slot '" + slot_names[s] + "'";
+  return "slot " + std::to_string(s);
+}
+
+namespace {
+
+// The feature columns' layout, when the shape has one, covers the F columns exactly.
+Status ValidateFeatureLayout(const ModelShape& shape) {
+  if (shape.slot_dims.empty()) return Status::OK();
+  CHECK(shape.slot_names.empty() || shape.slot_names.size() == shape.slot_dims.size())
+      << "slot_names: one per slot, or none";
+  int64_t columns = shape.num_dense;
+  for (int s = 0; s < shape.num_slots(); ++s) {
+    RETURN_IF_ERROR(
+        ValidateAtLeast(shape.slot_dims[s], 1, "model input: the width of " + shape.SlotLabel(s)));
+    columns += shape.slot_dims[s];
+  }
+  if (columns != shape.num_features) {
+    return InvalidArgument("model input: " + std::to_string(shape.num_slots()) + " slots and " +
+                           std::to_string(shape.num_dense) + " dense features make " +
+                           std::to_string(columns) + " columns, not num_features " +
+                           std::to_string(shape.num_features));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
   RETURN_IF_ERROR(ValidateAtLeast(shape.num_features, 1, "model input: num_features"));
   RETURN_IF_ERROR(ValidateAtLeast(shape.num_domains, 1, "data.num_domains"));
   RETURN_IF_ERROR(ValidateAtLeast(shape.num_tasks, 1, "data.num_tasks"));
+  RETURN_IF_ERROR(ValidateFeatureLayout(shape));
   RETURN_IF_ERROR(ValidateRange(config.domain_embedding_dim(), 0, kMaxLayerWidth,
                                 "model.domain_embedding_dim"));
   switch (config.kind_case()) {
