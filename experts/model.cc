@@ -3,6 +3,7 @@
 #include <string>
 
 #include "experts/layers/heads.h"
+#include "experts/zoo/ctr.h"
 #include "experts/zoo/m3oe.h"
 #include "experts/zoo/mmoe.h"
 #include "experts/zoo/ple.h"
@@ -59,6 +60,8 @@ Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
       return StarModel::Validate(config, shape);
     case ModelConfig::kM3Oe:
       return M3oeModel::Validate(config, shape);
+    case ModelConfig::kCtr:
+      return CtrModel::Validate(config, shape);
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -84,6 +87,8 @@ StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const Mo
       return std::unique_ptr<Model>(new StarModel(config, shape, seed));
     case ModelConfig::kM3Oe:
       return std::unique_ptr<Model>(new M3oeModel(config, shape, seed));
+    case ModelConfig::kCtr:
+      return std::unique_ptr<Model>(new CtrModel(config, shape, seed));
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -223,6 +228,16 @@ ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) 
       // Gate probabilities, logit gradients and dprobs; S, z and dz; the experts' gradients.
       size.activations_per_sample += 3 * t * n + 3 * t * width + (n + d + t) * width;
       AddTowers(c.tower(), c.tower_index(), shape, width, t, &size);
+      break;
+    }
+    case ModelConfig::kCtr: {
+      const CtrConfig& c = config.ctr();
+      const CtrModel::Layout layout =
+          CtrModel::LayoutFor(config, shape, c.dnn().dims(c.dnn().dims_size() - 1));
+      size.parameters += layout.parameters;
+      size.activations_per_sample += layout.activations_per_sample;
+      AddMlp(c.dnn(), layout.dnn_input, 1, &size, &width);
+      AddTowers(c.tower(), c.tower_index(), shape, layout.head_input, 1, &size);
       break;
     }
     case ModelConfig::KIND_NOT_SET:
