@@ -45,8 +45,12 @@ class SparseInput {
   // From a loaded job config (LoadJobConfig filled the tables).
   static SparseInput FromConfig(const JobConfig& config);
 
-  int num_features() const { return num_features_; }  // F
+  int num_features() const { return num_features_; }                 // F
+  int num_slots() const { return static_cast<int>(slots_.size()); }  // S
+  int num_dense() const { return num_dense_; }
   int slot_column(int slot) const { return columns_[slot]; }
+  // Width of slot's column block: its table's dim.
+  int slot_dim(int slot) const { return table_dims_[slots_[slot].table]; }
 
   // Fills *out for `batch` (its buffers are reused). requests[i].values is sized (n, dim).
   void Prepare(const Batch& batch, SparseBatch* out) const;

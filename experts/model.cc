@@ -4,6 +4,7 @@
 #include <string>
 
 #include "experts/layers/heads.h"
+#include "experts/zoo/ctr.h"
 #include "experts/zoo/m3oe.h"
 #include "experts/zoo/mlora.h"
 #include "experts/zoo/mmoe.h"
@@ -14,10 +15,40 @@
 
 namespace moerec {
 
+std::string ModelShape::SlotLabel(int s) const {
+  if (s < static_cast<int>(slot_names.size())) return "slot '" + slot_names[s] + "'";
+  return "slot " + std::to_string(s);
+}
+
+namespace {
+
+// The feature columns' layout, when the shape has one, covers the F columns exactly.
+Status ValidateFeatureLayout(const ModelShape& shape) {
+  if (shape.slot_dims.empty()) return Status::OK();
+  CHECK(shape.slot_names.empty() || shape.slot_names.size() == shape.slot_dims.size())
+      << "slot_names: one per slot, or none";
+  int64_t columns = shape.num_dense;
+  for (int s = 0; s < shape.num_slots(); ++s) {
+    RETURN_IF_ERROR(
+        ValidateAtLeast(shape.slot_dims[s], 1, "model input: the width of " + shape.SlotLabel(s)));
+    columns += shape.slot_dims[s];
+  }
+  if (columns != shape.num_features) {
+    return InvalidArgument("model input: " + std::to_string(shape.num_slots()) + " slots and " +
+                           std::to_string(shape.num_dense) + " dense features make " +
+                           std::to_string(columns) + " columns, not num_features " +
+                           std::to_string(shape.num_features));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
   RETURN_IF_ERROR(ValidateAtLeast(shape.num_features, 1, "model input: num_features"));
   RETURN_IF_ERROR(ValidateAtLeast(shape.num_domains, 1, "data.num_domains"));
   RETURN_IF_ERROR(ValidateAtLeast(shape.num_tasks, 1, "data.num_tasks"));
+  RETURN_IF_ERROR(ValidateFeatureLayout(shape));
   RETURN_IF_ERROR(ValidateRange(config.domain_embedding_dim(), 0, kMaxLayerWidth,
                                 "model.domain_embedding_dim"));
   if (config.has_mlora() && config.kind_case() != ModelConfig::kSharedBottom) {
@@ -34,6 +65,8 @@ Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
       return StarModel::Validate(config, shape);
     case ModelConfig::kM3Oe:
       return M3oeModel::Validate(config, shape);
+    case ModelConfig::kCtr:
+      return CtrModel::Validate(config, shape);
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -59,6 +92,8 @@ StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const Mo
       return std::unique_ptr<Model>(new StarModel(config, shape, seed));
     case ModelConfig::kM3Oe:
       return std::unique_ptr<Model>(new M3oeModel(config, shape, seed));
+    case ModelConfig::kCtr:
+      return std::unique_ptr<Model>(new CtrModel(config, shape, seed));
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -217,6 +252,16 @@ ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) 
       // Gate probabilities, logit gradients and dprobs; S, z and dz; the experts' gradients.
       size.activations_per_sample += 3 * t * n + 3 * t * width + (n + d + t) * width;
       AddTowers(c.tower(), c.tower_index(), shape, width, t, &size);
+      break;
+    }
+    case ModelConfig::kCtr: {
+      const CtrConfig& c = config.ctr();
+      const CtrModel::Layout layout =
+          CtrModel::LayoutFor(config, shape, c.dnn().dims(c.dnn().dims_size() - 1));
+      size.parameters += layout.parameters;
+      size.activations_per_sample += layout.activations_per_sample;
+      AddMlp(c.dnn(), layout.dnn_input, 1, &size, &width);
+      AddTowers(c.tower(), c.tower_index(), shape, layout.head_input, 1, &size);
       break;
     }
     case ModelConfig::KIND_NOT_SET:

@@ -44,10 +44,22 @@ struct ModelBatch {
 };
 
 // What a model is built for: the widths and counts that the data and the tables fix.
+// The F feature columns are [slot 0 | slot 1 | ... | slot S-1 | dense]
+// (embedding/sparse_input.h): slot s's pooled embedding is slot_dims[s] wide, in data.slots
+// order, and the num_dense dense features come last, so sum(slot_dims) + num_dense = F. A shape
+// that knows only F leaves slot_dims empty: models that read the features as one vector work on
+// it, the field-wise layers of the CTR backbones refuse it.
 struct ModelShape {
-  int num_features = 0;  // F
-  int num_domains = 1;   // D
-  int num_tasks = 1;     // T
+  int num_features = 0;                      // F
+  int num_domains = 1;                       // D
+  int num_tasks = 1;                         // T
+  std::vector<int> slot_dims = {};           // (S) in column order; empty: unknown
+  std::vector<std::string> slot_names = {};  // (S) data.slots names for messages, or empty
+  int num_dense = 0;                         // with slot_dims only
+
+  int num_slots() const { return static_cast<int>(slot_dims.size()); }
+  // "slot 'user_id'", or "slot 3" without names.
+  std::string SlotLabel(int s) const;
 };
 
 // One phase of a model trained in phases (MoE-MLoRA: the backbone, each expert alone, the

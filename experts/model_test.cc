@@ -43,8 +43,9 @@ TEST(CreateModelTest, BuildsEveryKind) {
 }
 
 TEST(CreateModelTest, RejectsBadConfigsNamingTheField) {
-  ExpectInvalid(ModelConfig(), kShape,
-                "model: no model kind is set; set one of shared_bottom, mmoe, ple, star, m3oe");
+  ExpectInvalid(
+      ModelConfig(), kShape,
+      "model: no model kind is set; set one of shared_bottom, mmoe, ple, star, m3oe, ctr");
   ModelConfig c = ValidMmoe();
   c.mutable_mmoe()->set_num_experts(0);
   ExpectInvalid(c, kShape, "model.mmoe.num_experts must be in [1, 4096], got 0");
@@ -77,7 +78,9 @@ TEST(CreateModelTest, RejectsBadConfigsNamingTheField) {
 // The estimate's parameter count is exactly what the built model holds, for every kind, head
 // indexing and layer option.
 TEST(EstimateModelSizeTest, ParametersMatchTheBuiltModel) {
-  const ModelShape shape{12, 3, 2};
+  // 3 slots of dim 3 and 3 dense features, for the field-wise CTR backbones.
+  const ModelShape shape{
+      .num_features = 12, .num_domains = 3, .num_tasks = 2, .slot_dims = {3, 3, 3}, .num_dense = 3};
   const std::string models[] = {
       "shared_bottom { bottom { dims: 8 dims: 4 } tower { dims: 3 } }",
       "domain_embedding_dim: 4 shared_bottom { bottom { dims: 8 layer_norm: true "
@@ -105,6 +108,31 @@ TEST(EstimateModelSizeTest, ParametersMatchTheBuiltModel) {
       "expert { dims: 5 dims: 4 layer_norm: true } tower { dims: 3 layer_norm: true } }",
       "domain_embedding_dim: 2 m3oe { star_dim: 4 representation { dims: 6 dims: 5 } "
       "expert { dims: 3 } tower { } tower_index: BY_TASK }",
+      "ctr { backbone: WIDE_DEEP dnn { dims: 6 dims: 4 } tower { } }",
+      "domain_embedding_dim: 2 ctr { backbone: WIDE_DEEP dnn { dims: 5 layer_norm: true } "
+      "tower { dims: 3 } tower_index: BY_DOMAIN_TASK }",
+      "ctr { backbone: DEEPFM dnn { dims: 6 dims: 4 } tower { } tower_index: BY_DOMAIN }",
+      "domain_embedding_dim: 3 ctr { backbone: DEEPFM dnn { dims: 6 } tower { dims: 2 } }",
+      "ctr { backbone: DCN dnn { dims: 6 } tower { } }",
+      "domain_embedding_dim: 2 ctr { backbone: DCN dnn { dims: 6 dims: 3 } tower { dims: 2 } "
+      "cross_layers: 2 cross_matrix: true }",
+      "ctr { backbone: NFM dnn { dims: 6 } tower { } }",
+      "domain_embedding_dim: 2 ctr { backbone: NFM dnn { dims: 6 activation: ACT_PRELU } "
+      "tower { } tower_index: BY_DOMAIN }",
+      "ctr { backbone: PNN dnn { dims: 6 } tower { } }",
+      "ctr { backbone: PNN dnn { dims: 6 } tower { } product: OUTER }",
+      "domain_embedding_dim: 2 ctr { backbone: PNN dnn { dims: 6 } tower { dims: 3 } "
+      "product: BOTH }",
+      "ctr { backbone: XDEEPFM dnn { dims: 6 } tower { } }",
+      "domain_embedding_dim: 2 ctr { backbone: XDEEPFM dnn { dims: 6 } tower { } "
+      "cin_layers: 4 cin_layers: 3 cin_layers: 2 }",
+      "ctr { backbone: AUTOINT dnn { dims: 6 } tower { } }",
+      "domain_embedding_dim: 2 ctr { backbone: AUTOINT dnn { dims: 6 } tower { } "
+      "attention_layers: 2 attention_heads: 3 attention_head_dim: 4 attention_residual: false }",
+      "ctr { backbone: FIBINET dnn { dims: 6 } tower { } }",
+      "domain_embedding_dim: 2 ctr { backbone: FIBINET dnn { dims: 6 } tower { } "
+      "bilinear_type: FIELD_ALL senet_reduction: 1 }",
+      "ctr { backbone: FIBINET dnn { dims: 6 } tower { } bilinear_type: FIELD_EACH }",
   };
   for (const std::string& m : models) {
     ModelConfig config;

@@ -12,7 +12,6 @@
 #include "comm/mpi_check.h"
 #include "comm/mpi_communicator.h"
 #include "core/file_lock.h"
-#include "embedding/sparse_input.h"
 #include "embedding/table_spec.h"
 #include "experts/model.h"
 #include "launch/commands.h"
@@ -21,6 +20,7 @@
 #include "proto/text_config.h"
 #include "ps/local_store.h"
 #include "worker/memory_check.h"
+#include "worker/step_runner.h"
 #include "worker/trainer.h"
 
 DEFINE_string(config, "", "job config (protobuf text format), e.g. configs/quickstart.pbtxt");
@@ -84,10 +84,7 @@ StatusOr<JobConfig> LoadWithFlags() {
   }
   RETURN_IF_ERROR(ValidateJobConfig(config, FLAGS_config));
   // The model's own settings against the data's shape, before any data is generated.
-  ModelShape shape;
-  shape.num_features = SparseInput::FromConfig(config).num_features();
-  shape.num_domains = config.data().num_domains();
-  shape.num_tasks = config.data().num_tasks();
+  const ModelShape shape = ModelShapeFromConfig(config);
   RETURN_IF_ERROR(ValidateModelConfig(config.model(), shape).WithContext(FLAGS_config));
   // Bounded models: refused here, with the sizes, rather than by a failed allocation later.
   RETURN_IF_ERROR(

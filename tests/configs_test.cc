@@ -22,12 +22,12 @@
 #include "data/convert/convert.h"
 #include "data/shard.h"
 #include "data/synthetic/synthetic.h"
-#include "embedding/sparse_input.h"
 #include "embedding/table_spec.h"
 #include "experts/model.h"
 #include "proto/ps_config.h"
 #include "proto/text_config.h"
 #include "ps/local_store.h"
+#include "worker/step_runner.h"
 #include "worker/trainer.h"
 
 namespace moerec {
@@ -66,11 +66,7 @@ Status CheckJobConfig(const std::string& path) {
     RETURN_IF_ERROR(ValidateSyntheticConfig(data));
     RETURN_IF_ERROR(SyntheticOutputsFromConfig(data).status());
   }
-  ModelShape shape;
-  shape.num_features = SparseInput::FromConfig(config).num_features();
-  shape.num_domains = data.num_domains();
-  shape.num_tasks = data.num_tasks();
-  return CreateModel(config.model(), shape, config.train().seed()).status();
+  return CreateModel(config.model(), ModelShapeFromConfig(config), config.train().seed()).status();
 }
 
 // Every input path of a convert config: files, folders, joined tables.

@@ -25,6 +25,8 @@ ModelShape Shape() {
   shape.num_features = 48;
   shape.num_domains = 3;
   shape.num_tasks = 2;
+  shape.slot_dims = {16, 16, 16};
+  shape.num_dense = 0;
   return shape;
 }
 
@@ -40,6 +42,7 @@ TEST(MemoryCheckTest, ParameterEstimateMatchesTheBuiltModel) {
       "gate_index: BY_DOMAIN_TASK tower_index: BY_DOMAIN_TASK }",
       "mmoe { num_experts: 5 expert { dims: 16 } tower { } gate_index: BY_DOMAIN "
       "tower_index: BY_DOMAIN }",
+      "ctr { backbone: XDEEPFM dnn { dims: 32 dims: 16 } tower { } }",
   };
   for (const std::string& m : models) {
     const JobConfig config = Parse(m);

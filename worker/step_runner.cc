@@ -44,6 +44,20 @@ DenseOptimizerOptions DenseOptimizerOptionsFromConfig(const OptimizerConfig& con
   return o;
 }
 
+ModelShape ModelShapeFromConfig(const JobConfig& config) {
+  const SparseInput sparse = SparseInput::FromConfig(config);
+  ModelShape shape;
+  shape.num_features = sparse.num_features();
+  shape.num_domains = config.data().num_domains();
+  shape.num_tasks = config.data().num_tasks();
+  for (int s = 0; s < sparse.num_slots(); ++s) {
+    shape.slot_dims.push_back(sparse.slot_dim(s));
+    shape.slot_names.push_back(config.data().slots(s).name());
+  }
+  shape.num_dense = sparse.num_dense();
+  return shape;
+}
+
 StepRunner::StepRunner(const JobConfig& config, EmbeddingStore* store, Communicator* workers)
     : config_(config),
       store_(store),
@@ -56,11 +70,8 @@ StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config
                                                          EmbeddingStore* store,
                                                          Communicator* workers) {
   std::unique_ptr<StepRunner> r(new StepRunner(config, store, workers));
-  ModelShape shape;
-  shape.num_features = r->sparse_.num_features();
-  shape.num_domains = config.data().num_domains();
-  shape.num_tasks = config.data().num_tasks();
-  ASSIGN_OR_RETURN(r->model_, CreateModel(config.model(), shape, config.train().seed()));
+  ASSIGN_OR_RETURN(
+      r->model_, CreateModel(config.model(), ModelShapeFromConfig(config), config.train().seed()));
   const ArchitectureConfig& arch = config.train().architecture();
   for (const auto& p : r->model_->params()->params()) {
     if (IsArchitectureParameter(*p)) r->arch_params_.push_back(p.get());

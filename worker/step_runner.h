@@ -33,6 +33,11 @@
 
 namespace moerec {
 
+// The shape the job's model is built for: F, D, T and the feature columns' layout (every slot's
+// width, in data.slots order, then the dense features), from a loaded job config
+// (LoadJobConfig filled the tables).
+ModelShape ModelShapeFromConfig(const JobConfig& config);
+
 // Seconds per phase, summed over steps until Clear().
 struct StepTimes {
   double data = 0;     // sort, dedup, label counts
