@@ -262,6 +262,7 @@ ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) 
       size.activations_per_sample += layout.activations_per_sample;
       AddMlp(c.dnn(), layout.dnn_input, 1, &size, &width);
       AddTowers(c.tower(), c.tower_index(), shape, layout.head_input, 1, &size);
+      if (config.has_mlora()) AddMlora(config.mlora(), c.dnn(), layout.dnn_input, shape, &size);
       break;
     }
     case ModelConfig::KIND_NOT_SET:

@@ -109,6 +109,8 @@ TEST(EstimateModelSizeTest, ParametersMatchTheBuiltModel) {
       "domain_embedding_dim: 2 m3oe { star_dim: 4 representation { dims: 6 dims: 5 } "
       "expert { dims: 3 } tower { } tower_index: BY_TASK }",
       "ctr { backbone: WIDE_DEEP dnn { dims: 6 dims: 4 } tower { } }",
+      "mlora { reduce: 2 } ctr { backbone: DEEPFM dnn { dims: 6 dims: 4 } tower { } }",
+      "mlora { mode: MLORA } ctr { backbone: FIBINET dnn { dims: 8 } tower { } }",
       "domain_embedding_dim: 2 ctr { backbone: WIDE_DEEP dnn { dims: 5 layer_norm: true } "
       "tower { dims: 3 } tower_index: BY_DOMAIN_TASK }",
       "ctr { backbone: DEEPFM dnn { dims: 6 dims: 4 } tower { } tower_index: BY_DOMAIN }",

@@ -52,6 +52,9 @@ CtrModel::CtrModel(const ModelConfig& config, const ModelShape& shape, uint64_t 
       break;
   }
   dnn_ = Mlp(c.dnn(), layout_.dnn_input, 1, "dnn", &params_, seed);
+  if (config.has_mlora()) {
+    mlora_ = std::make_unique<Mlora>(config.mlora(), &dnn_, shape, &params_, seed);
+  }
   towers_ = Towers(c.tower(), c.tower_index(), shape.num_domains, shape.num_tasks,
                    layout_.head_input, 1, "towers", &params_, seed);
 }
@@ -166,6 +169,7 @@ void CtrModel::Forward(const ModelBatch& batch, MatView logits) {
   if (batch.size == 0) return;
   x_ = input_.Forward(batch.features, batch.domain_begin);
   dnn_in_ = DnnInputForward(batch.size);
+  if (mlora_) mlora_->BeforeForward(batch);
   dnn_out_ = dnn_.Forward(dnn_in_, batch.training, HashCombine(batch.seed, 1), &dnn_cache_);
   head_in_ = HeadInputForward(batch.size);
   towers_.Forward(head_in_, batch.domain_begin, batch.training, HashCombine(batch.seed, 2), logits);
@@ -209,6 +213,7 @@ void CtrModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatView d
     dnn_.Backward(dnn_in_, ddnn_out, ddnn_in_.view(), 0.0f, &dnn_cache_);
     DnnInputBackward(dx);
   }
+  if (mlora_) mlora_->AfterBackward(batch);
   if (layout_.linear) linear_.Backward(x_, dlogits, dx, 1.0f);
   if (backbone_ == CtrConfig::DEEPFM) {
     // d FM / d BiInteraction = the row's summed logit gradient, on every column.
@@ -223,6 +228,14 @@ void CtrModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatView d
                           dx.Cols(0, layout_.num_fields * k), 1.0f);
   }
   input_.Backward(batch.domain_begin, dfeatures);
+}
+
+std::vector<ModelPhase> CtrModel::Phases() const {
+  return mlora_ ? mlora_->Phases() : std::vector<ModelPhase>{};
+}
+
+void CtrModel::EnterPhase(int phase) {
+  if (mlora_) mlora_->EnterPhase(phase);
 }
 
 }  // namespace moerec

@@ -41,6 +41,7 @@
 #define MOEREC_EXPERTS_ZOO_CTR_H_
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/bilinear.h"
@@ -52,6 +53,7 @@
 #include "experts/layers/mlp.h"
 #include "experts/layers/towers.h"
 #include "experts/model.h"
+#include "experts/zoo/mlora.h"
 
 namespace moerec {
 
@@ -86,6 +88,8 @@ class CtrModel : public Model {
 
   void Forward(const ModelBatch& batch, MatView logits) override;
   void Backward(const ModelBatch& batch, ConstMatView dlogits, MatView dfeatures) override;
+  std::vector<ModelPhase> Phases() const override;
+  void EnterPhase(int phase) override;
 
  private:
   // XDEEPFM's feature maps per CIN layer (the default for an empty cin_layers).
@@ -108,6 +112,7 @@ class CtrModel : public Model {
   DomainInput input_;
   Linear linear_;
   Mlp dnn_;
+  std::unique_ptr<Mlora> mlora_;  // with model.mlora: MoE-MLoRA's adapters on dnn_
   Towers towers_;
   CrossNet cross_;
   FieldProducts products_;

@@ -377,6 +377,39 @@ TEST_P(CtrTest, GradientsOfEveryParameterAndTheFeatures) {
   testing::ExpectModelGradients(model.get(), &b, zero);
 }
 
+// MoE-MLoRA on the backbone's DNN: in the backbone phase the model is the plain backbone
+// (same parameters by name, same logits); in the gate phase every parameter, the adapters' and
+// the gate's included, matches finite differences.
+TEST_P(CtrTest, MoeMloraOnTheDnn) {
+  if (std::get<1>(GetParam()) != BY_TASK) GTEST_SKIP() << "one head indexing is enough";
+  ModelConfig c = Config();
+  c.mutable_mlora()->set_reduce(2);
+  c.mutable_mlora()->set_gate_embedding_dim(2);
+  // Fresh models: every parameter's start is a function of its name alone.
+  auto made = CreateModel(c, kShape, 1);
+  auto plain_made = CreateModel(Config(), kShape, 1);
+  ASSERT_TRUE(made.ok() && plain_made.ok()) << made.status();
+  std::unique_ptr<Model> model = std::move(made).value(), plain = std::move(plain_made).value();
+  RandomBatch b(kShape, {3, 2, 4}, 5);
+  b.batch.training = false;
+  Tensor with({b.batch.size, kShape.num_tasks}), without({b.batch.size, kShape.num_tasks});
+  model->Forward(b.batch, with.view());
+  plain->Forward(b.batch, without.view());
+  for (int64_t i = 0; i < with.size(); ++i) ASSERT_EQ(with[i], without[i]);
+  const std::vector<ModelPhase> phases = model->Phases();
+  ASSERT_EQ(phases.size(), 5u);  // backbone, 3 experts, gate
+  // Adapters off their zero start, so that the gate's gradient is not zero.
+  Rng rng(6);
+  for (const auto& p : model->params()->params()) {
+    if (p->name.rfind("mlora.experts.", 0) != 0) continue;
+    for (int64_t i = 0; i < p->value.size(); ++i)
+      p->value[i] += 0.3f * static_cast<float>(rng.Normal());
+  }
+  model->EnterPhase(4);
+  RandomBatch train(kShape, {3, 2, 4}, 8);
+  testing::ExpectModelGradients(model.get(), &train);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backbones, CtrTest,
                          ::testing::Combine(::testing::Range(0,
                                                              static_cast<int>(std::size(kCases))),

@@ -23,10 +23,10 @@ Status CheckBudget(const PhaseBudget& b, const std::string& field) {
 Status Mlora::Validate(const ModelConfig& config, const ModelShape& shape) {
   if (!config.has_mlora()) return Status::OK();
   const MloraConfig& c = config.mlora();
-  if (config.kind_case() != ModelConfig::kSharedBottom) {
+  if (config.kind_case() != ModelConfig::kSharedBottom && config.kind_case() != ModelConfig::kCtr) {
     return InvalidArgument(
-        "model.mlora: the adapters attach to a model's DNN, which only shared_bottom (its "
-        "bottom) has today");
+        "model.mlora: the adapters attach to a model's DNN: shared_bottom (its bottom) or a ctr "
+        "backbone (its dnn)");
   }
   RETURN_IF_ERROR(ValidateRange(c.num_experts(), 0, kMaxExperts, "model.mlora.num_experts"));
   RETURN_IF_ERROR(ValidateRange(c.reduce(), 1, kMaxLayerWidth, "model.mlora.reduce"));

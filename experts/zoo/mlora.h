@@ -1,4 +1,5 @@
-// The MoE-MLoRA part of a model with a DNN (docs/models.md "MoE-MLoRA"): adapters on the DNN's
+// The MoE-MLoRA part of a model with a DNN (Shared-Bottom's bottom, a ctr backbone's dnn;
+// docs/models.md "MoE-MLoRA"): adapters on the DNN's
 // layers (experts/layers/lora.h), the gate from the domain id, and the training phases.
 //
 // Layer l of the DNN computes act(W_l x + b_l + sum_m w_m(i) E_lm(x)) with row weights by phase:

@@ -188,8 +188,8 @@ TEST(MloraTest, RejectsBadConfigsNamingTheField) {
   mmoe.mutable_mmoe()->mutable_expert()->add_dims(4);
   mmoe.mutable_mmoe()->mutable_tower();
   expect(mmoe,
-         "model.mlora: the adapters attach to a model's DNN, which only shared_bottom (its "
-         "bottom) has today");
+         "model.mlora: the adapters attach to a model's DNN: shared_bottom (its bottom) or a ctr "
+         "backbone (its dnn)");
 }
 
 }  // namespace
