@@ -9,7 +9,8 @@ oracle's mean AUC, per-(domain, task) test AUC (the tail domain included), train
 alpha/beta at the end.
 
 Usage: bench/zoo_bench.py [--build build] [--seeds 1,2,3] [--models m3oe,mmoe,...]
-                          [--out bench/results/zoo.md]
+                          [--out bench/results/zoo.md] [--max_steps N]
+--max_steps N: a throughput pass (every model N steps; samples/s side by side in one quiet run).
 Prints name=value lines (<model>_mean_test_auc, <model>_samples_per_sec, ...) and writes a
 markdown table to --out.
 """
@@ -26,7 +27,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(binary, config_path, seed, work):
+def run(binary, config_path, seed, work, max_steps=0):
     text = open(config_path).read()
     text = text.replace('"../../datasets/', '"' + os.path.join(ROOT, "datasets") + "/")
     # train.seed only: the synthetic data keep their own seed, so every run sees the same data.
@@ -37,7 +38,10 @@ def run(binary, config_path, seed, work):
     open(cfg, "w").write(text)
     run_dir = os.path.join(work, "run")
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
-    subprocess.run([binary, "train", "--config=" + cfg, "--run_dir=" + run_dir], check=True,
+    cmd = [binary, "train", "--config=" + cfg, "--run_dir=" + run_dir]
+    if max_steps > 0:
+        cmd.append("--max_steps=%d" % max_steps)
+    subprocess.run(cmd, check=True,
                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lines = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
     final = [l for l in lines if l["event"] == "final"][-1]
@@ -65,6 +69,8 @@ def main():
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--models", default="")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "zoo.md"))
+    # A throughput pass: every model for this many steps only (its AUCs are not the benchmark's).
+    ap.add_argument("--max_steps", type=int, default=0)
     args = ap.parse_args()
     binary = os.path.join(args.build, "launch", "moerec")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -76,7 +82,8 @@ def main():
         runs = []
         for s in seeds:
             with tempfile.TemporaryDirectory() as work:
-                runs.append(run(binary, os.path.join(cfg_dir, m + ".pbtxt"), s, work))
+                runs.append(run(binary, os.path.join(cfg_dir, m + ".pbtxt"), s, work,
+                                args.max_steps))
             print("# %s seed %d: mean test AUC %.4f" % (m, s, runs[-1]["mean_test_auc"]),
                   file=sys.stderr)
         results[m] = runs
@@ -119,7 +126,8 @@ def main():
                          m, mean(m, "alpha_domain"), mean(m, "alpha_task"),
                          mean(m, "beta_domain"), mean(m, "beta_task")))
     with open(args.out, "w") as f:
-        f.write("# The ranking zoo on the seesaw benchmark\n\n")
+        f.write("# The ranking zoo on the seesaw benchmark%s\n\n" % (
+            " (throughput pass: %d steps each)" % args.max_steps if args.max_steps else ""))
         f.write("`bench/zoo_bench.py --seeds %s` on %s, %d cores; OMP_NUM_THREADS=%s. Every model "
                 "trains with configs/models/<model>.pbtxt: the same data (400k synthetic samples, "
                 "3 domains with the tail at 3%%, 2 tasks whose relation flips by domain), "
