@@ -141,6 +141,24 @@ struct RandomBatch {
   }
 };
 
+// Runs the model's Forward in evaluation on b and checks every logit (row i, task t) against
+// reference(i, t), within tolerance * max(1, |reference|).
+inline void ExpectMatchesReference(Model* model, RandomBatch* b,
+                                   const std::function<double(int64_t, int)>& reference,
+                                   double tolerance = 1e-4) {
+  const int tasks = model->shape().num_tasks;
+  b->batch.training = false;
+  Tensor logits({std::max<int64_t>(b->batch.size, 1), tasks});
+  model->Forward(b->batch, logits.view().Rows(0, b->batch.size));
+  for (int64_t i = 0; i < b->batch.size; ++i) {
+    for (int t = 0; t < tasks; ++t) {
+      const double ref = reference(i, t);
+      EXPECT_NEAR(logits.at(i, t), ref, tolerance * std::max(1.0, std::fabs(ref)))
+          << "row " << i << " task " << t;
+    }
+  }
+}
+
 // Runs the model's Forward + Backward with dlogits = r and checks every parameter gradient
 // and dfeatures against finite differences of L = sum(r * logits).
 inline void ExpectModelGradients(Model* model, RandomBatch* b,

@@ -347,16 +347,8 @@ TEST_P(CtrTest, MatchesPerSampleReferenceInEvaluation) {
   const ModelConfig c = Config();
   auto model = Make(c);
   RandomBatch b(kShape, {4, 0, 5}, 3);  // domain 1 is empty
-  b.batch.training = false;
-  Tensor logits({b.batch.size, kShape.num_tasks});
-  model->Forward(b.batch, logits.view());
-  for (int64_t i = 0; i < b.batch.size; ++i) {
-    for (int t = 0; t < kShape.num_tasks; ++t) {
-      const double ref = ReferenceLogit(*model, c, b, i, t);
-      EXPECT_NEAR(logits.at(i, t), ref, 1e-4 * std::max(1.0, std::fabs(ref)))
-          << "row " << i << " task " << t;
-    }
-  }
+  testing::ExpectMatchesReference(
+      model.get(), &b, [&](int64_t i, int t) { return ReferenceLogit(*model, c, b, i, t); });
 }
 
 TEST_P(CtrTest, GradientsOfEveryParameterAndTheFeatures) {

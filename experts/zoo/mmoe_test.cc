@@ -112,15 +112,8 @@ TEST_P(MmoeIndexTest, MatchesPerSampleReference) {
   const ModelConfig c = MmoeConfigFor(gate, tower);
   auto model = Make(c);
   RandomBatch b(kShape, kRows, 3);
-  b.batch.training = false;
-  Tensor logits({b.batch.size, kShape.num_tasks});
-  model->Forward(b.batch, logits.view());
-  for (int64_t i = 0; i < b.batch.size; ++i) {
-    for (int t = 0; t < kShape.num_tasks; ++t) {
-      EXPECT_NEAR(logits.at(i, t), ReferenceLogit(*model, c, b, i, t), 1e-4)
-          << "row " << i << " task " << t;
-    }
-  }
+  testing::ExpectMatchesReference(
+      model.get(), &b, [&](int64_t i, int t) { return ReferenceLogit(*model, c, b, i, t); });
 }
 
 // Every parameter's and the features' gradients, with an empty domain in the batch: the

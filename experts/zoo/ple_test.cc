@@ -80,9 +80,8 @@ double ReferenceLogit(const Model& model, const ModelConfig& c, const RandomBatc
     for (int s = 0; s < streams; ++s) {
       std::vector<Vec> f = group_experts(per_domain ? d : s);
       f.insert(f.end(), shared.begin(), shared.end());
-      out[s] =
-          Mix(GateRef(p, level + ".gates." + std::to_string(s), gate_group, 0, 1, k + ks, in[s]),
-              f);
+      out[s] = Mix(
+          GateRef(p, level + ".gates." + std::to_string(s), gate_group, 0, 1, k + ks, in[s]), f);
     }
     if (l + 1 < m.num_levels() && ks > 0) {
       std::vector<Vec> all;
@@ -117,15 +116,8 @@ TEST_P(PleIndexTest, MatchesPerSampleReference) {
   const ModelConfig c = ParamConfig(GetParam());
   auto model = Make(c);
   RandomBatch b(kShape, kRows, 3);
-  b.batch.training = false;
-  Tensor logits({b.batch.size, kShape.num_tasks});
-  model->Forward(b.batch, logits.view());
-  for (int64_t i = 0; i < b.batch.size; ++i) {
-    for (int t = 0; t < kShape.num_tasks; ++t) {
-      EXPECT_NEAR(logits.at(i, t), ReferenceLogit(*model, c, b, i, t), 1e-4)
-          << "row " << i << " task " << t;
-    }
-  }
+  testing::ExpectMatchesReference(
+      model.get(), &b, [&](int64_t i, int t) { return ReferenceLogit(*model, c, b, i, t); });
 }
 
 // Every parameter's and the features' gradients, with an empty domain in the batch: the
@@ -148,8 +140,7 @@ TEST_P(PleIndexTest, Gradients) {
     for (int l = 0; l < m.num_levels(); ++l) {
       for (int layer = 0; layer < 2; ++layer) {
         for (const char* n : {".w", ".b"}) {
-          zero.push_back("levels." + std::to_string(l) + ".experts.1." + std::to_string(layer) +
-                         n);
+          zero.push_back("levels." + std::to_string(l) + ".experts.1." + std::to_string(layer) + n);
         }
       }
     }

@@ -102,15 +102,8 @@ TEST_P(StarTest, MatchesPerSampleReferenceInEvaluation) {
   const ModelConfig c = StarConfigFor(tower, norm, aux);
   auto model = Make(c);
   RandomBatch b(kShape, kRows, 3);
-  b.batch.training = false;
-  Tensor logits({b.batch.size, kShape.num_tasks});
-  model->Forward(b.batch, logits.view());
-  for (int64_t i = 0; i < b.batch.size; ++i) {
-    for (int t = 0; t < kShape.num_tasks; ++t) {
-      EXPECT_NEAR(logits.at(i, t), ReferenceLogit(*model, c, b, i, t), 1e-4)
-          << "row " << i << " task " << t;
-    }
-  }
+  testing::ExpectMatchesReference(
+      model.get(), &b, [&](int64_t i, int t) { return ReferenceLogit(*model, c, b, i, t); });
 }
 
 TEST_P(StarTest, GradientsInTraining) {
