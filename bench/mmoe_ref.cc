@@ -29,16 +29,26 @@ constexpr int kPoolBatches = 50;
 
 using Clock = std::chrono::steady_clock;
 
-std::string ReferenceConfigText(int batch) {
+// The model section of each workload (mmoe_ref.h).
+std::string ModelText(const std::string& workload) {
+  if (workload == "m3oe") {
+    return "model { domain_embedding_dim: 16 m3oe { star_dim: 128 "
+           "  representation { dims: 256 layer_norm: true } num_shared_experts: 4 "
+           "  expert { dims: 128 layer_norm: true } tower { dims: 64 layer_norm: true } } } ";
+  }
+  return "model { domain_embedding_dim: 16 mmoe { num_experts: 8 "
+         "  expert { dims: 256 dims: 128 } tower { dims: 64 } } } ";
+}
+
+std::string ReferenceConfigText(const std::string& workload, int batch) {
   std::string slots;
   for (int s = 0; s < kSlots; ++s) slots += "slots { name: \"s" + std::to_string(s) + "\" } ";
-  return "name: \"mmoe-ref\" "
+  return "name: \"" + workload + "-ref\" "
          "data { num_domains: 3 num_tasks: 2 " +
          slots + " train: \"unused\" reader { batch_size: " + std::to_string(batch) +
          " } } "
-         "embedding { dim: 16 optimizer { type: ADAGRAD learning_rate: 0.05 epsilon: 1e-10 } } "
-         "model { domain_embedding_dim: 16 mmoe { num_experts: 8 "
-         "  expert { dims: 256 dims: 128 } tower { dims: 64 } } } "
+         "embedding { dim: 16 optimizer { type: ADAGRAD learning_rate: 0.05 epsilon: 1e-10 } } " +
+         ModelText(workload) +
          "optimizer { type: ADAM learning_rate: 1e-3 } "
          "train { seed: 1 }";
 }
@@ -68,8 +78,18 @@ std::vector<Batch> MakePool(int batch_size) {
 
 // Dense FLOPs of one sample's forward + backward: each GEMM (m x k x n) costs 2mkn forward and
 // twice that backward (dW and dx); the first layer's dx is needed for the embedding gradients.
-double FlopsPerSample() {
+double FlopsPerSample(const std::string& workload) {
   const double input = kSlots * 16 + 16;
+  if (workload == "m3oe") {
+    const double experts = 4 + kDomains + kTasks;
+    const double forward = 2 * input * 128            // star layer
+                           + 2 * 128 * 256.0          // rep
+                           + 2 * input * 256          // skip
+                           + 2 * 256 * experts * 128  // shared, domain and task experts
+                           + 2 * 256 * kTasks * 4     // (domain, task) gates
+                           + kTasks * (2 * 128 * 64 + 2 * 64);  // a tower per (domain, task)
+    return 3 * forward;
+  }
   double forward = 2 * input * 8 * 256                  // experts, layer 1 (fused)
                    + 2 * 8 * 256 * 128.0                // experts, layer 2
                    + 2 * input * kTasks * 8             // gates
@@ -128,7 +148,12 @@ Status RunAndReadFigure(const std::string& command, const std::string& key, doub
 
 Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
   JobConfig config;
-  RETURN_IF_ERROR(ParseTextProto(ReferenceConfigText(options.batch), "mmoe-ref", &config));
+  const std::string name = options.workload + "-ref";
+  if (options.workload != "mmoe" && options.workload != "m3oe") {
+    return InvalidArgument("bench: unknown workload " + options.workload + " (mmoe, m3oe)");
+  }
+  RETURN_IF_ERROR(
+      ParseTextProto(ReferenceConfigText(options.workload, options.batch), name, &config));
   // The data section's defaults apply as LoadJobConfig would apply them.
   for (int s = 0; s < kSlots; ++s) {
     TableConfig* t = config.add_tables();
@@ -137,7 +162,7 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
     *t->mutable_optimizer() = config.embedding().optimizer();
     *t->mutable_initializer() = config.embedding().initializer();
   }
-  RETURN_IF_ERROR(ValidateJobConfig(config, "mmoe-ref"));
+  RETURN_IF_ERROR(ValidateJobConfig(config, name));
 
   // The machine's sgemm rate first, while nothing else runs.
   const double gflops = MeasureSgemmGflops(options.threads, 1.5);
@@ -175,10 +200,10 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
   const double total = std::chrono::duration<double>(Clock::now() - start).count() - copy_seconds;
   const StepTimes& t = runner->times();
   const double rate = static_cast<double>(options.batch) * options.steps / total;
-  const double flops = FlopsPerSample();
+  const double flops = FlopsPerSample(options.workload);
   const double ceiling = gflops * 1e9 / flops;
 
-  std::printf("workload=mmoe-ref\n");
+  std::printf("workload=%s\n", name.c_str());
   std::printf("threads=%d\nbatch=%d\nsteps=%d\nwarmup=%d\n", options.threads, options.batch,
               options.steps, options.warmup);
   std::printf("final_loss=%.5f\n", loss);
@@ -201,7 +226,8 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
       const std::string cmd = options.python + " " + script + " --threads " +
                               std::to_string(threads) + " --steps " +
                               std::to_string(std::max(20, options.steps / 2)) + " --batch " +
-                              std::to_string(options.batch) + " 2>&1";
+                              std::to_string(options.batch) + " --model " + options.workload +
+                              " 2>&1";
       double value = 0;
       std::string out;
       Status s = RunAndReadFigure(cmd, "samples_per_sec", &value, &out);

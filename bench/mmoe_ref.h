@@ -21,6 +21,13 @@
 namespace moerec {
 
 struct MmoeRefOptions {
+  // "mmoe" (the workload above) or "m3oe": the same inputs, optimizers and batch through
+  // M3oE — star layer 272 -> 128, representation 128 -> 256 and skip 272 -> 256 (LayerNorm,
+  // ReLU), 4 shared + 3 domain + 2 task experts 256 -> 128 (LayerNorm, ReLU), a gate per
+  // (domain, task) on stopgrad(h), the fusion, a tower 128 -> 64 (LayerNorm, ReLU) -> 1 per
+  // (domain, task). The fusion scalars are architecture parameters: no optimizer steps them in
+  // a training step (AUTOML mode steps them on held-out batches, not timed here), on either side.
+  std::string workload = "mmoe";
   int threads = 2;  // compute threads for moerec (PyTorch tries 1 and 2, keeps the best)
   int steps = 100;  // timed steps
   int warmup = 10;  // untimed steps first

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch side of the `mmoe-ref` reference benchmark (DESIGN.md section 8).
+"""PyTorch side of the `mmoe-ref` and `m3oe` reference benchmarks (DESIGN.md section 8).
+--model m3oe: M3oE on the same inputs (class M3oeRef); the default is the MMoE below.
 
 Full training steps of the reference MMoE on CPU, eager mode:
   16 sparse slots x 100k ids, one id per slot per sample, sum pooling, dim 16, sparse
@@ -148,6 +149,90 @@ class MmoeRef(nn.Module):
         return logits.squeeze(-1).transpose(0, 1)  # (B, T)
 
 
+STAR_DIM = 128
+REP_DIM = 256
+M3OE_SHARED = 4
+M3OE_OUT = 128
+
+
+class M3oeRef(nn.Module):
+    """M3oE on the same inputs (docs/models.md): star layer, rep + skip MLP_N, 4 shared + 3
+    domain + 2 task experts (one MLP_N layer each, all nine in one Linear), (domain, task) gates
+    on h.detach(), the two-level fusion with sigmoid scalars, a tower per (domain, task).
+    Per-domain parts loop over the 3 domains with index_select / index_copy (the samples of a
+    domain in one matmul, as moerec's domain-sorted row blocks). The four fusion logits get a
+    gradient but no optimizer (AUTOML steps them on held-out batches, not timed)."""
+
+    def __init__(self, tables: str, pooling: str):
+        super().__init__()
+        self.sparse = SparseEmbeddings(tables, pooling)
+        self.domain = nn.Embedding(NUM_DOMAINS, EMB_DIM)
+        self.star_w = nn.Parameter(torch.empty(INPUT_DIM, STAR_DIM))
+        self.star_b = nn.Parameter(torch.empty(STAR_DIM))
+        self.star_dw = nn.Parameter(torch.ones(NUM_DOMAINS, INPUT_DIM, STAR_DIM))
+        self.star_db = nn.Parameter(torch.zeros(NUM_DOMAINS, STAR_DIM))
+        bound = 1.0 / INPUT_DIM**0.5
+        nn.init.uniform_(self.star_w, -bound, bound)
+        nn.init.uniform_(self.star_b, -bound, bound)
+        self.rep = nn.Linear(STAR_DIM, REP_DIM)
+        self.rep_ln = nn.LayerNorm(REP_DIM)
+        self.skip = nn.Linear(INPUT_DIM, REP_DIM)
+        self.skip_ln = nn.LayerNorm(REP_DIM)
+        self.num_experts = M3OE_SHARED + NUM_DOMAINS + NUM_TASKS
+        self.experts = nn.Linear(REP_DIM, self.num_experts * M3OE_OUT)
+        self.expert_gamma = nn.Parameter(torch.ones(self.num_experts, M3OE_OUT))
+        self.expert_beta = nn.Parameter(torch.zeros(self.num_experts, M3OE_OUT))
+        self.gates = nn.Parameter(torch.empty(NUM_DOMAINS, REP_DIM, NUM_TASKS * M3OE_SHARED))
+        nn.init.uniform_(self.gates, -1.0 / REP_DIM**0.5, 1.0 / REP_DIM**0.5)
+        self.theta = nn.Parameter(torch.ones(4))  # alpha_d, alpha_t, beta_d, beta_t
+        heads = NUM_DOMAINS
+        self.tower1_w = nn.Parameter(torch.empty(heads, NUM_TASKS, M3OE_OUT, TOWER_HIDDEN))
+        self.tower1_b = nn.Parameter(torch.empty(heads, NUM_TASKS, 1, TOWER_HIDDEN))
+        self.tower_gamma = nn.Parameter(torch.ones(heads, NUM_TASKS, 1, TOWER_HIDDEN))
+        self.tower_beta = nn.Parameter(torch.zeros(heads, NUM_TASKS, 1, TOWER_HIDDEN))
+        self.tower2_w = nn.Parameter(torch.empty(heads, NUM_TASKS, TOWER_HIDDEN, 1))
+        self.tower2_b = nn.Parameter(torch.empty(heads, NUM_TASKS, 1, 1))
+        for w, b, fan_in in ((self.tower1_w, self.tower1_b, M3OE_OUT),
+                             (self.tower2_w, self.tower2_b, TOWER_HIDDEN)):
+            bound = 1.0 / fan_in**0.5
+            nn.init.uniform_(w, -bound, bound)
+            nn.init.uniform_(b, -bound, bound)
+
+    def forward(self, ids, domain):
+        batch = ids.shape[0]
+        x = torch.cat([self.sparse(ids), self.domain(domain)], dim=1)  # (B, 272)
+        rows = [(domain == d).nonzero().squeeze(1) for d in range(NUM_DOMAINS)]
+        u = x.new_empty(batch, STAR_DIM)
+        for d, idx in enumerate(rows):
+            w = self.star_w * self.star_dw[d]
+            u = u.index_copy(0, idx, torch.addmm(self.star_b + self.star_db[d], x[idx], w))
+        h = F.relu(self.rep_ln(self.rep(u))) + F.relu(self.skip_ln(self.skip(x)))  # (B, 256)
+        e = self.experts(h).view(batch, self.num_experts, M3OE_OUT)
+        e = F.relu(F.layer_norm(e, (M3OE_OUT,)) * self.expert_gamma + self.expert_beta)
+        shared = e[:, :M3OE_SHARED]                                   # (B, N, H)
+        dom = e[:, M3OE_SHARED:M3OE_SHARED + NUM_DOMAINS]             # (B, D, H)
+        tsk = e[:, M3OE_SHARED + NUM_DOMAINS:]                        # (B, T, H)
+        hd = h.detach()
+        g = x.new_empty(batch, NUM_TASKS * M3OE_SHARED)
+        for d, idx in enumerate(rows):
+            g = g.index_copy(0, idx, hd[idx] @ self.gates[d])
+        g = F.softmax(g.view(batch, NUM_TASKS, M3OE_SHARED), dim=-1)
+        s = torch.bmm(g, shared)                                      # (B, T, H)
+        a_d, a_t, b_d, b_t = torch.sigmoid(self.theta)
+        own_d = dom[torch.arange(batch), domain]                      # (B, H)
+        dom_f = b_d * own_d + (1 - b_d) / (NUM_DOMAINS - 1) * (dom.sum(1) - own_d)
+        tsk_f = b_t * tsk + (1 - b_t) / (NUM_TASKS - 1) * (tsk.sum(1, keepdim=True) - tsk)
+        z = s + a_d * dom_f.unsqueeze(1) + a_t * tsk_f                # (B, T, H)
+        logits = x.new_empty(batch, NUM_TASKS)
+        for d, idx in enumerate(rows):
+            t = z[idx].transpose(0, 1)                                # (T, n, H)
+            t = torch.baddbmm(self.tower1_b[d], t, self.tower1_w[d])  # (T, n, 64)
+            t = F.layer_norm(t, (TOWER_HIDDEN,)) * self.tower_gamma[d] + self.tower_beta[d]
+            t = torch.baddbmm(self.tower2_b[d], F.relu(t), self.tower2_w[d])  # (T, n, 1)
+            logits = logits.index_copy(0, idx, t.squeeze(-1).transpose(0, 1))
+        return logits
+
+
 def make_pool(num_batches, batch_size, generator):
     pool = []
     for _ in range(num_batches):
@@ -170,15 +255,17 @@ def main():
     parser.add_argument("--adam-foreach", choices=("on", "off"), default="on")
     parser.add_argument("--compile", action="store_true", help="torch.compile (torch >= 2)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", choices=("mmoe", "m3oe"), default="mmoe")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     torch.manual_seed(args.seed)
-    model = MmoeRef(args.tables, args.pooling)
+    model = (M3oeRef if args.model == "m3oe" else MmoeRef)(args.tables, args.pooling)
     sparse_params = list(model.sparse.parameters())
-    sparse_ids = {id(p) for p in sparse_params}
-    dense_params = [p for p in model.parameters() if id(p) not in sparse_ids]
+    # M3oE's fusion logits are architecture parameters: not the main optimizer's.
+    skip = {id(p) for p in sparse_params} | {id(getattr(model, "theta", sparse_params[0]))}
+    dense_params = [p for p in model.parameters() if id(p) not in skip]
     adagrad = torch.optim.Adagrad(sparse_params, lr=0.05)
     adam = torch.optim.Adam(dense_params, lr=1e-3, foreach=args.adam_foreach == "on")
 
@@ -211,6 +298,7 @@ def main():
         rates.append(args.batch / (time.perf_counter() - t0))
     total = time.perf_counter() - start
 
+    print(f"model={args.model}")
     print(f"torch={torch.__version__}")
     print(f"threads={args.threads}")
     print(f"openblas_threads={os.environ['OPENBLAS_NUM_THREADS']}")

@@ -24,13 +24,14 @@ DEFINE_string(rocksdb, "",
 namespace moerec {
 
 int BenchCommand(const std::string& name) {
-  if (name == "mmoe-ref") {
+  if (name == "mmoe-ref" || name == "m3oe") {
     MmoeRefOptions options;
+    options.workload = name == "m3oe" ? "m3oe" : "mmoe";
     options.threads = FLAGS_threads;
     options.steps = FLAGS_steps;
     options.warmup = FLAGS_warmup;
     options.torch = FLAGS_torch;
-    return ReportStatus("bench mmoe-ref", RunMmoeRefBenchmark(options));
+    return ReportStatus("bench " + name, RunMmoeRefBenchmark(options));
   }
   if (name == "ps") {
     PsBenchOptions options;
@@ -43,7 +44,7 @@ int BenchCommand(const std::string& name) {
     options.rocksdb = FLAGS_rocksdb;
     return ReportStatus("bench ps", RunPsBenchmark(options));
   }
-  std::fprintf(stderr, "moerec bench: unknown benchmark '%s' (known: mmoe-ref, ps)\n",
+  std::fprintf(stderr, "moerec bench: unknown benchmark '%s' (known: mmoe-ref, m3oe, ps)\n",
                name.c_str());
   return 2;
 }
