@@ -513,6 +513,7 @@ StatusOr<Report> TrainerImpl::Run() {
   Batch batches[2];
   // Epochs are numbered across the phases (checkpoints record that number).
   int phase_begin = 0;
+  bool entered_a_phase = false;
   for (size_t ph = 0; ph < phases.size() && !stop; ++ph) {
     const ModelPhase& phase = phases[ph];
     const int phase_end = phase_begin + phase.epochs;
@@ -520,7 +521,9 @@ StatusOr<Report> TrainerImpl::Run() {
       phase_begin = phase_end;
       continue;
     }
-    const bool resuming = start_epoch_ > phase_begin || skip_batches_ > 0;
+    // Only the first phase this run trains can be one a checkpoint stopped in the middle of.
+    const bool resuming = !entered_a_phase && (start_epoch_ > phase_begin || skip_batches_ > 0);
+    entered_a_phase = true;
     if (!resuming || phases.size() > 1) {
       // A resumed phase keeps the early-stopping state of its checkpoint.
       const double auc = best_auc_;
