@@ -141,6 +141,24 @@ struct RandomBatch {
   }
 };
 
+// Before any Forward the model reports no statistics; after one on b, `experts`
+// "expert_load.<e>" values that sum to 1 (every routing's weights are a softmax).
+inline void ExpectExpertLoadsSumToOne(Model* model, RandomBatch* b, int experts) {
+  EXPECT_TRUE(model->Stats().empty());
+  Tensor logits({std::max<int64_t>(b->batch.size, 1), model->shape().num_tasks});
+  model->Forward(b->batch, logits.view().Rows(0, b->batch.size));
+  double total = 0.0;
+  int loads = 0;
+  for (const auto& [name, value] : model->Stats()) {
+    if (name.rfind("expert_load.", 0) == 0) {
+      total += value;
+      ++loads;
+    }
+  }
+  EXPECT_EQ(loads, experts);
+  EXPECT_NEAR(total, 1.0, 1e-5);
+}
+
 // Runs the model's Forward in evaluation on b and checks every logit (row i, task t) against
 // reference(i, t), within tolerance * max(1, |reference|).
 inline void ExpectMatchesReference(Model* model, RandomBatch* b,

@@ -187,19 +187,7 @@ TEST(PleTest, RejectsBadConfigsNamingTheField) {
 TEST(PleTest, StatsAreLastLevelExpertLoads) {
   auto model = Make(PleConfigFor(BY_TASK, BY_TASK));
   RandomBatch b(kShape, {3, 3, 3}, 8);
-  Tensor logits({b.batch.size, 2});
-  EXPECT_TRUE(model->Stats().empty());
-  model->Forward(b.batch, logits.view());
-  double total = 0.0;
-  int loads = 0;
-  for (const auto& [name, value] : model->Stats()) {
-    if (name.rfind("expert_load.", 0) == 0) {
-      total += value;
-      ++loads;
-    }
-  }
-  EXPECT_EQ(loads, 3);  // 2 own + 1 shared
-  EXPECT_NEAR(total, 1.0, 1e-5);
+  testing::ExpectExpertLoadsSumToOne(model.get(), &b, 3);  // 2 own + 1 shared
 }
 
 }  // namespace
