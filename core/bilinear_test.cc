@@ -135,24 +135,14 @@ TEST(BilinearTest, SameBitsRunToRunAndCloseAcrossThreadCounts) {
     const int64_t m = BilinearNumWeights(type, s);
     TestMat v = RandomMat(rows, s * k, 0, &rng), w = RandomMat(m, k * k, 0, &rng);
     TestMat dout = RandomMat(rows, p * k, 0, &rng);
-    std::vector<TestMat> results[3];
-    const int saved = ComputeThreads();
-    for (int t = 0; t < 3; ++t) {
-      SetComputeThreads(t == 0 ? 1 : 2);
+    testing::ExpectStableAcrossThreadCounts(Name(type), [&] {
       TestMat out(rows, p * k, 0), dv(rows, s * k, 0), dw(m, k * k, 0);
       BilinearCache cache;
       BilinearForward(type, v.cview(), s, w.data(), out.view(), &cache);
       BilinearBackward(type, v.cview(), s, w.data(), cache, dout.cview(), dv.view(), 0.0f,
                        dw.data());
-      results[t] = {out, dv, dw};
-    }
-    SetComputeThreads(saved);
-    for (size_t i = 0; i < results[0].size(); ++i) {
-      EXPECT_TRUE(results[1][i].SameBits(results[2][i])) << Name(type) << " result " << i;
-      // The weight gradients sum thousands of terms: compare them to a looser tolerance.
-      testing::ExpectClose(Name(type) + " result " + std::to_string(i), results[0][i],
-                           results[1][i], 1e-4);
-    }
+      return std::vector<TestMat>{out, dv, dw};
+    });
   }
 }
 

@@ -184,22 +184,14 @@ TEST(CinLayerTest, SameBitsRunToRunAndCloseAcrossThreadCounts) {
   TestMat x0 = RandomMat(z.rows, z.s * z.k, 0, &rng),
           xprev = RandomMat(z.rows, z.hp * z.k, 0, &rng);
   TestMat w = RandomMat(z.h, z.hp * z.s, 0, &rng), dy = RandomMat(z.rows, z.h * z.k, 0, &rng);
-  std::vector<TestMat> results[3];
-  const int saved = ComputeThreads();
-  for (int t = 0; t < 3; ++t) {
-    SetComputeThreads(t == 0 ? 1 : 2);
+  testing::ExpectStableAcrossThreadCounts("cin", [&] {
     TestMat y(z.rows, z.h * z.k, 0), dx0(z.rows, z.s * z.k, 0), dxprev(z.rows, z.hp * z.k, 0);
     TestMat dw(z.h, z.hp * z.s, 0);
     CinLayerForward(x0.cview(), xprev.cview(), z.s, w.cview(), y.view());
     CinLayerBackward(x0.cview(), xprev.cview(), z.s, w.cview(), dy.cview(), dx0.view(), 0.0f,
                      dxprev.view(), dw.view());
-    results[t] = {y, dx0, dxprev, dw};
-  }
-  SetComputeThreads(saved);
-  for (size_t i = 0; i < results[0].size(); ++i) {
-    EXPECT_TRUE(results[1][i].SameBits(results[2][i])) << "result " << i;
-    testing::ExpectClose("result " + std::to_string(i), results[0][i], results[1][i], 1e-4);
-  }
+    return std::vector<TestMat>{y, dx0, dxprev, dw};
+  });
 }
 
 }  // namespace

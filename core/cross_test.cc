@@ -154,23 +154,15 @@ TEST(CrossLayerTest, SameBitsRunToRunAndCloseAcrossThreadCounts) {
     TestMat x0 = RandomMat(rows, d, 0, &rng), xl = RandomMat(rows, d, 0, &rng);
     TestMat w = RandomMat(d, WeightCols(mode, d), 0, &rng), b = RandomMat(1, d, 0, &rng);
     TestMat dy = RandomMat(rows, d, 0, &rng);
-    std::vector<TestMat> results[3];
-    const int saved = ComputeThreads();
-    for (int t = 0; t < 3; ++t) {
-      SetComputeThreads(t == 0 ? 1 : 2);
+    testing::ExpectStableAcrossThreadCounts("cross", [&] {
       TestMat y(rows, d, 0), dx0(rows, d, 0), dxl(rows, d, 0), dw(d, WeightCols(mode, d), 0);
       TestMat db(1, d, 0);
       CrossLayerCache cache;
       CrossLayerForward(mode, x0.cview(), xl.cview(), w.cview(), b.data(), y.view(), &cache);
       CrossLayerBackward(mode, x0.cview(), xl.cview(), w.cview(), cache, dy.cview(), dx0.view(),
                          0.0f, dxl.view(), dw.view(), db.data());
-      results[t] = {y, dx0, dxl, dw, db};
-    }
-    SetComputeThreads(saved);
-    for (size_t i = 0; i < results[0].size(); ++i) {
-      EXPECT_TRUE(results[1][i].SameBits(results[2][i])) << "result " << i;
-      testing::ExpectClose("result " + std::to_string(i), results[0][i], results[1][i], 1e-4);
-    }
+      return std::vector<TestMat>{y, dx0, dxl, dw, db};
+    });
   }
 }
 

@@ -116,23 +116,14 @@ TEST(SenetTest, SameBitsRunToRunAndCloseAcrossThreadCounts) {
   const int64_t rows = 2000, s = 24, k = 16, sr = 8;
   TestMat v = RandomMat(rows, s * k, 0, &rng), dout = RandomMat(rows, s * k, 0, &rng);
   TestMat w1 = RandomMat(s, sr, 0, &rng), w2 = RandomMat(sr, s, 0, &rng);
-  std::vector<TestMat> results[3];
-  const int saved = ComputeThreads();
-  for (int t = 0; t < 3; ++t) {
-    SetComputeThreads(t == 0 ? 1 : 2);
+  testing::ExpectStableAcrossThreadCounts("senet", [&] {
     TestMat out(rows, s * k, 0), dv(rows, s * k, 0), dw1(s, sr, 0), dw2(sr, s, 0);
     SenetCache cache;
     SenetForward(v.cview(), s, w1.cview(), w2.cview(), out.view(), &cache);
     SenetBackward(v.cview(), w1.cview(), w2.cview(), cache, dout.cview(), dv.view(), 0.0f,
                   dw1.view(), dw2.view());
-    results[t] = {out, dv, dw1, dw2};
-  }
-  SetComputeThreads(saved);
-  for (size_t i = 0; i < results[0].size(); ++i) {
-    EXPECT_TRUE(results[1][i].SameBits(results[2][i])) << "result " << i;
-    // The weight gradients sum thousands of terms: compare them to a looser tolerance.
-    testing::ExpectClose("result " + std::to_string(i), results[0][i], results[1][i], 1e-4);
-  }
+    return std::vector<TestMat>{out, dv, dw1, dw2};
+  });
 }
 
 }  // namespace

@@ -14,7 +14,9 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "core/parallel.h"
 #include "core/random.h"
 #include "core/tensor.h"
 
@@ -172,6 +174,25 @@ inline void ExpectAddsWithBetaOne(const std::string& what, const TestMat& writte
   }
   EXPECT_EQ(failures, 0) << what << ": " << failures << " elements not accumulated";
   EXPECT_TRUE(dx.PaddingIntact()) << what;
+}
+
+// For kernels whose GEMMs may round differently with the thread count: run() (which
+// returns its outputs) at 1, 2 and again 2 compute threads; the two 2-thread runs must agree
+// bit for bit (same bits run to run), the 1-thread run within `tolerance` (ExpectClose).
+inline void ExpectStableAcrossThreadCounts(const std::string& what,
+                                           const std::function<std::vector<TestMat>()>& run,
+                                           double tolerance = 1e-4) {
+  std::vector<TestMat> results[3];
+  const int saved = ComputeThreads();
+  for (int t = 0; t < 3; ++t) {
+    SetComputeThreads(t == 0 ? 1 : 2);
+    results[t] = run();
+  }
+  SetComputeThreads(saved);
+  for (size_t i = 0; i < results[0].size(); ++i) {
+    EXPECT_TRUE(results[1][i].SameBits(results[2][i])) << what << " result " << i;
+    ExpectClose(what + " result " + std::to_string(i), results[0][i], results[1][i], tolerance);
+  }
 }
 
 }  // namespace moerec::testing
