@@ -43,7 +43,8 @@ std::string ModelText(const std::string& workload) {
 std::string ReferenceConfigText(const std::string& workload, int batch) {
   std::string slots;
   for (int s = 0; s < kSlots; ++s) slots += "slots { name: \"s" + std::to_string(s) + "\" } ";
-  return "name: \"" + workload + "-ref\" "
+  return "name: \"" + workload +
+         "-ref\" "
          "data { num_domains: 3 num_tasks: 2 " +
          slots + " train: \"unused\" reader { batch_size: " + std::to_string(batch) +
          " } } "
@@ -82,11 +83,11 @@ double FlopsPerSample(const std::string& workload) {
   const double input = kSlots * 16 + 16;
   if (workload == "m3oe") {
     const double experts = 4 + kDomains + kTasks;
-    const double forward = 2 * input * 128            // star layer
-                           + 2 * 128 * 256.0          // rep
-                           + 2 * input * 256          // skip
-                           + 2 * 256 * experts * 128  // shared, domain and task experts
-                           + 2 * 256 * kTasks * 4     // (domain, task) gates
+    const double forward = 2 * input * 128                      // star layer
+                           + 2 * 128 * 256.0                    // rep
+                           + 2 * input * 256                    // skip
+                           + 2 * 256 * experts * 128            // shared, domain and task experts
+                           + 2 * 256 * kTasks * 4               // (domain, task) gates
                            + kTasks * (2 * 128 * 64 + 2 * 64);  // a tower per (domain, task)
     return 3 * forward;
   }
@@ -223,11 +224,10 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
     double best = 0;
     int best_threads = 0;
     for (int threads = 1; threads <= std::max(1, options.threads); ++threads) {
-      const std::string cmd = options.python + " " + script + " --threads " +
-                              std::to_string(threads) + " --steps " +
-                              std::to_string(std::max(20, options.steps / 2)) + " --batch " +
-                              std::to_string(options.batch) + " --model " + options.workload +
-                              " 2>&1";
+      const std::string cmd =
+          options.python + " " + script + " --threads " + std::to_string(threads) + " --steps " +
+          std::to_string(std::max(20, options.steps / 2)) + " --batch " +
+          std::to_string(options.batch) + " --model " + options.workload + " 2>&1";
       double value = 0;
       std::string out;
       Status s = RunAndReadFigure(cmd, "samples_per_sec", &value, &out);
