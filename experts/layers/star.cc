@@ -154,11 +154,10 @@ void PartitionedNorm::Backward(ConstMatView x, const int32_t* domain, ConstMatVi
   cache->dbeta.Resize({num_domains_, channels_});
   cache->dgamma.Fill(0.0f);
   cache->dbeta.Fill(0.0f);
-  Tensor scratch;
   MatView out = dx;
   if (dx.data == nullptr) {
-    scratch.Resize({std::max<int64_t>(x.rows, 1), channels_});
-    out = scratch.view().Rows(0, x.rows);
+    cache->dx.Resize({std::max<int64_t>(x.rows, 1), channels_});
+    out = cache->dx.view().Rows(0, x.rows);
   }
   GroupBatchNormBackward(x, domain, cache->gamma.data(), cache->norm, dy, out, cache->dgamma.data(),
                          cache->dbeta.data());

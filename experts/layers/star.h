@@ -83,6 +83,7 @@ struct PartitionedNormCache {
   Tensor beta;    // (D, C)
   Tensor dgamma;  // (D, C)
   Tensor dbeta;   // (D, C)
+  Tensor dx;      // (B, C) the input gradient when the caller needs none (the kernel writes it)
   GroupBatchNormCache norm;
 };
 
