@@ -9,7 +9,9 @@ oracle's mean AUC, per-(domain, task) test AUC (the tail domain included), train
 alpha/beta at the end.
 
 Usage: bench/zoo_bench.py [--build build] [--seeds 1,2,3] [--models m3oe,mmoe,...]
-                          [--out bench/results/zoo.md] [--max_steps N]
+                          [--out bench/results/zoo.md] [--max_steps N] [--raw FILE]
+--raw FILE: every run's figures as one JSON line (model, seed, max_steps, figures); runs already
+  in FILE are reused instead of trained again, so a long benchmark can be resumed or extended.
 --max_steps N: a throughput pass (every model N steps; samples/s side by side in one quiet run).
 Prints name=value lines (<model>_mean_test_auc, <model>_samples_per_sec, ...) and writes a
 markdown table to --out.
@@ -71,7 +73,13 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "zoo.md"))
     # A throughput pass: every model for this many steps only (its AUCs are not the benchmark's).
     ap.add_argument("--max_steps", type=int, default=0)
+    ap.add_argument("--raw", default="")
     args = ap.parse_args()
+    done = {}
+    if args.raw and os.path.exists(args.raw):
+        for line in open(args.raw):
+            r = json.loads(line)
+            done[(r["model"], r["seed"], r["max_steps"])] = r["figures"]
     binary = os.path.join(args.build, "launch", "moerec")
     seeds = [int(s) for s in args.seeds.split(",")]
     cfg_dir = os.path.join(ROOT, "configs", "models")
@@ -81,9 +89,16 @@ def main():
     for m in models:
         runs = []
         for s in seeds:
-            with tempfile.TemporaryDirectory() as work:
-                runs.append(run(binary, os.path.join(cfg_dir, m + ".pbtxt"), s, work,
-                                args.max_steps))
+            key = (m, s, args.max_steps)
+            if key not in done:
+                with tempfile.TemporaryDirectory() as work:
+                    done[key] = run(binary, os.path.join(cfg_dir, m + ".pbtxt"), s, work,
+                                    args.max_steps)
+                if args.raw:
+                    with open(args.raw, "a") as f:
+                        f.write(json.dumps({"model": m, "seed": s, "max_steps": args.max_steps,
+                                            "figures": done[key]}) + "\n")
+            runs.append(done[key])
             print("# %s seed %d: mean test AUC %.4f" % (m, s, runs[-1]["mean_test_auc"]),
                   file=sys.stderr)
         results[m] = runs

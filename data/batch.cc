@@ -170,23 +170,4 @@ void SortBatchByDomain(Batch* batch, int num_domains, std::vector<int64_t>* doma
   std::swap(*batch, out);
 }
 
-void KeepDomain(Batch* batch, int32_t domain) {
-  Batch out;
-  out.Reset(batch->num_tasks, batch->num_slots, batch->num_dense);
-  const bool truth = batch->has_truth();
-  int64_t i = 0;
-  while (i < batch->size) {
-    if (batch->domain[i] != domain) {
-      ++i;
-      continue;
-    }
-    int64_t end = i;
-    while (end < batch->size && batch->domain[end] == domain) ++end;
-    out.AppendFrom(*batch, i, end);
-    i = end;
-  }
-  if (out.size == 0 && truth) out.truth.clear();
-  *batch = std::move(out);
-}
-
 }  // namespace moerec

@@ -72,10 +72,6 @@ struct Batch {
 // already sorted is left untouched.
 void SortBatchByDomain(Batch* batch, int num_domains, std::vector<int64_t>* domain_begin);
 
-// Keeps the samples of domain `domain` only, in their order, with every column (a phase that
-// trains on one domain). O(B + nnz).
-void KeepDomain(Batch* batch, int32_t domain);
-
 }  // namespace moerec
 
 #endif  // MOEREC_DATA_BATCH_H_

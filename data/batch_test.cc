@@ -67,35 +67,5 @@ TEST(SortBatchByDomainTest, SortedAndEmptyBatches) {
   EXPECT_EQ(begin, (std::vector<int64_t>{0, 0, 0}));
 }
 
-TEST(KeepDomainTest, KeepsOneDomainsSamplesWithEveryColumn) {
-  const ShardHeader h = MakeHeader(2, 3, 2, true, 4);
-  Batch b = MakeRandomBatch(h, 120, 10);  // user i = i identifies sample i
-  const Batch original = b;
-  KeepDomain(&b, 2);
-  ASSERT_TRUE(b.Validate(4).ok());
-  int64_t want = 0;
-  for (int64_t i = 0; i < original.size; ++i) want += original.domain[i] == 2;
-  ASSERT_EQ(b.size, want);
-  ASSERT_GT(want, 0);
-  for (int64_t k = 0; k < b.size; ++k) {
-    const uint64_t i = b.user[k];
-    EXPECT_EQ(original.domain[i], 2);
-    if (k > 0) {
-      EXPECT_LT(b.user[k - 1], i);  // in order
-    }
-    EXPECT_EQ(b.labels[k * 2 + 1], original.labels[i * 2 + 1]);
-    EXPECT_EQ(b.truth[k * 2], original.truth[i * 2]);
-    EXPECT_EQ(b.dense[k * 2 + 1], original.dense[i * 2 + 1]);
-    for (int s = 0; s < 3; ++s) {
-      EXPECT_EQ(b.offsets[s][k + 1] - b.offsets[s][k],
-                original.offsets[s][i + 1] - original.offsets[s][i]);
-    }
-  }
-  KeepDomain(&b, 7);  // no sample of that domain: an empty batch of the same layout
-  EXPECT_EQ(b.size, 0);
-  EXPECT_TRUE(b.Validate(4).ok());
-  EXPECT_EQ(b.num_slots, 3);
-}
-
 }  // namespace
 }  // namespace moerec

@@ -65,10 +65,11 @@ struct ModelShape {
 // One phase of a model trained in phases (MoE-MLoRA: the backbone, each expert alone, the
 // gate). The trainer runs the phases in order, each with its own epochs and early stopping.
 struct ModelPhase {
-  std::string name;        // "backbone", "expert.<m>", "gate"; in metrics.jsonl
-  int domain = -1;         // train on this domain's samples only; -1 = every domain
-  bool train_rows = true;  // the embedding rows are updated
-  int epochs = 1;          // >= 1
+  std::string name;  // "backbone", "expert.<m>", "gate"; in metrics.jsonl
+  int domain = -1;   // train on this domain's samples only (full batches); -1 = every domain
+  bool single_domain_batches = false;  // every batch holds one domain (data/domain_batcher.h)
+  bool train_rows = true;              // the embedding rows are updated
+  int epochs = 1;                      // >= 1
   int early_stop_patience = 0;
   // The dense parameters this phase updates; every other one is frozen.
   std::function<bool(const Parameter&)> trains;

@@ -498,13 +498,10 @@ StatusOr<Report> TrainerImpl::Run() {
   window_start_ = Clock::now();
   const Clock::time_point run_start = Clock::now();
   const std::vector<ModelPhase> phases = TrainingPhases();
-  int phase_domain = -1;
   // Every worker must take part in every step: a batch is trained on only when every worker
-  // has one (the agreement costs one tiny all-reduce per step). A phase of one domain keeps
-  // that domain's rows (possibly none, an empty step).
+  // has one (the agreement costs one tiny all-reduce per step).
   auto next_batch = [&](Batch* out, bool* all_have) -> Status {
     ASSIGN_OR_RETURN(const bool more, train_stream_->Next(out));
-    if (more && phase_domain >= 0) KeepDomain(out, phase_domain);
     double exhausted = more ? 0.0 : 1.0;
     RETURN_IF_ERROR(workers_->AllReduceMax(&exhausted, 1));
     *all_have = exhausted == 0.0;
@@ -538,7 +535,7 @@ StatusOr<Report> TrainerImpl::Run() {
         best_checkpoint_ = ckpt;
       }
     }
-    phase_domain = phase.domain;
+    RETURN_IF_ERROR(train_stream_->SetDomainBatches(phase.single_domain_batches, phase.domain));
     patience_ = phase.early_stop_patience;
     bool phase_stop = false;
     for (int epoch = std::max(phase_begin, start_epoch_); epoch < phase_end && !phase_stop;

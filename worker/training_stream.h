@@ -5,6 +5,10 @@
 //                        same sequence on every worker: same files, seed and epoch) and the
 //                        worker keeps rows [w B, (w + 1) B) of each, so W workers see exactly
 //                        the global batches one process with batch W B would see.
+// SetDomainBatches: every batch of one domain, regrouped by a DomainBatcher (in
+// GLOBAL_BATCH_SLICES mode the global batches are regrouped before they are sliced, so the
+// equivalence with one process holds), optionally of one domain only; takes effect at the next
+// StartEpoch.
 // Skip(n) consumes n batches without handing them out (resuming mid-epoch from a checkpoint
 // reproduces the uninterrupted sequence, since the reader's order depends only on the files,
 // the options and the epoch).
@@ -12,12 +16,14 @@
 #ifndef MOEREC_WORKER_TRAINING_STREAM_H_
 #define MOEREC_WORKER_TRAINING_STREAM_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "data/batch.h"
+#include "data/domain_batcher.h"
 #include "data/reader.h"
 #include "proto/config.pb.h"
 
@@ -34,12 +40,17 @@ class TrainingStream {
   // short last global batch may leave this worker an empty slice (size 0).
   StatusOr<bool> Next(Batch* out);
   Status Skip(int64_t batches);
+  // single_domain: batches of one domain each; only_domain >= 0: that domain's samples only
+  // (in full batches). (false, -1) restores the reader's mixed batches.
+  Status SetDomainBatches(bool single_domain, int only_domain);
 
   const DataReader& reader() const { return *reader_; }
   // Samples this worker trains on per epoch (approximately, for the planned step count).
   int64_t samples_per_epoch() const;
 
  private:
+  // The reader's next batch, regrouped when SetDomainBatches asked for it.
+  StatusOr<bool> NextFromReader(Batch* out);
   TrainingStream(std::unique_ptr<DataReader> reader, bool slices, int worker, int num_workers,
                  int batch)
       : reader_(std::move(reader)),
@@ -54,6 +65,10 @@ class TrainingStream {
   const int num_workers_;
   const int batch_;
   Batch global_;
+  // Set by SetDomainBatches; regroups the reader's (global) batches.
+  std::unique_ptr<DomainBatcher> batcher_;
+  Batch raw_;
+  bool reader_done_ = false;
 };
 
 }  // namespace moerec

@@ -98,6 +98,7 @@ std::vector<ModelPhase> Mlora::Phases() const {
   backbone.name = "backbone";
   backbone.epochs = config_.backbone().epochs();
   backbone.early_stop_patience = config_.backbone().early_stop_patience();
+  backbone.single_domain_batches = config_.single_domain_batches();
   backbone.trains = [](const Parameter& p) { return !StartsWith(p.name, "mlora."); };
   phases.push_back(backbone);
   for (int m = 0; m < num_experts_; ++m) {
@@ -116,6 +117,7 @@ std::vector<ModelPhase> Mlora::Phases() const {
   gate.train_rows = false;
   gate.epochs = config_.gate().epochs();
   gate.early_stop_patience = config_.gate().early_stop_patience();
+  gate.single_domain_batches = config_.single_domain_batches();
   gate.trains = [](const Parameter& p) { return StartsWith(p.name, "mlora.gate."); };
   phases.push_back(gate);
   return phases;
