@@ -89,6 +89,25 @@ class SelfCommunicator : public Communicator {
   }
   Status Broadcast(void* data, int64_t bytes, int root) override { return Status::OK(); }
   Status Barrier() override { return Status::OK(); }
+  // The all-to-alls copy send to recv; arguments are checked as MpiCommunicator checks them,
+  // without its int limit.
+  Status ExchangeCounts(const std::vector<int64_t>& send_counts,
+                        std::vector<int64_t>* recv_counts) override;
+  Status AllToAll(const float* send, float* recv, int64_t count) override;
+  Status AllToAll(const int32_t* send, int32_t* recv, int64_t count) override;
+  Status AllToAll(const int64_t* send, int64_t* recv, int64_t count) override;
+  Status AllToAllV(const float* send, const std::vector<int64_t>& send_counts,
+                   const std::vector<int64_t>& send_displs, float* recv,
+                   const std::vector<int64_t>& recv_counts,
+                   const std::vector<int64_t>& recv_displs) override;
+  Status AllToAllV(const int32_t* send, const std::vector<int64_t>& send_counts,
+                   const std::vector<int64_t>& send_displs, int32_t* recv,
+                   const std::vector<int64_t>& recv_counts,
+                   const std::vector<int64_t>& recv_displs) override;
+  Status AllToAllV(const int64_t* send, const std::vector<int64_t>& send_counts,
+                   const std::vector<int64_t>& send_displs, int64_t* recv,
+                   const std::vector<int64_t>& recv_counts,
+                   const std::vector<int64_t>& recv_displs) override;
 };
 
 }  // namespace moerec

@@ -1,7 +1,11 @@
 #include "comm/mpi_communicator.h"
 
+#include <climits>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
+#include "comm/internal/all_to_all_check.h"
 #include "comm/mpi_check.h"
 
 namespace moerec {
@@ -9,6 +13,10 @@ namespace {
 
 // MPI counts are ints: large buffers go in chunks.
 constexpr int64_t kChunk = int64_t{1} << 28;
+
+std::vector<int> ToInts(const std::vector<int64_t>& v) {
+  return std::vector<int>(v.begin(), v.end());
+}
 
 }  // namespace
 
@@ -104,6 +112,95 @@ Status MpiCommunicator::Broadcast(void* data, int64_t bytes, int root) {
 Status MpiCommunicator::Barrier() {
   MPI_RETURN_IF_ERROR(MPI_Barrier(comm_));
   return Status::OK();
+}
+
+Status MpiCommunicator::SwapCounts(const std::vector<int64_t>* counts,
+                                   std::vector<int64_t>* received) {
+  const std::vector<int64_t> bad(size_, -1);
+  received->assign(size_, 0);
+  MPI_RETURN_IF_ERROR(MPI_Alltoall(counts != nullptr ? counts->data() : bad.data(), 1, MPI_INT64_T,
+                                   received->data(), 1, MPI_INT64_T, comm_));
+  return Status::OK();
+}
+
+Status MpiCommunicator::ExchangeCounts(const std::vector<int64_t>& send_counts,
+                                       std::vector<int64_t>* recv_counts) {
+  // A rank with bad counts sends -1 to everyone, so every rank fails together.
+  const Status mine = CheckCounts("ExchangeCounts: send_counts", send_counts, size_);
+  std::vector<int64_t> received;
+  RETURN_IF_ERROR(SwapCounts(mine.ok() ? &send_counts : nullptr, &received));
+  if (!mine.ok()) return mine;
+  for (int r = 0; r < size_; ++r) {
+    if (received[r] < 0) {
+      return InvalidArgument("ExchangeCounts: rank " + std::to_string(r) +
+                             " passed bad send_counts");
+    }
+  }
+  *recv_counts = std::move(received);
+  return Status::OK();
+}
+
+Status MpiCommunicator::AllToAllOf(const void* send, void* recv, int64_t count, MPI_Datatype type) {
+  // count is the same on every rank (the contract), so a bad one fails on every rank.
+  RETURN_IF_ERROR(CheckAllToAll(send, recv, count, INT_MAX));
+  const int n = static_cast<int>(count);
+  MPI_RETURN_IF_ERROR(MPI_Alltoall(send, n, type, recv, n, type, comm_));
+  return Status::OK();
+}
+
+Status MpiCommunicator::AllToAllVOf(const void* send, const std::vector<int64_t>& send_counts,
+                                    const std::vector<int64_t>& send_displs, void* recv,
+                                    const std::vector<int64_t>& recv_counts,
+                                    const std::vector<int64_t>& recv_displs, MPI_Datatype type) {
+  Status mine = CheckAllToAllV(send, send_counts, send_displs, recv, recv_counts, recv_displs,
+                               size_, INT_MAX);
+  // sent[r]: what rank r sends here; -1 when r's own arguments are bad.
+  std::vector<int64_t> sent;
+  RETURN_IF_ERROR(SwapCounts(mine.ok() ? &send_counts : nullptr, &sent));
+  if (mine.ok()) mine = CheckRecvCounts(rank_, sent, recv_counts);
+  // The highest rank that failed, plus one; 0 when none did.
+  const int failed_here = mine.ok() ? 0 : rank_ + 1;
+  int failed = 0;
+  MPI_RETURN_IF_ERROR(MPI_Allreduce(&failed_here, &failed, 1, MPI_INT, MPI_MAX, comm_));
+  if (!mine.ok()) return mine;
+  if (failed > 0) {
+    return InvalidArgument("AllToAllV: rank " + std::to_string(failed - 1) +
+                           " reported a bad argument or a count mismatch");
+  }
+  const std::vector<int> sc = ToInts(send_counts), sd = ToInts(send_displs);
+  const std::vector<int> rc = ToInts(recv_counts), rd = ToInts(recv_displs);
+  MPI_RETURN_IF_ERROR(
+      MPI_Alltoallv(send, sc.data(), sd.data(), type, recv, rc.data(), rd.data(), type, comm_));
+  return Status::OK();
+}
+
+Status MpiCommunicator::AllToAll(const float* send, float* recv, int64_t count) {
+  return AllToAllOf(send, recv, count, MPI_FLOAT);
+}
+Status MpiCommunicator::AllToAll(const int32_t* send, int32_t* recv, int64_t count) {
+  return AllToAllOf(send, recv, count, MPI_INT32_T);
+}
+Status MpiCommunicator::AllToAll(const int64_t* send, int64_t* recv, int64_t count) {
+  return AllToAllOf(send, recv, count, MPI_INT64_T);
+}
+
+Status MpiCommunicator::AllToAllV(const float* send, const std::vector<int64_t>& send_counts,
+                                  const std::vector<int64_t>& send_displs, float* recv,
+                                  const std::vector<int64_t>& recv_counts,
+                                  const std::vector<int64_t>& recv_displs) {
+  return AllToAllVOf(send, send_counts, send_displs, recv, recv_counts, recv_displs, MPI_FLOAT);
+}
+Status MpiCommunicator::AllToAllV(const int32_t* send, const std::vector<int64_t>& send_counts,
+                                  const std::vector<int64_t>& send_displs, int32_t* recv,
+                                  const std::vector<int64_t>& recv_counts,
+                                  const std::vector<int64_t>& recv_displs) {
+  return AllToAllVOf(send, send_counts, send_displs, recv, recv_counts, recv_displs, MPI_INT32_T);
+}
+Status MpiCommunicator::AllToAllV(const int64_t* send, const std::vector<int64_t>& send_counts,
+                                  const std::vector<int64_t>& send_displs, int64_t* recv,
+                                  const std::vector<int64_t>& recv_counts,
+                                  const std::vector<int64_t>& recv_displs) {
+  return AllToAllVOf(send, send_counts, send_displs, recv, recv_counts, recv_displs, MPI_INT64_T);
 }
 
 }  // namespace moerec

@@ -1,6 +1,9 @@
 // MpiCommunicator: the Communicator over an MPI communicator (CPU workers). It does not own
 // the MPI communicator unless told to (then it frees it). Create sets MPI_ERRORS_RETURN on it.
 // Errors come back as a Status naming the MPI call (the communicator is set to MPI_ERRORS_RETURN).
+// MPI counts and displacements are ints: an AllToAll count, or an AllToAllV block ending, past
+// INT_MAX elements is InvalidArgument. AllToAllV checks its counts with an MPI_Alltoall of the
+// send counts and an MPI_Allreduce of a flag before the MPI_Alltoallv.
 // MpiSession: MPI_Init_thread(MPI_THREAD_MULTIPLE) for the process's lifetime; refuses an MPI
 // library that cannot give MPI_THREAD_MULTIPLE.
 // Thread-safety: as Communicator (one thread per communicator at a time).
@@ -49,6 +52,23 @@ class MpiCommunicator : public Communicator {
   Status AllGather(const std::string& mine, std::vector<std::string>* all) override;
   Status Broadcast(void* data, int64_t bytes, int root) override;
   Status Barrier() override;
+  Status ExchangeCounts(const std::vector<int64_t>& send_counts,
+                        std::vector<int64_t>* recv_counts) override;
+  Status AllToAll(const float* send, float* recv, int64_t count) override;
+  Status AllToAll(const int32_t* send, int32_t* recv, int64_t count) override;
+  Status AllToAll(const int64_t* send, int64_t* recv, int64_t count) override;
+  Status AllToAllV(const float* send, const std::vector<int64_t>& send_counts,
+                   const std::vector<int64_t>& send_displs, float* recv,
+                   const std::vector<int64_t>& recv_counts,
+                   const std::vector<int64_t>& recv_displs) override;
+  Status AllToAllV(const int32_t* send, const std::vector<int64_t>& send_counts,
+                   const std::vector<int64_t>& send_displs, int32_t* recv,
+                   const std::vector<int64_t>& recv_counts,
+                   const std::vector<int64_t>& recv_displs) override;
+  Status AllToAllV(const int64_t* send, const std::vector<int64_t>& send_counts,
+                   const std::vector<int64_t>& send_displs, int64_t* recv,
+                   const std::vector<int64_t>& recv_counts,
+                   const std::vector<int64_t>& recv_displs) override;
 
   MPI_Comm comm() const { return comm_; }
 
@@ -56,6 +76,15 @@ class MpiCommunicator : public Communicator {
   MpiCommunicator(MPI_Comm comm, bool owned, int rank, int size)
       : comm_(comm), owned_(owned), rank_(rank), size_(size) {}
   Status AllReduce(void* data, int64_t n, MPI_Datatype type, MPI_Op op);
+  // The all-to-alls of every element type, `type` naming it.
+  Status AllToAllOf(const void* send, void* recv, int64_t count, MPI_Datatype type);
+  Status AllToAllVOf(const void* send, const std::vector<int64_t>& send_counts,
+                     const std::vector<int64_t>& send_displs, void* recv,
+                     const std::vector<int64_t>& recv_counts,
+                     const std::vector<int64_t>& recv_displs, MPI_Datatype type);
+  // Sends counts[r] to rank r, or -1 to every rank when counts is null (this rank's arguments
+  // are bad); on return (*received)[r] is what rank r sent.
+  Status SwapCounts(const std::vector<int64_t>* counts, std::vector<int64_t>* received);
 
   MPI_Comm comm_;
   bool owned_;
