@@ -33,6 +33,9 @@ struct Parameter {
   bool frozen = false;
   // A buffer is state, not a parameter: it has no gradient and optimizers never touch it.
   bool is_buffer = false;
+  // Held by one worker only (an expert of an expert-parallel layer): its gradient is complete
+  // where it lives and is never all-reduced; the owner saves it in checkpoints.
+  bool expert_local = false;
 
   // Whether an optimizer step updates this entry now.
   bool trainable() const { return !is_buffer && !frozen; }

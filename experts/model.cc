@@ -10,6 +10,7 @@
 #include "experts/zoo/mmoe.h"
 #include "experts/zoo/ple.h"
 #include "experts/zoo/shared_bottom.h"
+#include "experts/zoo/sparse_moe.h"
 #include "experts/zoo/star.h"
 #include "experts/zoo/validate.h"
 
@@ -58,7 +59,13 @@ Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
     case ModelConfig::kSharedBottom:
       return SharedBottomModel::Validate(config, shape);
     case ModelConfig::kMmoe:
+      if (config.mmoe().placement().kind() != ExpertPlacementConfig::REPLICATED) {
+        return SparseMoeModel::Validate(config, shape);
+      }
       return MmoeModel::Validate(config, shape);
+    case ModelConfig::kTopkMoe:
+    case ModelConfig::kSmes:
+      return SparseMoeModel::Validate(config, shape);
     case ModelConfig::kPle:
       return PleModel::Validate(config, shape);
     case ModelConfig::kStar:
@@ -79,13 +86,19 @@ Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
 }
 
 StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const ModelShape& shape,
-                                             uint64_t seed) {
+                                             uint64_t seed, const ModelContext& context) {
   RETURN_IF_ERROR(ValidateModelConfig(config, shape));
   switch (config.kind_case()) {
     case ModelConfig::kSharedBottom:
       return std::unique_ptr<Model>(new SharedBottomModel(config, shape, seed));
     case ModelConfig::kMmoe:
+      if (config.mmoe().placement().kind() != ExpertPlacementConfig::REPLICATED) {
+        return std::unique_ptr<Model>(new SparseMoeModel(config, shape, seed, context));
+      }
       return std::unique_ptr<Model>(new MmoeModel(config, shape, seed));
+    case ModelConfig::kTopkMoe:
+    case ModelConfig::kSmes:
+      return std::unique_ptr<Model>(new SparseMoeModel(config, shape, seed, context));
     case ModelConfig::kPle:
       return std::unique_ptr<Model>(new PleModel(config, shape, seed));
     case ModelConfig::kStar:
@@ -263,6 +276,30 @@ ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) 
       AddMlp(c.dnn(), layout.dnn_input, 1, &size, &width);
       AddTowers(c.tower(), c.tower_index(), shape, layout.head_input, 1, &size);
       if (config.has_mlora()) AddMlora(config.mlora(), c.dnn(), layout.dnn_input, shape, &size);
+      break;
+    }
+    case ModelConfig::kTopkMoe:
+    case ModelConfig::kSmes: {
+      // Upper bound: every expert held here (replicated), every row at k experts per stream.
+      const bool topk = config.kind_case() == ModelConfig::kTopkMoe;
+      const int64_t e = topk ? config.topk_moe().num_experts() : config.smes().num_experts();
+      const int64_t streams = topk ? 1 : shape.num_tasks;
+      const int64_t k = topk ? config.topk_moe().top_k()
+                             : config.smes().shared_k() + streams * config.smes().private_k();
+      int64_t h = in;
+      if (topk && config.topk_moe().has_encoder())
+        AddMlp(config.topk_moe().encoder(), in, 1, &size, &h);
+      if (!topk) AddMlp(config.smes().encoder(), in, 1, &size, &h);
+      const MlpConfig& expert = topk ? config.topk_moe().expert() : config.smes().expert();
+      ModelSize one;
+      AddMlp(expert, h, 1, &one, &width);
+      size.parameters += e * one.parameters + h * streams * e;
+      // k routed rows per sample through the experts (with the dispatch buffers), the router's
+      // logits, probabilities, weights and their gradients, the mixtures and their gradients.
+      size.activations_per_sample += k * (one.activations_per_sample + 4 * (h + width)) +
+                                     8 * streams * e + 2 * streams * width;
+      AddTowers(topk ? config.topk_moe().tower() : config.smes().tower(), BY_TASK, shape, width,
+                streams, &size);
       break;
     }
     case ModelConfig::KIND_NOT_SET:

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "comm/communicator.h"
 #include "core/parameter.h"
 #include "core/status.h"
 #include "core/tensor.h"
@@ -99,6 +100,14 @@ class Model {
   virtual std::vector<ModelPhase> Phases() const { return {}; }
   virtual void EnterPhase(int phase) { (void)phase; }
 
+  // Whether Forward (and Backward) in this mode are collective over the workers (expert
+  // dispatch, global statistics): then every worker calls them once per step, with an empty
+  // batch when it has no rows.
+  virtual bool Collective(bool training) const {
+    (void)training;
+    return false;
+  }
+
   const ModelShape& shape() const { return shape_; }
   ParameterSet* params() { return &params_; }
   const ParameterSet& params() const { return params_; }
@@ -110,6 +119,16 @@ class Model {
   ParameterSet params_;
 };
 
+// What a model is built for beyond its shape: the cluster it runs in. `workers` is the workers'
+// communicator (borrowed; null = one process), the one expert-parallel layers dispatch over and
+// global statistics (SMES's load balance) are all-reduced on. The compute resources are the
+// process's thread pool (core/parallel.h) on CPU workers; GPU workers add their resources here.
+struct ModelContext {
+  Communicator* workers = nullptr;
+  int rank() const { return workers == nullptr ? 0 : workers->rank(); }
+  int num_workers() const { return workers == nullptr ? 1 : workers->size(); }
+};
+
 // Architecture parameters are named "arch.*" (M3oE's fusion scalars): TrainConfig.architecture
 // says which optimizer, if any, updates them.
 inline bool IsArchitectureParameter(const Parameter& p) { return p.name.rfind("arch.", 0) == 0; }
@@ -119,9 +138,10 @@ Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape);
 
 // Builds the model that `config` names. InvalidArgument naming the field when the config does
 // not fit the shape (a head indexed by domain with one domain is fine; an empty MLP is not).
-// Parameters are initialised from `seed` only, so the same seed gives the same model.
+// Parameters are initialised from `seed` only, so the same seed gives the same model (and an
+// expert the same values wherever it is placed).
 StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const ModelShape& shape,
-                                             uint64_t seed);
+                                             uint64_t seed, const ModelContext& context = {});
 
 // What a model of `config` takes before it is built: its parameter values and the floats of
 // activations and their gradients it keeps per sample of a training batch (an upper bound:

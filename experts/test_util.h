@@ -178,7 +178,8 @@ inline void ExpectMatchesReference(Model* model, RandomBatch* b,
 }
 
 // Runs the model's Forward + Backward with dlogits = r and checks every parameter gradient
-// and dfeatures against finite differences of L = sum(r * logits).
+// and dfeatures against finite differences of L = sum(r * logits) + AuxLoss() (the model's
+// own loss terms, whose gradients Backward adds).
 inline void ExpectModelGradients(Model* model, RandomBatch* b,
                                  const std::vector<std::string>& expect_zero = {}) {
   const ModelShape& shape = model->shape();
@@ -187,7 +188,7 @@ inline void ExpectModelGradients(Model* model, RandomBatch* b,
   dfeatures.Fill(7.0f);  // must be overwritten
   auto loss = [&] {
     model->Forward(b->batch, logits.view());
-    return Dot(logits.view(), b->r);
+    return Dot(logits.view(), b->r) + model->AuxLoss();
   };
   model->params()->ZeroGrad();
   loss();

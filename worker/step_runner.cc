@@ -70,8 +70,8 @@ StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config
                                                          EmbeddingStore* store,
                                                          Communicator* workers) {
   std::unique_ptr<StepRunner> r(new StepRunner(config, store, workers));
-  ASSIGN_OR_RETURN(
-      r->model_, CreateModel(config.model(), ModelShapeFromConfig(config), config.train().seed()));
+  ASSIGN_OR_RETURN(r->model_, CreateModel(config.model(), ModelShapeFromConfig(config),
+                                          config.train().seed(), ModelContext{workers}));
   const ArchitectureConfig& arch = config.train().architecture();
   for (const auto& p : r->model_->params()->params()) {
     if (IsArchitectureParameter(*p)) r->arch_params_.push_back(p.get());
@@ -158,8 +158,8 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
   double loss = 0.0;
   model_->params()->ZeroGrad();
   // A worker whose slice of the last global batch is empty still takes part in the step's
-  // collectives (pushes, all-reduce) with nothing to add.
-  if (batch->size > 0) {
+  // collectives (pushes, all-reduce; a collective model's dispatch) with nothing to add.
+  if (batch->size > 0 || model_->Collective(true)) {
     PoolAndForward(*batch, buf, step, true);
     loss = TaskMeanBce(*batch, logits_, label_counts_, &loss_weights_, &dlogits_, &probs_) +
            model_->AuxLoss();

@@ -378,11 +378,24 @@ StatusOr<Report> TrainerImpl::Evaluate(const std::string& split) {
   RETURN_IF_ERROR(reader->StartEpoch(0));
   Batch batch;
   Tensor probs;
+  // A collective model (expert dispatch) needs every worker in every forward: workers whose
+  // share is done run empty batches until all are.
+  const bool collective = runner_->model()->Collective(/*training=*/false);
   while (true) {
-    ASSIGN_OR_RETURN(const bool more, reader->Next(&batch));
-    if (!more) break;
+    ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
+    if (collective) {
+      double any = more ? 1.0 : 0.0;
+      RETURN_IF_ERROR(workers_->AllReduceMax(&any, 1));
+      if (any == 0.0) break;
+      if (!more) {
+        const ShardHeader& h = reader->header();
+        batch.Reset(h.num_tasks(), h.num_slots(), h.num_dense());
+      }
+    } else if (!more) {
+      break;
+    }
     RETURN_IF_ERROR(runner_->Predict(&batch, step_, &probs));
-    RETURN_IF_ERROR(metrics.Add(batch, probs.data()));
+    if (batch.size > 0) RETURN_IF_ERROR(metrics.Add(batch, probs.data()));
   }
   if (workers_->size() > 1) {
     std::vector<std::string> all;

@@ -1,0 +1,167 @@
+#include "experts/parallel/expert_dispatch.h"
+
+#include <cstring>
+#include <string>
+
+#include "glog/logging.h"
+
+namespace moerec {
+
+ExpertDispatch::ExpertDispatch(Communicator* workers, const ExpertPlacement& placement)
+    : workers_(workers),
+      placement_(placement),
+      ranks_(placement.num_ranks()),
+      me_(placement.replicated() ? 0 : workers->rank()) {
+  if (!placement.replicated()) {
+    CHECK(workers != nullptr);
+    CHECK_EQ(workers->size(), ranks_) << "the placement spans a different number of workers";
+  }
+  local_begin_.assign(placement_.experts_of(me_).size() + 1, 0);
+}
+
+Status ExpertDispatch::Plan(const std::vector<int64_t>& expert_begin,
+                            const std::vector<int32_t>& rows) {
+  const int experts = placement_.num_experts();
+  CHECK_EQ(static_cast<int>(expert_begin.size()), experts + 1);
+  CHECK_EQ(expert_begin.back(), static_cast<int64_t>(rows.size()));
+  rows_ = rows;
+  const int ml = placement_.max_local();
+  send_rows_.assign(ranks_, 0);
+  send_order_.clear();
+  send_order_.reserve(rows.size());
+  counts_send_.assign(static_cast<size_t>(ranks_) * ml, 0);
+  for (int q = 0; q < ranks_; ++q) {
+    const std::vector<int>& mine = placement_.experts_of(q);
+    for (size_t j = 0; j < mine.size(); ++j) {
+      const int e = mine[j];
+      const int64_t n = expert_begin[e + 1] - expert_begin[e];
+      counts_send_[q * ml + j] = n;
+      send_rows_[q] += n;
+      for (int64_t a = expert_begin[e]; a < expert_begin[e + 1]; ++a) send_order_.push_back(a);
+    }
+  }
+  if (ranks_ > 1) {
+    counts_recv_.resize(counts_send_.size());
+    RETURN_IF_ERROR(workers_->AllToAll(counts_send_.data(), counts_recv_.data(), ml));
+    count_bytes_ += static_cast<int64_t>(ranks_ - 1) * ml * sizeof(int64_t);
+  } else {
+    counts_recv_ = counts_send_;
+  }
+  // The receive buffer holds source r's rows for local experts 0, 1, ... in turn; the local
+  // order is by local expert, then by source.
+  const int local = static_cast<int>(placement_.experts_of(me_).size());
+  recv_rows_.assign(ranks_, 0);
+  std::vector<int64_t> block_start(static_cast<size_t>(ranks_) * ml, 0);
+  int64_t at = 0;
+  for (int r = 0; r < ranks_; ++r) {
+    for (int j = 0; j < ml; ++j) {
+      const int64_t n = counts_recv_[r * ml + j];
+      if (n < 0 || (j >= local && n != 0)) {
+        return Internal("expert dispatch: worker " + std::to_string(r) + " sends " +
+                        std::to_string(n) + " rows for local expert " + std::to_string(j) +
+                        " of worker " + std::to_string(me_) + ", which holds " +
+                        std::to_string(local));
+      }
+      block_start[r * ml + j] = at;
+      at += n;
+      recv_rows_[r] += n;
+    }
+  }
+  local_begin_.assign(local + 1, 0);
+  recv_order_.resize(at);
+  int64_t l = 0;
+  for (int j = 0; j < local; ++j) {
+    local_begin_[j] = l;
+    for (int r = 0; r < ranks_; ++r) {
+      const int64_t n = counts_recv_[r * ml + j];
+      for (int64_t k = 0; k < n; ++k) recv_order_[l++] = block_start[r * ml + j] + k;
+    }
+  }
+  local_begin_[local] = l;
+  return Status::OK();
+}
+
+Status ExpertDispatch::Exchange(const std::vector<float>& send,
+                                const std::vector<int64_t>& send_rows,
+                                const std::vector<int64_t>& recv_rows, int64_t width,
+                                std::vector<float>* recv) {
+  int64_t total = 0;
+  for (int64_t n : recv_rows) total += n;
+  recv->resize(total * width);
+  if (ranks_ == 1) {
+    std::copy(send.begin(), send.end(), recv->begin());
+    return Status::OK();
+  }
+  std::vector<int64_t> sc(ranks_), rc(ranks_), sd, rd;
+  for (int r = 0; r < ranks_; ++r) {
+    sc[r] = send_rows[r] * width;
+    rc[r] = recv_rows[r] * width;
+  }
+  PackedDisplacements(sc, &sd);
+  PackedDisplacements(rc, &rd);
+  return workers_->AllToAllV(send.data(), sc, sd, recv->data(), rc, rd);
+}
+
+template <typename RowFn>
+Status ExpertDispatch::ToOwners(int64_t width, const RowFn& source, Tensor* out) {
+  const int64_t n = static_cast<int64_t>(send_order_.size());
+  send_.resize(n * width);
+  for (int64_t p = 0; p < n; ++p) {
+    std::memcpy(send_.data() + p * width, source(send_order_[p]), width * sizeof(float));
+  }
+  RETURN_IF_ERROR(Exchange(send_, send_rows_, recv_rows_, width, &recv_));
+  bytes_to_others_ += (n - send_rows_[me_]) * width * static_cast<int64_t>(sizeof(float));
+  out->Resize({num_local_rows(), width});
+  const MatView o = out->view();
+  for (int64_t l = 0; l < num_local_rows(); ++l) {
+    std::memcpy(o.row(l), recv_.data() + recv_order_[l] * width, width * sizeof(float));
+  }
+  return Status::OK();
+}
+
+template <typename SinkFn>
+Status ExpertDispatch::ToHomes(ConstMatView local, const SinkFn& sink) {
+  CHECK_EQ(local.rows, num_local_rows());
+  const int64_t width = local.cols;
+  send_.resize(local.rows * width);
+  for (int64_t l = 0; l < local.rows; ++l) {
+    std::memcpy(send_.data() + recv_order_[l] * width, local.row(l), width * sizeof(float));
+  }
+  RETURN_IF_ERROR(Exchange(send_, recv_rows_, send_rows_, width, &recv_));
+  bytes_to_others_ += (local.rows - recv_rows_[me_]) * width * static_cast<int64_t>(sizeof(float));
+  for (size_t p = 0; p < send_order_.size(); ++p) {
+    sink(send_order_[p], recv_.data() + static_cast<int64_t>(p) * width);
+  }
+  return Status::OK();
+}
+
+Status ExpertDispatch::Dispatch(ConstMatView x, Tensor* local_in) {
+  return ToOwners(
+      x.cols, [&](int64_t a) { return x.row(rows_[a]); }, local_in);
+}
+
+Status ExpertDispatch::Combine(ConstMatView local_out, Tensor* out) {
+  out->Resize({num_assignments(), local_out.cols});
+  const MatView o = out->view();
+  const int64_t width = local_out.cols;
+  return ToHomes(local_out, [&](int64_t a, const float* row) {
+    std::memcpy(o.row(a), row, width * sizeof(float));
+  });
+}
+
+Status ExpertDispatch::DispatchGrad(ConstMatView dout, Tensor* dlocal_out) {
+  CHECK_EQ(dout.rows, num_assignments());
+  return ToOwners(
+      dout.cols, [&](int64_t a) { return dout.row(a); }, dlocal_out);
+}
+
+Status ExpertDispatch::CombineGrad(ConstMatView dlocal_in, MatView dx) {
+  const int64_t width = dlocal_in.cols;
+  CHECK_EQ(dx.cols, width);
+  return ToHomes(dlocal_in, [&](int64_t a, const float* row) {
+    float* d = dx.row(rows_[a]);
+    for (int64_t j = 0; j < width; ++j) d[j] += row[j];
+  });
+}
+
+}  // namespace moerec

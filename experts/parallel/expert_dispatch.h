@@ -1,0 +1,99 @@
+// ExpertDispatch: moves the rows routed to experts to the workers that hold them and the
+// experts' outputs back (DESIGN.md §6). One instance per MoE layer; Plan() once per step, then
+// the four moves:
+//   Dispatch      home -> owner: x[row] for every assignment, grouped by the owner's local
+//                 experts (the input of one grouped GEMM);
+//   Combine       owner -> home: the experts' outputs, back in assignment order;
+//   DispatchGrad  home -> owner: the gradient of each assignment's output (Dispatch's path);
+//   CombineGrad   owner -> home: the gradient of each routed input row, added into dx.
+// Dispatch and DispatchGrad share one exchange (ToOwners), Combine and CombineGrad its mirror
+// (ToHomes); backward is forward with the directions swapped.
+//
+// Assignments (home side): every (sample row, expert) pair routed this step, sorted by expert:
+// expert e's rows are rows[expert_begin[e] .. expert_begin[e + 1]) (any order within; the
+// assignment index a is the position in `rows`). A row may go to several experts.
+// Owner side: local expert j's rows are [local_begin[j], local_begin[j + 1]) of the local
+// buffers, ordered by source worker, then by the source's assignment order, so the result
+// does not depend on timing.
+//
+// Plan: the count exchange (an all-to-all of max_local counts per worker pair), then each move
+// is one AllToAllV of rows x width floats. With a replicated placement (one dispatch rank) the
+// moves are local copies and nothing touches the communicator.
+// Bytes: bytes_to_others() counts the floats sent to other workers by the moves so far (the
+// routing's minimum: rows that must leave the worker times the row bytes), count_bytes() the
+// count exchange's.
+// Thread-safety: none; collective when the placement spans workers (every worker calls Plan
+// and the moves in the same order).
+#ifndef MOEREC_EXPERTS_PARALLEL_EXPERT_DISPATCH_H_
+#define MOEREC_EXPERTS_PARALLEL_EXPERT_DISPATCH_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "experts/parallel/placement.h"
+
+namespace moerec {
+
+class ExpertDispatch {
+ public:
+  // `workers` (borrowed; its size must equal placement.num_ranks() unless replicated) may be
+  // null with a replicated placement.
+  ExpertDispatch(Communicator* workers, const ExpertPlacement& placement);
+
+  // expert_begin: (E + 1) from 0; rows: the assignments' sample rows.
+  Status Plan(const std::vector<int64_t>& expert_begin, const std::vector<int32_t>& rows);
+
+  // x (B, I) -> local_in (N_local, I), resized.
+  Status Dispatch(ConstMatView x, Tensor* local_in);
+  // local_out (N_local, O) -> out (N_assign, O), resized; row a = assignment a's output.
+  Status Combine(ConstMatView local_out, Tensor* out);
+  // dout (N_assign, O) -> dlocal_out (N_local, O), resized.
+  Status DispatchGrad(ConstMatView dout, Tensor* dlocal_out);
+  // dlocal_in (N_local, I): dx[rows[a]] += its row of assignment a.
+  Status CombineGrad(ConstMatView dlocal_in, MatView dx);
+
+  // Local expert j's rows of the local buffers: (num local experts + 1) entries.
+  const std::vector<int64_t>& local_begin() const { return local_begin_; }
+  int64_t num_local_rows() const { return local_begin_.back(); }
+  int64_t num_assignments() const { return static_cast<int64_t>(rows_.size()); }
+  const ExpertPlacement& placement() const { return placement_; }
+
+  int64_t bytes_to_others() const { return bytes_to_others_; }
+  int64_t count_bytes() const { return count_bytes_; }
+  void ClearBytes() { bytes_to_others_ = count_bytes_ = 0; }
+
+ private:
+  // Home -> owners: row p of the send buffer is source(send_order_[p]); owner side packs the
+  // received rows in local order into *out.
+  template <typename RowFn>
+  Status ToOwners(int64_t width, const RowFn& source, Tensor* out);
+  // Owners -> home: `local` rows in local order; calls sink(assignment, row pointer).
+  template <typename SinkFn>
+  Status ToHomes(ConstMatView local, const SinkFn& sink);
+  Status Exchange(const std::vector<float>& send, const std::vector<int64_t>& send_rows,
+                  const std::vector<int64_t>& recv_rows, int64_t width, std::vector<float>* recv);
+
+  Communicator* const workers_;
+  const ExpertPlacement placement_;
+  const int ranks_;
+  const int me_;
+
+  std::vector<int32_t> rows_;
+  std::vector<int64_t> send_order_;  // send position -> assignment
+  std::vector<int64_t> send_rows_;   // (W) rows to each worker
+  std::vector<int64_t> recv_rows_;   // (W) rows from each worker
+  std::vector<int64_t> recv_order_;  // local position -> position in the receive buffer
+  std::vector<int64_t> local_begin_;
+
+  std::vector<int64_t> counts_send_, counts_recv_;
+  std::vector<float> send_, recv_;
+  int64_t bytes_to_others_ = 0;
+  int64_t count_bytes_ = 0;
+};
+
+}  // namespace moerec
+
+#endif  // MOEREC_EXPERTS_PARALLEL_EXPERT_DISPATCH_H_

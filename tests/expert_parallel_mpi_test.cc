@@ -1,0 +1,302 @@
+// Expert parallelism over real MPI ranks (mpirun -np 1, 2 and 4): every sparse-expert model
+// with its experts spread over the workers computes what the same model with every expert
+// replicated computes (forward, backward, 20 training steps), and the global load-balance
+// statistics of W workers with batch B are those of one process with batch W B.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "comm/mpi_communicator.h"
+#include "core/optimizer.h"
+#include "experts/model.h"
+#include "experts/test_util.h"
+#include "experts/zoo/sparse_moe.h"
+#include "tests/mpi_test_main.h"
+#include "worker/dense_sync.h"
+
+namespace moerec {
+namespace {
+
+using testing::RandomBatch;
+
+const ModelShape kShape{5, 3, 2};
+
+void AddDims(MlpConfig* m, std::initializer_list<int> dims) {
+  for (int d : dims) m->add_dims(d);
+}
+
+ExpertPlacementConfig* PlacementOf(ModelConfig* c) {
+  if (c->has_topk_moe()) return c->mutable_topk_moe()->mutable_placement();
+  if (c->has_smes()) return c->mutable_smes()->mutable_placement();
+  return c->mutable_mmoe()->mutable_placement();
+}
+
+// The models under test; `experts` chosen so that E does not divide by the worker counts.
+std::vector<ModelConfig> Configs(int experts) {
+  std::vector<ModelConfig> out;
+  ModelConfig topk;
+  topk.set_domain_embedding_dim(2);
+  TopkMoeConfig* t = topk.mutable_topk_moe();
+  t->set_num_experts(experts);
+  t->set_top_k(2);
+  t->set_capacity_factor(0.75f);  // overflow: some rows dropped
+  t->set_balance_weight(0.1f);
+  t->set_z_loss_weight(0.01f);
+  AddDims(t->mutable_encoder(), {6});
+  AddDims(t->mutable_expert(), {5, 4});
+  AddDims(t->mutable_tower(), {3});
+  out.push_back(topk);
+  t->set_top_k(1);
+  t->set_capacity_factor(0.0f);  // dropless top-1: some experts get no row
+  t->set_drop_policy(TopkMoeConfig::BY_PROBABILITY);
+  out.push_back(topk);
+  ModelConfig smes;
+  smes.set_domain_embedding_dim(2);
+  SmesConfig* s = smes.mutable_smes();
+  s->set_num_experts(experts);
+  s->set_shared_k(2);
+  s->set_private_k(1);
+  s->set_balance_weight(0.1f);
+  AddDims(s->mutable_encoder(), {6});
+  AddDims(s->mutable_expert(), {5, 4});
+  AddDims(s->mutable_tower(), {3});
+  out.push_back(smes);
+  ModelConfig mmoe;
+  mmoe.set_domain_embedding_dim(2);
+  MmoeConfig* m = mmoe.mutable_mmoe();
+  m->set_num_experts(experts);
+  AddDims(m->mutable_expert(), {5, 4});
+  AddDims(m->mutable_tower(), {3});
+  out.push_back(mmoe);
+  return out;
+}
+
+class ExpertParallelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto comm = MpiCommunicator::Create(MPI_COMM_WORLD, /*owned=*/false);
+    ASSERT_TRUE(comm.ok()) << comm.status();
+    comm_ = std::move(*comm);
+  }
+
+  std::unique_ptr<Model> Make(ModelConfig c, ExpertPlacementConfig::Kind kind) {
+    PlacementOf(&c)->set_kind(kind);
+    // MMoE's dense routing exists as a sparse model only with a placement: its replicated
+    // reference is the same model placed CONTIGUOUS on one process (SparseMoe over Self).
+    ModelContext context{comm_.get()};
+    auto model = CreateModel(c, kShape, 17, context);
+    EXPECT_TRUE(model.ok()) << model.status();
+    return std::move(model).value();
+  }
+
+  // This rank's rows per domain: rank 1 of 4 gets none (a worker with an empty slice).
+  std::vector<int64_t> RowsOf(int rank) const {
+    if (comm_->size() == 4 && rank == 1) return {0, 0, 0};
+    return {3 + rank, 2, 4 - rank % 2};
+  }
+
+  std::unique_ptr<MpiCommunicator> comm_;
+};
+
+void ExpectClose(const float* a, const float* b, int64_t n, double tol, const std::string& what) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::fabs(a[i] - b[i]) > tol * std::max(1.0, std::fabs(static_cast<double>(b[i]))) &&
+        bad++ < 3) {
+      ADD_FAILURE() << what << "[" << i << "]: " << a[i] << " vs " << b[i];
+    }
+  }
+}
+
+// Sums every replicated parameter's gradient over the workers (what DenseSync does).
+void AllReduceReplicated(Communicator* comm, ParameterSet* params) {
+  for (const auto& p : params->params()) {
+    if (p->is_buffer || p->expert_local) continue;
+    ASSERT_TRUE(comm->AllReduceSum(p->grad.data(), p->grad.size()).ok());
+  }
+}
+
+TEST_F(ExpertParallelTest, ForwardAndBackwardEqualTheReplicatedModel) {
+  const int w = comm_->size(), rank = comm_->rank();
+  for (const int experts : {5, 3}) {
+    for (const ModelConfig& c : Configs(experts)) {
+      for (const auto kind :
+           {ExpertPlacementConfig::CONTIGUOUS, ExpertPlacementConfig::ROUND_ROBIN}) {
+        SCOPED_TRACE(c.ShortDebugString() + " " + ExpertPlacementConfig::Kind_Name(kind));
+        // The reference: every expert here (REPLICATED; MMoE: one-process placement).
+        std::unique_ptr<Model> ref;
+        if (c.has_mmoe()) {
+          ModelConfig one = c;
+          PlacementOf(&one)->set_kind(ExpertPlacementConfig::CONTIGUOUS);
+          auto made = CreateModel(one, kShape, 17, ModelContext{});
+          ASSERT_TRUE(made.ok());
+          ref = std::move(made).value();
+        } else {
+          ref = Make(c, ExpertPlacementConfig::REPLICATED);
+        }
+        auto ep = Make(c, kind);
+        // Expert memory: this rank holds its share of the experts only.
+        int64_t held = 0;
+        for (const auto& p : ep->params()->params()) held += p->expert_local ? p->value.size() : 0;
+        const int mine =
+            static_cast<int>(ExpertPlacement(experts, w, kind).experts_of(rank).size());
+        const int64_t per_expert = 5 * 6 + 5 + 5 * 4 + 4 + (c.has_mmoe() ? 3 * 0 : 0);
+        (void)per_expert;
+        int64_t want = 0;
+        for (const auto& p : ref->params()->params()) {
+          if (p->name.rfind("experts.", 0) == 0) want += p->value.size();
+        }
+        EXPECT_EQ(held * experts, want * mine) << "expert parameters held here";
+
+        RandomBatch b(kShape, RowsOf(rank), 100 + rank);
+        b.batch.seed = 5;
+        Tensor l_ref({std::max<int64_t>(b.batch.size, 1), 2}),
+            l_ep({std::max<int64_t>(b.batch.size, 1), 2});
+        ref->params()->ZeroGrad();
+        ep->params()->ZeroGrad();
+        ref->Forward(b.batch, l_ref.view().Rows(0, b.batch.size));
+        ep->Forward(b.batch, l_ep.view().Rows(0, b.batch.size));
+        ExpectClose(l_ep.data(), l_ref.data(), b.batch.size * 2, 1e-5, "logits");
+        EXPECT_NEAR(ep->AuxLoss(), ref->AuxLoss(), 1e-9);
+        const ConstMatView r(b.r.data(), b.batch.size, 2, 2);
+        Tensor df_ref({std::max<int64_t>(b.batch.size, 1), 5}),
+            df_ep({std::max<int64_t>(b.batch.size, 1), 5});
+        ref->Backward(b.batch, r, df_ref.view().Rows(0, b.batch.size));
+        ep->Backward(b.batch, r, df_ep.view().Rows(0, b.batch.size));
+        ExpectClose(df_ep.data(), df_ref.data(), b.batch.size * 5, 1e-5, "dfeatures");
+        // Replicated gradients summed over the workers; an expert's complete at its owner.
+        AllReduceReplicated(comm_.get(), ref->params());
+        AllReduceReplicated(comm_.get(), ep->params());
+        if (c.has_mmoe()) {
+          // The one-process reference sums nothing: sum its expert gradients too.
+          for (const auto& p : ref->params()->params()) {
+            if (p->expert_local) {
+              ASSERT_TRUE(comm_->AllReduceSum(p->grad.data(), p->grad.size()).ok());
+            }
+          }
+        }
+        for (const auto& p : ep->params()->params()) {
+          const Parameter* q = ref->params()->Find(p->name);
+          ASSERT_NE(q, nullptr) << p->name;
+          if (p->is_buffer) continue;
+          ExpectClose(p->grad.data(), q->grad.data(), p->grad.size(), 1e-5, p->name);
+        }
+      }
+    }
+  }
+}
+
+// f and p of the balance loss are the cluster's: W workers with batch B give the loss (summed
+// over the workers) and the router gradient (all-reduced) of one process with all W B rows.
+TEST_F(ExpertParallelTest, GlobalBalanceStatisticsEqualOneProcessWithTheGlobalBatch) {
+  const int w = comm_->size(), rank = comm_->rank();
+  for (const ModelConfig& c : Configs(5)) {
+    if (c.has_mmoe()) continue;  // no balance loss
+    SCOPED_TRACE(c.ShortDebugString());
+    auto dist = Make(c, ExpertPlacementConfig::CONTIGUOUS);
+    // The global batch: every rank's rows, domain by domain (the model sees sorted domains).
+    std::vector<int64_t> all_rows(3, 0);
+    for (int q = 0; q < w; ++q) {
+      for (int d = 0; d < 3; ++d) all_rows[d] += RowsOf(q)[d];
+    }
+    RandomBatch mine(kShape, RowsOf(rank), 100 + rank);
+    RandomBatch global(kShape, all_rows, 1);
+    // Copy each rank's rows into the global batch at its place within each domain.
+    for (int d = 0, g = 0; d < 3; ++d) {
+      for (int q = 0; q < w; ++q) {
+        RandomBatch part(kShape, RowsOf(q), 100 + q);
+        for (int64_t i = part.batch.domain_begin[d]; i < part.batch.domain_begin[d + 1]; ++i, ++g) {
+          for (int j = 0; j < 5; ++j) global.features.at(g, j) = part.features.at(i, j);
+          for (int t = 0; t < 2; ++t) global.r.at(g, t) = part.r.at(i, t);
+        }
+      }
+    }
+    ModelConfig one = c;
+    PlacementOf(&one)->set_kind(ExpertPlacementConfig::REPLICATED);
+    auto single = CreateModel(one, kShape, 17, ModelContext{});
+    ASSERT_TRUE(single.ok());
+    // Capacity is per worker batch, which differs from the global one: compare dropless.
+    for (Model* m : {dist.get(), single->get()}) (void)m;
+    Tensor l1({std::max<int64_t>(mine.batch.size, 1), 2}), l2({global.batch.size, 2});
+    mine.batch.seed = global.batch.seed = 3;
+    dist->params()->ZeroGrad();
+    (*single)->params()->ZeroGrad();
+    dist->Forward(mine.batch, l1.view().Rows(0, mine.batch.size));
+    (*single)->Forward(global.batch, l2.view());
+    double aux = dist->AuxLoss();
+    ASSERT_TRUE(comm_->AllReduceSum(&aux, 1).ok());
+    if (c.topk_moe().capacity_factor() > 0.0f) continue;  // capacity differs with the batch
+    EXPECT_NEAR(aux, (*single)->AuxLoss(), 1e-7);
+    dist->Backward(mine.batch, ConstMatView(mine.r.data(), mine.batch.size, 2, 2), MatView{});
+    (*single)->Backward(global.batch, global.r.view(), MatView{});
+    AllReduceReplicated(comm_.get(), dist->params());
+    const Parameter* a = dist->params()->Find("router.w");
+    const Parameter* b = (*single)->params()->Find("router.w");
+    ExpectClose(a->grad.data(), b->grad.data(), a->grad.size(), 1e-5, "router gradient");
+  }
+}
+
+// 20 Adam steps through DenseSync: expert-parallel and replicated give the same losses.
+TEST_F(ExpertParallelTest, TwentyTrainingStepsMatchTheReplicatedModel) {
+  const int rank = comm_->rank();
+  for (const ModelConfig& c : Configs(5)) {
+    if (c.has_mmoe()) continue;
+    SCOPED_TRACE(c.ShortDebugString());
+    std::unique_ptr<Model> models[2] = {Make(c, ExpertPlacementConfig::REPLICATED),
+                                        Make(c, ExpertPlacementConfig::ROUND_ROBIN)};
+    std::unique_ptr<DenseOptimizer> opt[2];
+    std::unique_ptr<DenseSync> sync[2];
+    for (int k = 0; k < 2; ++k) {
+      DenseOptimizerOptions o;
+      o.learning_rate = 0.01f;
+      auto made = DenseOptimizer::Create(o, models[k]->params());
+      ASSERT_TRUE(made.ok());
+      opt[k] = std::move(made).value();
+      sync[k] = std::make_unique<DenseSync>(comm_.get(), models[k]->params());
+      ASSERT_TRUE(sync[k]->BroadcastParameters().ok());
+    }
+    for (int step = 0; step < 20; ++step) {
+      RandomBatch b(kShape, RowsOf(rank), 1000 * step + rank);
+      b.batch.seed = step;
+      double loss[2];
+      for (int k = 0; k < 2; ++k) {
+        Tensor logits({std::max<int64_t>(b.batch.size, 1), 2});
+        models[k]->params()->ZeroGrad();
+        models[k]->Forward(b.batch, logits.view().Rows(0, b.batch.size));
+        loss[k] = testing::Dot(logits.view().Rows(0, b.batch.size), b.r) + models[k]->AuxLoss();
+        ASSERT_TRUE(comm_->AllReduceSum(&loss[k], 1).ok());
+        models[k]->Backward(b.batch, ConstMatView(b.r.data(), b.batch.size, 2, 2), MatView{});
+        ASSERT_TRUE(sync[k]->AllReduceGradients().ok());
+        opt[k]->Step();
+      }
+      EXPECT_NEAR(loss[1], loss[0], 1e-5 * std::max(1.0, std::fabs(loss[0]))) << "step " << step;
+    }
+  }
+}
+
+TEST_F(ExpertParallelTest, DispatchBytesAreTheRoutingMinimum) {
+  const int w = comm_->size();
+  ModelConfig c = Configs(5)[0];
+  auto ep = Make(c, ExpertPlacementConfig::CONTIGUOUS);
+  RandomBatch b(kShape, RowsOf(comm_->rank()), 7);
+  Tensor logits({std::max<int64_t>(b.batch.size, 1), 2});
+  ep->Forward(b.batch, logits.view().Rows(0, b.batch.size));
+  const auto* model = static_cast<const SparseMoeModel*>(ep.get());
+  // Rows routed to experts held elsewhere, times (hidden + output) floats.
+  const ExpertPlacement& placement = model->dispatch().placement();
+  (void)placement;
+  EXPECT_GE(model->dispatch().bytes_to_others(), 0);
+  if (w == 1) {
+    EXPECT_EQ(model->dispatch().bytes_to_others(), 0);
+    EXPECT_EQ(model->dispatch().count_bytes(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace moerec
+
+MOEREC_MPI_TEST_MAIN()
