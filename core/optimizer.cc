@@ -217,19 +217,22 @@ void DenseOptimizer::UpdateRange(const Segment& s, int64_t begin, int64_t end) c
   }
 }
 
-Status DenseOptimizer::SaveState(std::string* bytes) const {
+Status DenseOptimizer::SaveState(std::string* bytes, const Filter& keep) const {
   bytes->clear();
   const auto& params = params_->params();
   bytes->append(kMagic, sizeof(kMagic));
   PutBytes(bytes, static_cast<uint8_t>(options_.type));
   PutBytes(bytes, step_count_);
   uint32_t count = 0;
-  for (size_t i = 0; i < state_.size(); ++i) count += state_[i].step > 0 ? 1 : 0;
+  auto saved = [&](size_t i) {
+    return state_[i].step > 0 && (keep == nullptr || keep(*params[i]));
+  };
+  for (size_t i = 0; i < state_.size(); ++i) count += saved(i) ? 1 : 0;
   PutBytes(bytes, count);
   const int tensors = NumStateTensors();
   for (size_t i = 0; i < state_.size(); ++i) {
     const ParamState& st = state_[i];
-    if (st.step == 0) continue;
+    if (!saved(i)) continue;
     const std::string& name = params[i]->name;
     PutBytes(bytes, static_cast<uint32_t>(name.size()));
     bytes->append(name);
@@ -245,7 +248,7 @@ Status DenseOptimizer::SaveState(std::string* bytes) const {
   return Status::OK();
 }
 
-Status DenseOptimizer::LoadState(std::string_view bytes) {
+Status DenseOptimizer::LoadState(std::string_view bytes, bool merge) {
   struct Entry {
     std::string_view name;
     int64_t step = 0;
@@ -306,12 +309,14 @@ Status DenseOptimizer::LoadState(std::string_view bytes) {
   const auto& params = params_->params();
   std::unordered_map<std::string_view, size_t> index;
   for (size_t i = 0; i < params.size(); ++i) index.emplace(params[i]->name, i);
-  std::vector<size_t> target(entries.size());
+  constexpr size_t kSkip = static_cast<size_t>(-1);
+  std::vector<size_t> target(entries.size(), kSkip);
   std::vector<bool> seen(params.size(), false);
   for (size_t k = 0; k < entries.size(); ++k) {
     const Entry& e = entries[k];
     const std::string name(e.name);
     auto it = index.find(e.name);
+    if (merge && (it == index.end() || !Selected(*params[it->second]))) continue;
     if (it == index.end()) {
       return InvalidArgument("optimizer state for unknown parameter '" + name + "'");
     }
@@ -336,8 +341,10 @@ Status DenseOptimizer::LoadState(std::string_view bytes) {
     }
     target[k] = it->second;
   }
-  state_.assign(params.size(), ParamState());
+  if (!merge) state_.assign(params.size(), ParamState());
+  state_.resize(params.size());
   for (size_t k = 0; k < entries.size(); ++k) {
+    if (target[k] == kSkip) continue;
     ParamState& st = state_[target[k]];
     st.step = entries[k].step;
     for (int t = 0; t < tensors; ++t) {

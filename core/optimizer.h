@@ -75,11 +75,15 @@ class DenseOptimizer {
   // Byte format (little-endian): "MRDOPT01", u8 type, i64 step_count, u32 count, per
   // parameter with state {u32 name length, name, i64 step, u8 tensor count, per tensor
   // {i64 size, f32 values[size]}}, u32 CRC-32 of the preceding bytes.
-  Status SaveState(std::string* bytes) const;
+  // `keep` (all when null) limits the state saved to a subset of the parameters.
+  Status SaveState(std::string* bytes, const Filter& keep = nullptr) const;
   // Restores SaveState's output. All or nothing; Corruption for damaged bytes, InvalidArgument
   // for another optimizer type, an unknown or non-trainable parameter name, or a state size
   // that does not match its parameter. Parameters absent from the bytes start fresh.
-  Status LoadState(std::string_view bytes);
+  // merge: one of several states that together cover the parameters (the expert-local ones,
+  // saved by their owners): entries for parameters not updated here are skipped, and the state
+  // of parameters absent from the bytes is kept as it is.
+  Status LoadState(std::string_view bytes, bool merge = false);
 
  private:
   struct ParamState {

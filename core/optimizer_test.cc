@@ -232,6 +232,43 @@ TEST(DenseOptimizerTest, SaveAndLoadContinueIdentically) {
   }
 }
 
+// A state saved in parts (the replicated parameters, then the expert-local ones by their owner)
+// and loaded back part by part continues exactly like the whole state.
+TEST(DenseOptimizerTest, StateInPartsMergesBackToTheWhole) {
+  DenseOptimizerOptions o;
+  ParameterSet set;
+  Build(&set);
+  auto opt = DenseOptimizer::Create(o, &set);
+  Rng rng(4);
+  for (int i = 0; i < 3; ++i) {
+    RandomGrads(&set, &rng);
+    (*opt)->Step();
+  }
+  std::string whole, first, second;
+  ASSERT_TRUE((*opt)->SaveState(&whole).ok());
+  ASSERT_TRUE((*opt)->SaveState(&first, [](const Parameter& p) { return p.name == "w1"; }).ok());
+  ASSERT_TRUE((*opt)->SaveState(&second, [](const Parameter& p) { return p.name != "w1"; }).ok());
+  EXPECT_LT(first.size(), whole.size());
+  ParameterSet other;
+  Build(&other);
+  auto merged = DenseOptimizer::Create(o, &other);
+  ASSERT_TRUE((*merged)->LoadState(first).ok());
+  ASSERT_TRUE((*merged)->LoadState(second, /*merge=*/true).ok());
+  std::string again;
+  ASSERT_TRUE((*merged)->SaveState(&again).ok());
+  EXPECT_EQ(again, whole);
+  // Without merge the second part alone replaces everything: w1 starts fresh.
+  ASSERT_TRUE((*merged)->LoadState(second).ok());
+  ASSERT_TRUE((*merged)->SaveState(&again).ok());
+  EXPECT_NE(again, whole);
+  // Merging skips entries for parameters this optimizer does not have.
+  ParameterSet small;
+  small.AddConstant("b1", {30}, 0.0f);
+  auto part = DenseOptimizer::Create(o, &small);
+  EXPECT_TRUE((*part)->LoadState(whole, /*merge=*/true).ok());
+  EXPECT_FALSE((*part)->LoadState(whole).ok());
+}
+
 TEST(DenseOptimizerTest, LoadStateRefusesMismatches) {
   DenseOptimizerOptions adam;
   std::string params, state;

@@ -123,10 +123,13 @@ void ParameterSet::Restore(const std::vector<Tensor>& snapshot) {
   }
 }
 
-Status ParameterSet::SaveTo(std::string* bytes) const {
+Status ParameterSet::SaveTo(std::string* bytes, const Filter& keep) const {
   bytes->clear();
   size_t total = sizeof(kMagic) + 8;
+  uint32_t count = 0;
   for (const auto& p : params_) {
+    if (keep != nullptr && !keep(*p)) continue;
+    ++count;
     if (p->name.size() > std::numeric_limits<uint32_t>::max()) {
       return InvalidArgument("parameter name of " + std::to_string(p->name.size()) +
                              " bytes is too long to save");
@@ -135,8 +138,9 @@ Status ParameterSet::SaveTo(std::string* bytes) const {
   }
   bytes->reserve(total);
   bytes->append(kMagic, sizeof(kMagic));
-  PutBytes(bytes, static_cast<uint32_t>(params_.size()));
+  PutBytes(bytes, count);
   for (const auto& p : params_) {
+    if (keep != nullptr && !keep(*p)) continue;
     PutBytes(bytes, static_cast<uint32_t>(p->name.size()));
     bytes->append(p->name);
     PutBytes(bytes, static_cast<uint8_t>(p->is_buffer ? 1 : 0));
@@ -148,7 +152,8 @@ Status ParameterSet::SaveTo(std::string* bytes) const {
   return Status::OK();
 }
 
-Status ParameterSet::LoadFrom(std::string_view bytes) {
+Status ParameterSet::LoadFrom(std::string_view bytes, const Filter& keep,
+                              std::vector<std::string>* found) {
   ByteReader in(bytes);
   std::string_view magic;
   if (!in.Take(sizeof(kMagic), &magic) || magic != std::string_view(kMagic, sizeof(kMagic))) {
@@ -210,12 +215,18 @@ Status ParameterSet::LoadFrom(std::string_view bytes) {
       return InvalidArgument("parameter '" + std::string(e.name) + "' appears twice");
     }
   }
+  const bool partial = found != nullptr;
+  auto in_subset = [&](const Parameter& p) { return keep == nullptr || keep(p); };
+  size_t matched = 0;
   for (const auto& p : params_) {
+    if (!in_subset(*p)) continue;
     auto it = by_name.find(p->name);
     if (it == by_name.end()) {
+      if (partial) continue;
       return InvalidArgument(std::string(KindName(p->is_buffer)) + " '" + p->name +
                              "' is missing from the saved bytes");
     }
+    ++matched;
     const Entry& e = *it->second;
     if (e.is_buffer != p->is_buffer) {
       return InvalidArgument("'" + p->name + "' was saved as a " + KindName(e.is_buffer) +
@@ -226,17 +237,22 @@ Status ParameterSet::LoadFrom(std::string_view bytes) {
                              " but has shape " + p->value.ShapeString() + " here");
     }
   }
-  if (entries.size() != params_.size()) {
+  if (!partial && entries.size() != matched) {
     for (const Entry& e : entries) {
-      if (Find(std::string(e.name)) == nullptr) {
+      const Parameter* p = Find(std::string(e.name));
+      if (p == nullptr || !in_subset(*p)) {
         return InvalidArgument(std::string(KindName(e.is_buffer)) + " '" + std::string(e.name) +
                                "' in the saved bytes does not exist here");
       }
     }
   }
   for (const auto& p : params_) {
-    const Entry& e = *by_name[p->name];
+    if (!in_subset(*p)) continue;
+    auto it = by_name.find(p->name);
+    if (it == by_name.end()) continue;
+    const Entry& e = *it->second;
     if (!e.data.empty()) std::memcpy(p->value.data(), e.data.data(), e.data.size());
+    if (partial) found->push_back(p->name);
   }
   return Status::OK();
 }

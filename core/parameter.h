@@ -14,6 +14,7 @@
 #ifndef MOEREC_CORE_PARAMETER_H_
 #define MOEREC_CORE_PARAMETER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -67,13 +68,23 @@ class ParameterSet {
   // Inverse of Snapshot() of this same set (same count and shapes; CHECKed).
   void Restore(const std::vector<Tensor>& snapshot);
 
-  // Replaces *bytes with the serialised set (format above). Fails only for a name longer
-  // than the format allows (InvalidArgument).
-  Status SaveTo(std::string* bytes) const;
+  // Which entries a save or load covers (all when null): e.g. the replicated ones, or the
+  // expert-local ones a worker saves for itself.
+  using Filter = std::function<bool(const Parameter&)>;
+
+  // Replaces *bytes with the serialised set, or its `keep` subset (format above). Fails only
+  // for a name longer than the format allows (InvalidArgument).
+  Status SaveTo(std::string* bytes, const Filter& keep = nullptr) const;
   // Loads values written by SaveTo of a set with the same names, kinds and shapes (in any
-  // order). On error nothing is changed: InvalidArgument for a missing, extra, duplicate,
-  // wrong-kind or wrong-shape entry; Corruption for bad magic, truncation or checksum.
-  Status LoadFrom(std::string_view bytes);
+  // order) as this set's `keep` subset. On error nothing is changed: InvalidArgument for a
+  // missing, extra, duplicate, wrong-kind or wrong-shape entry; Corruption for bad magic,
+  // truncation or checksum.
+  // Partial (found != null): one of several files that together hold the subset (the
+  // expert-local parameters of a job, saved by their owners): entries of the bytes that are not
+  // in the subset here are skipped, subset entries absent from them are left as they are, and
+  // the names loaded are added to *found.
+  Status LoadFrom(std::string_view bytes, const Filter& keep = nullptr,
+                  std::vector<std::string>* found = nullptr);
 
  private:
   Parameter* AddEntry(const std::string& name, const std::vector<int64_t>& shape, bool is_buffer);

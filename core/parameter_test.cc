@@ -124,6 +124,45 @@ void ExpectLoadFails(ParameterSet* set, const std::string& bytes, StatusCode cod
   }
 }
 
+// Subsets: the replicated entries in one file, the expert-local ones spread over files of their
+// owners, loaded back by partial loads that report what they found.
+TEST(ParameterSetTest, SubsetsSaveAndLoadInParts) {
+  Rng rng(3);
+  ParameterSet a;
+  a.AddGlorot("shared", 3, 2, &rng);
+  Parameter* e0 = a.AddGlorot("experts.0.w", 2, 2, &rng);
+  Parameter* e1 = a.AddGlorot("experts.1.w", 2, 2, &rng);
+  e0->expert_local = e1->expert_local = true;
+  const auto local = [](const Parameter& p) { return p.expert_local; };
+  const auto replicated = [](const Parameter& p) { return !p.expert_local; };
+  std::string shared, experts0, experts1;
+  ASSERT_TRUE(a.SaveTo(&shared, replicated).ok());
+  ASSERT_TRUE(a.SaveTo(&experts0, [](const Parameter& p) { return p.name == "experts.0.w"; }).ok());
+  ASSERT_TRUE(a.SaveTo(&experts1, [](const Parameter& p) { return p.name == "experts.1.w"; }).ok());
+  ParameterSet b;
+  b.Add("shared", {3, 2});
+  b.Add("experts.0.w", {2, 2})->expert_local = true;
+  b.Add("experts.1.w", {2, 2})->expert_local = true;
+  ASSERT_TRUE(b.LoadFrom(shared, replicated).ok());
+  EXPECT_FALSE(b.LoadFrom(shared).ok()) << "the whole set needs the experts too";
+  EXPECT_FALSE(b.LoadFrom(experts0, local).ok()) << "not partial: experts.1.w is missing";
+  std::vector<std::string> found;
+  ASSERT_TRUE(b.LoadFrom(experts1, local, &found).ok());
+  ASSERT_TRUE(b.LoadFrom(experts0, local, &found).ok());
+  EXPECT_EQ(found, (std::vector<std::string>{"experts.1.w", "experts.0.w"}));
+  for (const auto& p : a.params()) {
+    for (int64_t i = 0; i < p->value.size(); ++i) {
+      EXPECT_EQ(b.Find(p->name)->value[i], p->value[i]) << p->name;
+    }
+  }
+  // A partial load skips entries this set does not keep: a worker holding expert 1 only.
+  ParameterSet c;
+  c.Add("experts.1.w", {2, 2})->expert_local = true;
+  found.clear();
+  ASSERT_TRUE(c.LoadFrom(experts0, local, &found).ok());
+  EXPECT_TRUE(found.empty());
+}
+
 TEST(ParameterSetTest, LoadRefusesMismatchesNamingTheEntry) {
   ParameterSet saved;
   Build(&saved);

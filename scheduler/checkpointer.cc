@@ -104,11 +104,11 @@ bool JobCheckpointer::DueByTime() const {
 
 Status JobCheckpointer::WriteDense(const std::string& path, const ParameterSet& params,
                                    const DenseOptimizer& optimizer,
-                                   const DenseOptimizer* arch_optimizer,
-                                   CheckpointFile* file) const {
+                                   const DenseOptimizer* arch_optimizer, CheckpointFile* file,
+                                   const ParameterSet::Filter& keep) const {
   std::string p, o;
-  RETURN_IF_ERROR(params.SaveTo(&p));
-  RETURN_IF_ERROR(optimizer.SaveState(&o));
+  RETURN_IF_ERROR(params.SaveTo(&p, keep));
+  RETURN_IF_ERROR(optimizer.SaveState(&o, keep));
   std::string bytes(kDenseMagic, 8);
   AppendU64(&bytes, p.size());
   bytes += p;
@@ -121,7 +121,7 @@ Status JobCheckpointer::WriteDense(const std::string& path, const ParameterSet& 
     bytes += a;
   }
   RETURN_IF_ERROR(WriteFileAtomically(path, bytes));
-  file->set_name("dense.bin");
+  file->set_name(fs::path(path).filename().string());
   file->set_size(bytes.size());
   file->set_crc32(Crc32(bytes));
   return Status::OK();
@@ -166,7 +166,9 @@ Status JobCheckpointer::Verify(const std::string& dir, JobCheckpointManifest* ma
                       std::to_string(manifest->format_version()) + ", this build reads " +
                       std::to_string(kJobCheckpointVersion));
   }
-  for (const CheckpointFile& f : {manifest->dense(), manifest->ps_manifest()}) {
+  std::vector<CheckpointFile> files = {manifest->dense(), manifest->ps_manifest()};
+  files.insert(files.end(), manifest->expert_files().begin(), manifest->expert_files().end());
+  for (const CheckpointFile& f : files) {
     const std::string path = (fs::path(dir) / f.name()).string();
     uint64_t size = 0;
     uint32_t crc = 0;
@@ -195,6 +197,23 @@ Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSe
   RETURN_IF_ERROR(Agree(workers_, prepared, "preparing the checkpoint folder"));
   const bool incremental = config_.incremental() && written_ % config_.full_every() != 0;
   RETURN_IF_ERROR(store_->Checkpoint((fs::path(dir) / "ps").string(), position.step, incremental));
+  // Every worker that holds expert-local parameters writes them; the chief lists the files.
+  const auto expert_local = [](const Parameter& p) { return p.expert_local; };
+  const auto replicated = [](const Parameter& p) { return !p.expert_local; };
+  bool has_experts = false;
+  for (const auto& p : params.params()) has_experts = has_experts || p->expert_local;
+  Status experts_written;
+  std::string mine;
+  if (has_experts) {
+    CheckpointFile file;
+    experts_written = WriteDense(
+        (fs::path(dir) / ("experts-" + std::to_string(workers_->rank()) + ".bin")).string(), params,
+        optimizer, nullptr, &file, expert_local);
+    file.SerializeToString(&mine);
+  }
+  RETURN_IF_ERROR(Agree(workers_, experts_written, "writing the expert parameters"));
+  std::vector<std::string> expert_files;
+  RETURN_IF_ERROR(workers_->AllGather(mine, &expert_files));
   Status finished;
   if (chief) {
     finished = [&]() -> Status {
@@ -213,7 +232,12 @@ Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSe
       manifest.set_best_checkpoint(is_best ? *name : position.best_checkpoint);
       manifest.set_is_best(is_best);
       RETURN_IF_ERROR(WriteDense((fs::path(dir) / "dense.bin").string(), params, optimizer,
-                                 arch_optimizer, manifest.mutable_dense()));
+                                 arch_optimizer, manifest.mutable_dense(), replicated));
+      for (const std::string& f : expert_files) {
+        if (!f.empty() && !manifest.add_expert_files()->ParseFromString(f)) {
+          return Internal("a worker's expert file entry does not parse");
+        }
+      }
       CheckpointFile* ps = manifest.mutable_ps_manifest();
       ps->set_name(std::string("ps/") + kManifestName);
       uint64_t size = 0;
@@ -291,7 +315,33 @@ Status JobCheckpointer::LoadState(const std::string& name, int64_t step, Paramet
   std::string p, o;
   std::string a;
   RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o, &a));
-  return params->LoadFrom(p);
+  RETURN_IF_ERROR(params->LoadFrom(p, [](const Parameter& q) { return !q.expert_local; }));
+  JobCheckpointManifest manifest;
+  RETURN_IF_ERROR(ReadManifest((fs::path(dir) / kManifestName).string(), &manifest));
+  return LoadExperts(dir, manifest, params, nullptr);
+}
+
+Status JobCheckpointer::LoadExperts(const std::string& dir, const JobCheckpointManifest& manifest,
+                                    ParameterSet* params, DenseOptimizer* optimizer) {
+  const auto expert_local = [](const Parameter& q) { return q.expert_local; };
+  std::vector<std::string> found;
+  for (const CheckpointFile& f : manifest.expert_files()) {
+    std::string p, o, a;
+    const std::string path = (fs::path(dir) / f.name()).string();
+    RETURN_IF_ERROR(ReadDense(path, &p, &o, &a));
+    Status s = params->LoadFrom(p, expert_local, &found);
+    if (s.ok() && optimizer != nullptr) s = optimizer->LoadState(o, /*merge=*/true);
+    if (!s.ok()) return Status(s.code(), path + ": " + s.message());
+  }
+  std::sort(found.begin(), found.end());
+  for (const auto& q : params->params()) {
+    if (q->expert_local && !std::binary_search(found.begin(), found.end(), q->name)) {
+      return FailedPrecondition(dir + ": expert parameter '" + q->name +
+                                "' is in none of the checkpoint's expert files (a checkpoint of "
+                                "another model, or of a job without expert parallelism)");
+    }
+  }
+  return Status::OK();
 }
 
 Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
@@ -303,7 +353,10 @@ Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
                         ? Verify(dir, &manifest)
                         : ReadManifest((fs::path(dir) / kManifestName).string(), &manifest);
   RETURN_IF_ERROR(Agree(workers_, verified, "verifying the checkpoint"));
-  if (manifest.num_workers() != workers_->size()) {
+  // Expert parameters are re-placed onto any number of workers; the data position belongs to
+  // a share of the data that depends on the worker count, so a different count resumes only
+  // from a checkpoint at an epoch's end.
+  if (manifest.num_workers() != workers_->size() && manifest.epoch_batches() > 0) {
     // The data position (batches into the epoch) belongs to a share of the data that depends
     // on the worker count.
     return FailedPrecondition(dir + " was written by " + std::to_string(manifest.num_workers()) +
@@ -314,8 +367,9 @@ Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
   RETURN_IF_ERROR(store_->Restore((fs::path(dir) / "ps").string(), manifest.step()));
   std::string p, o, a;
   RETURN_IF_ERROR(ReadDense((fs::path(dir) / "dense.bin").string(), &p, &o, &a));
-  RETURN_IF_ERROR(params->LoadFrom(p));
+  RETURN_IF_ERROR(params->LoadFrom(p, [](const Parameter& q) { return !q.expert_local; }));
   RETURN_IF_ERROR(optimizer->LoadState(o));
+  RETURN_IF_ERROR(LoadExperts(dir, manifest, params, optimizer));
   // A job without an architecture optimizer ignores a saved one (the mode changed); one that
   // has it and finds none starts it fresh, as a PyTorch optimizer without state.
   if (arch_optimizer != nullptr && !a.empty()) RETURN_IF_ERROR(arch_optimizer->LoadState(a));

@@ -89,9 +89,15 @@ class JobCheckpointer {
   std::string PathOf(const std::string& name) const;
 
  private:
+  // `keep` selects the parameters (and their optimizer state) written; all when null.
   Status WriteDense(const std::string& path, const ParameterSet& params,
                     const DenseOptimizer& optimizer, const DenseOptimizer* arch_optimizer,
-                    CheckpointFile* file) const;
+                    CheckpointFile* file, const ParameterSet::Filter& keep = nullptr) const;
+  // Loads this worker's expert-local parameters (and, with an optimizer, their state) from the
+  // expert files of the checkpoint in `dir`, wherever the experts were placed when it was
+  // written; FailedPrecondition naming a parameter that none of them holds.
+  static Status LoadExperts(const std::string& dir, const JobCheckpointManifest& manifest,
+                            ParameterSet* params, DenseOptimizer* optimizer);
   static Status ReadDense(const std::string& path, std::string* params, std::string* optimizer,
                           std::string* arch_optimizer);
   // Chief: deletes checkpoints beyond keep_last that nothing kept depends on.

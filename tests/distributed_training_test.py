@@ -5,6 +5,11 @@
                     workers and servers interleaved over two "nodes", give the losses and
                     final AUC of one process with the same global batch.
   async_modes       ASP and SSP (staleness 2) end within 0.01 mean test AUC of BSP.
+  expert_parallel   top-k MoE, SMES and MMoE with their experts spread over 2 workers (1 server)
+                    4 workers (1 server) and 1 worker (no server) give the losses and final AUC of the same model
+                    with every expert replicated (MMoE's dense routing over placed experts is
+                    checked against its replicated form in tests/expert_parallel_mpi_test.cc:
+                    REPLICATED MMoE is MmoeModel, another parameter layout).
 
 Usage: distributed_training_test.py BUILD_DIR CASE
 """
@@ -88,5 +93,48 @@ def async_modes(tmp):
         assert abs(results[sync] - results["BSP"]) <= 0.01, (sync, results)
 
 
+EXPERT_MODELS = {
+    "topk_moe": "topk_moe {{ num_experts: 5 top_k: 2 capacity_factor: 1.0 balance_weight: 0.05 "
+                "encoder {{ dims: 16 }} expert {{ dims: 16 dims: 8 }} tower {{ dims: 8 }} "
+                "placement {{ kind: {kind} }} }}",
+    "smes": "smes {{ num_experts: 6 shared_k: 2 private_k: 1 balance_weight: 0.05 "
+            "encoder {{ dims: 16 }} expert {{ dims: 16 dims: 8 }} tower {{ dims: 8 }} "
+            "placement {{ kind: {kind} }} }}",
+}
+
+
+def with_model(path, model):
+    text = open(path).read()
+    start = text.index("  mmoe {")
+    end = text.index("}\noptimizer")
+    text = text[:start] + "  " + model + "\n" + text[end:]
+    open(path, "w").write(text)
+
+
+def expert_parallel(tmp):
+    for name, template in EXPERT_MODELS.items():
+        for workers, servers, kind in ((1, 0, "CONTIGUOUS"), (2, 1, "CONTIGUOUS"),
+                                       (4, 1, "ROUND_ROBIN")):
+            runs = {}
+            for placement in ("REPLICATED", kind):
+                config = write_config(tmp, f"{name}_{workers}_{placement}", batch=64,
+                                      split="FILE_SHARES", epochs=1, sync="BSP")
+                with_model(config, template.format(kind=placement))
+                runs[placement] = train(config, os.path.join(tmp, f"{name}_{workers}_{placement}"),
+                                        workers=workers, servers=servers)
+            (ref_losses, ref_final), (losses, final) = runs["REPLICATED"], runs[kind]
+            assert losses.keys() == ref_losses.keys() and len(losses) >= 5, (losses, ref_losses)
+            for step, ref in ref_losses.items():
+                assert abs(losses[step] - ref) <= 1e-5 * max(1.0, abs(ref)), (
+                    name, workers, step, losses[step], ref)
+            for key in ("mean_test_auc", "weighted_test_auc"):
+                assert abs(final[key] - ref_final[key]) <= 1e-4, (name, workers, key, final[key],
+                                                                ref_final[key])
+            print(f"{name}, {workers} workers + {servers} servers, {kind}: {len(losses)} losses "
+                  f"and the mean test AUC {final['mean_test_auc']:.6f} (replicated "
+                  f"{ref_final['mean_test_auc']:.6f}) agree")
+
+
 if __name__ == "__main__":
-    main({"bsp_equivalence": bsp_equivalence, "async_modes": async_modes}, "moerec-dist-")
+    main({"bsp_equivalence": bsp_equivalence, "async_modes": async_modes,
+          "expert_parallel": expert_parallel}, "moerec-dist-")

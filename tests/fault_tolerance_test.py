@@ -5,6 +5,10 @@
   resume_after_kill  A BSP job (2 workers, 2 servers) killed with SIGKILL after a checkpoint
                      and started again (with 3 servers: rows are re-hashed on restore) ends
                      with exactly the losses and test AUC of the uninterrupted job.
+  resume_expert_parallel  The same with SMES's experts spread over the 2 workers (expert-local
+                     parameters and optimizer state saved by their owners).
+  expert_replacement A checkpoint of 2 expert-parallel workers, at an epoch's end, loads onto 4:
+                     the experts are re-placed and the model evaluates to the same test AUC.
   hung_rank          A server stopped with SIGSTOP makes the job end within the health timeout
                      with a message naming that server, and only that server (also when it
                      runs again while the job tears down).
@@ -160,6 +164,43 @@ def resume_in_phases(tmp):
     whole = [l["name"] for l in events(os.path.join(tmp, "whole"), "phase")]
     assert whole == ["backbone", "expert.0", "expert.1", "gate"], whole
     print("phases after the resume:", after)
+
+
+EP_MODEL = ("model { domain_embedding_dim: 4 smes { num_experts: 5 shared_k: 2 private_k: 1 "
+            "balance_weight: 0.05 encoder { dims: 16 } expert { dims: 16 dims: 8 } "
+            "tower { dims: 8 } placement { kind: ROUND_ROBIN } } }")
+
+
+def resume_expert_parallel(tmp):
+    lines = resume_after_kill(tmp, model=EP_MODEL)
+    assert any(l["event"] == "resume" for l in lines)
+    ckpts = glob.glob(os.path.join(tmp, "cut", "checkpoints", "*", "experts-*.bin"))
+    assert {os.path.basename(c) for c in ckpts} == {"experts-0.bin", "experts-1.bin"}, ckpts
+
+
+def expert_replacement(tmp):
+    config = write_config(tmp, epochs=2, model=EP_MODEL)
+    text = open(config).read().replace("eval_every_steps: 40", "eval_every_steps: 0")
+    open(config, "w").write(text.replace("every_steps: 20", "every_steps: 100000"))
+    # Epoch 0's length: a one-epoch run of the same data.
+    probe_config = write_config(tmp, epochs=1, model=EP_MODEL, name="probe.pbtxt")
+    probe = os.path.join(tmp, "probe")
+    run(train_command(BUILD, probe_config, probe, 2, 1))
+    steps_per_epoch = [l for l in events(probe, "final")][-1]["step"]
+    # Two workers stop right after epoch 0, whose end wrote the (best) checkpoint.
+    job = os.path.join(tmp, "job")
+    stop = ["--max_steps=%d" % steps_per_epoch]
+    run(train_command(BUILD, config, job, 2, 1) + stop)
+    two = [l for l in events(job, "final")][-1]
+    # Four workers resume from it (experts re-placed: 5 over 4) and train no further.
+    run(train_command(BUILD, config, job, 4, 1) + stop)
+    resumes = events(job, "resume")
+    assert resumes, "the 4-worker job did not resume"
+    four = [l for l in events(job, "final")][-1]
+    for key in ("mean_test_auc", "weighted_test_auc"):
+        assert abs(four[key] - two[key]) <= 1e-6, (key, four[key], two[key])
+    print(f"2 workers -> 4 workers at step {resumes[-1]['step']}: mean test AUC "
+          f"{four['mean_test_auc']:.6f} (2 workers {two['mean_test_auc']:.6f})")
 
 
 def server_pid(rank, parent):
@@ -392,6 +433,8 @@ def disk_full(tmp):
 
 if __name__ == "__main__":
     main({"resume_after_kill": resume_after_kill, "resume_in_phases": resume_in_phases,
+          "resume_expert_parallel": resume_expert_parallel,
+          "expert_replacement": expert_replacement,
           "hung_rank": hung_rank,
           "run_dir_lock": run_dir_lock, "damaged_checkpoints": damaged_checkpoints,
           "resume_false": resume_false, "huge_model": huge_model, "disk_full": disk_full,

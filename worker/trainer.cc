@@ -104,6 +104,9 @@ class TrainerImpl {
   int start_epoch_ = 0;        // where the run starts (after a resume)
   int64_t skip_batches_ = 0;   // batches of start_epoch_ already trained on
   int64_t epoch_batches_ = 0;  // batches of the current epoch trained on
+  // The current epoch's data are all trained on (and it is not its phase's last epoch): a
+  // checkpoint now resumes at the next epoch's start, on any number of workers.
+  bool epoch_complete_ = false;
   int64_t last_checkpoint_step_ = -1;
   // Seconds of the current reporting window spent evaluating and checkpointing, which the
   // window's samples/s leaves out.
@@ -260,8 +263,8 @@ Status TrainerImpl::ArchitectureStep() {
 TrainerPosition TrainerImpl::Position(int epoch) const {
   TrainerPosition p;
   p.step = step_;
-  p.epoch = epoch;
-  p.epoch_batches = epoch_batches_;
+  p.epoch = epoch_complete_ ? epoch + 1 : epoch;
+  p.epoch_batches = epoch_complete_ ? 0 : epoch_batches_;
   p.best_step = best_step_;
   p.best_val_mean_auc = best_step_ >= 0 ? best_auc_ : 0.0;
   p.evals_since_best = evals_since_best_;
@@ -555,6 +558,7 @@ StatusOr<Report> TrainerImpl::Run() {
          ++epoch) {
       RETURN_IF_ERROR(train_stream_->StartEpoch(epoch));
       epoch_batches_ = 0;
+      epoch_complete_ = false;
       if (epoch == start_epoch_ && skip_batches_ > 0) {
         RETURN_IF_ERROR(train_stream_->Skip(skip_batches_));
         epoch_batches_ = skip_batches_;
@@ -606,6 +610,7 @@ StatusOr<Report> TrainerImpl::Run() {
         have = next_ok;
       }
       RETURN_IF_ERROR(runner_->CancelPrefetch());
+      epoch_complete_ = !stop && !phase_stop && epoch + 1 < phase_end;
       // Once per epoch by default: after its last step, before its evaluation.
       if (arch_every == 0 && !stop) RETURN_IF_ERROR(ArchitectureStep());
       if ((eval_every == 0 || stop || phase_stop) && !evaluated_at_current_step) {
