@@ -83,8 +83,10 @@ def main():
     binary = os.path.join(args.build, "launch", "moerec")
     seeds = [int(s) for s in args.seeds.split(",")]
     cfg_dir = os.path.join(ROOT, "configs", "models")
+    # Every single-process config (the expert-parallel *_ep64 ones are distributed jobs).
     models = args.models.split(",") if args.models else sorted(
-        f[:-len(".pbtxt")] for f in os.listdir(cfg_dir) if f.endswith(".pbtxt"))
+        f[:-len(".pbtxt")] for f in os.listdir(cfg_dir)
+        if f.endswith(".pbtxt") and "\ncluster {" not in open(os.path.join(cfg_dir, f)).read())
     results = {}
     for m in models:
         runs = []

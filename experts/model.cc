@@ -298,7 +298,8 @@ ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) 
       // logits, probabilities, weights and their gradients, the mixtures and their gradients.
       size.activations_per_sample += k * (one.activations_per_sample + 4 * (h + width)) +
                                      8 * streams * e + 2 * streams * width;
-      AddTowers(topk ? config.topk_moe().tower() : config.smes().tower(), BY_TASK, shape, width,
+      AddTowers(topk ? config.topk_moe().tower() : config.smes().tower(),
+                topk ? config.topk_moe().tower_index() : config.smes().tower_index(), shape, width,
                 streams, &size);
       break;
     }

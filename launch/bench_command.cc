@@ -4,7 +4,9 @@
 #include <cstdio>
 
 #include "bench/mmoe_ref.h"
+#include "bench/moe_bench.h"
 #include "bench/ps_bench.h"
+#include "comm/mpi_communicator.h"
 #include "launch/commands.h"
 
 DEFINE_int32(threads, 2, "bench: compute threads");
@@ -15,7 +17,9 @@ DEFINE_int64(rows, 4000000, "bench ps: rows of the table");
 DEFINE_int32(dim, 16, "bench ps: row width");
 DEFINE_double(zipf, 1.1, "bench ps: Zipf exponent of the table-10x-cache pulls");
 DEFINE_int64(cache_mb, 0, "bench ps: row cache in MiB (0 = a tenth of the table)");
-DEFINE_int32(batch, 16384, "bench ps: keys per call");
+DEFINE_int32(batch, 16384, "bench ps: keys per call; bench moe: samples per worker (default 1024)");
+DEFINE_int32(experts, 64, "bench moe: experts");
+DEFINE_int32(top_k, 2, "bench moe: experts per sample");
 DEFINE_double(seconds, 2.0, "bench ps: seconds timed per figure");
 DEFINE_string(rocksdb, "",
               "bench ps: RocksDbConfig fields (proto/ps.proto) in text format over the defaults, "
@@ -44,7 +48,25 @@ int BenchCommand(const std::string& name) {
     options.rocksdb = FLAGS_rocksdb;
     return ReportStatus("bench ps", RunPsBenchmark(options));
   }
-  std::fprintf(stderr, "moerec bench: unknown benchmark '%s' (known: mmoe-ref, m3oe, ps)\n",
+  if (name == "moe") {
+    MoeBenchOptions options;
+    options.experts = FLAGS_experts;
+    options.top_k = FLAGS_top_k;
+    if (!gflags::GetCommandLineFlagInfoOrDie("batch").is_default) options.batch = FLAGS_batch;
+    if (!gflags::GetCommandLineFlagInfoOrDie("steps").is_default) options.steps = FLAGS_steps;
+    if (!gflags::GetCommandLineFlagInfoOrDie("threads").is_default) options.threads = FLAGS_threads;
+    // Under mpirun every rank is a worker; alone, one worker.
+    if (!MpiSession::LaunchedByMpi()) {
+      SelfCommunicator self;
+      return ReportStatus("bench moe", RunMoeBenchmark(options, &self));
+    }
+    auto session = MpiSession::Init(nullptr, nullptr);
+    if (!session.ok()) return ReportStatus("bench moe", session.status());
+    auto world = MpiCommunicator::Create(MPI_COMM_WORLD, /*owned=*/false);
+    if (!world.ok()) return ReportStatus("bench moe", world.status());
+    return ReportStatus("bench moe", RunMoeBenchmark(options, world->get()));
+  }
+  std::fprintf(stderr, "moerec bench: unknown benchmark '%s' (known: mmoe-ref, m3oe, ps, moe)\n",
                name.c_str());
   return 2;
 }

@@ -24,6 +24,8 @@ const char kUsage[] =
     "        the reference MMoE training benchmark, side by side with PyTorch\n"
     "  bench m3oe [--threads=N] [--steps=N]\n"
     "        M3oE on the same inputs and optimizers, side by side with PyTorch\n"
+    "  bench moe [--experts=E] [--top_k=K] [--batch=B] [--steps=N]\n"
+    "        expert-parallel vs replicated top-k MoE steps (run under mpirun on W ranks)\n"
     "  bench ps [--rows=N] [--dim=D] [--zipf=S] [--cache_mb=M]\n"
     "        parameter-server storage: hot/cold pull and push keys/s against raw RocksDB\n"
     "        MultiGet and an in-memory hash-map gather\n"
@@ -47,7 +49,7 @@ int main(int argc, char** argv) {
   int skip = 1;
   if (command == "bench") {
     if (argc < 3 || argv[2][0] == '-') {
-      std::fprintf(stderr, "moerec bench: name a benchmark (mmoe-ref, m3oe, ps)\n");
+      std::fprintf(stderr, "moerec bench: name a benchmark (mmoe-ref, m3oe, ps, moe)\n");
       return 2;
     }
     bench_name = argv[2];

@@ -1,11 +1,28 @@
 #include "experts/parallel/expert_dispatch.h"
 
+#include <chrono>
 #include <cstring>
 #include <string>
 
 #include "glog/logging.h"
 
 namespace moerec {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Adds the seconds from its construction to *total when it goes out of scope.
+class ScopedSeconds {
+ public:
+  explicit ScopedSeconds(double* total) : total_(total), start_(Clock::now()) {}
+  ~ScopedSeconds() { *total_ += std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+ private:
+  double* total_;
+  Clock::time_point start_;
+};
+
+}  // namespace
 
 ExpertDispatch::ExpertDispatch(Communicator* workers, const ExpertPlacement& placement)
     : workers_(workers),
@@ -21,6 +38,7 @@ ExpertDispatch::ExpertDispatch(Communicator* workers, const ExpertPlacement& pla
 
 Status ExpertDispatch::Plan(const std::vector<int64_t>& expert_begin,
                             const std::vector<int32_t>& rows) {
+  ScopedSeconds timer(&dispatch_seconds_);
   const int experts = placement_.num_experts();
   CHECK_EQ(static_cast<int>(expert_begin.size()), experts + 1);
   CHECK_EQ(expert_begin.back(), static_cast<int64_t>(rows.size()));
@@ -104,6 +122,7 @@ Status ExpertDispatch::Exchange(const std::vector<float>& send,
 
 template <typename RowFn>
 Status ExpertDispatch::ToOwners(int64_t width, const RowFn& source, Tensor* out) {
+  ScopedSeconds timer(&dispatch_seconds_);
   const int64_t n = static_cast<int64_t>(send_order_.size());
   send_.resize(n * width);
   for (int64_t p = 0; p < n; ++p) {
@@ -121,6 +140,7 @@ Status ExpertDispatch::ToOwners(int64_t width, const RowFn& source, Tensor* out)
 
 template <typename SinkFn>
 Status ExpertDispatch::ToHomes(ConstMatView local, const SinkFn& sink) {
+  ScopedSeconds timer(&combine_seconds_);
   CHECK_EQ(local.rows, num_local_rows());
   const int64_t width = local.cols;
   send_.resize(local.rows * width);

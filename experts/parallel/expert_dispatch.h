@@ -59,11 +59,20 @@ class ExpertDispatch {
   const std::vector<int64_t>& local_begin() const { return local_begin_; }
   int64_t num_local_rows() const { return local_begin_.back(); }
   int64_t num_assignments() const { return static_cast<int64_t>(rows_.size()); }
+  // Assignments of the last Plan whose expert lives on another worker.
+  int64_t rows_to_others() const { return num_assignments() - send_rows_[me_]; }
   const ExpertPlacement& placement() const { return placement_; }
 
   int64_t bytes_to_others() const { return bytes_to_others_; }
   int64_t count_bytes() const { return count_bytes_; }
-  void ClearBytes() { bytes_to_others_ = count_bytes_ = 0; }
+  // Wall seconds in the moves towards the owners (Plan, Dispatch, DispatchGrad) and back
+  // (Combine, CombineGrad), exchanges and packing included.
+  double dispatch_seconds() const { return dispatch_seconds_; }
+  double combine_seconds() const { return combine_seconds_; }
+  void ClearCounters() {
+    bytes_to_others_ = count_bytes_ = 0;
+    dispatch_seconds_ = combine_seconds_ = 0.0;
+  }
 
  private:
   // Home -> owners: row p of the send buffer is source(send_order_[p]); owner side packs the
@@ -92,6 +101,8 @@ class ExpertDispatch {
   std::vector<float> send_, recv_;
   int64_t bytes_to_others_ = 0;
   int64_t count_bytes_ = 0;
+  double dispatch_seconds_ = 0.0;
+  double combine_seconds_ = 0.0;
 };
 
 }  // namespace moerec

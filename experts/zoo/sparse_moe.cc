@@ -1,6 +1,7 @@
 #include "experts/zoo/sparse_moe.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 
@@ -15,6 +16,11 @@ namespace moerec {
 namespace {
 
 constexpr int kMaxExperts = 4096;
+
+using Clock = std::chrono::steady_clock;
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
 
 // The k largest of v[0..n) not excluded, largest first; ties go to the lower index.
 void TopK(const float* v, int n, int k, const uint8_t* exclude, std::vector<int>* out) {
@@ -77,6 +83,7 @@ Status SparseMoeModel::Validate(const ModelConfig& config, const ModelShape& sha
       }
       RETURN_IF_ERROR(ValidateExpertMlp(c.expert(), "model.topk_moe.expert"));
       RETURN_IF_ERROR(ValidateMlpConfig(c.tower(), "model.topk_moe.tower", true));
+      RETURN_IF_ERROR(ValidateHeadIndex(c.tower_index(), "model.topk_moe.tower_index"));
       if (!(c.balance_weight() >= 0.0f) || !(c.z_loss_weight() >= 0.0f) ||
           !(c.router_noise() >= 0.0f) || !std::isfinite(c.capacity_factor())) {
         return InvalidArgument(
@@ -94,6 +101,7 @@ Status SparseMoeModel::Validate(const ModelConfig& config, const ModelShape& sha
       RETURN_IF_ERROR(ValidateMlpConfig(c.encoder(), "model.smes.encoder", false));
       RETURN_IF_ERROR(ValidateExpertMlp(c.expert(), "model.smes.expert"));
       RETURN_IF_ERROR(ValidateMlpConfig(c.tower(), "model.smes.tower", true));
+      RETURN_IF_ERROR(ValidateHeadIndex(c.tower_index(), "model.smes.tower_index"));
       if (!(c.balance_weight() >= 0.0f)) {
         return InvalidArgument("model.smes.balance_weight must be >= 0");
       }
@@ -138,6 +146,7 @@ SparseMoeModel::SparseMoeModel(const ModelConfig& config, const ModelShape& shap
       if (c.has_encoder()) encoder = &c.encoder();
       expert = &c.expert();
       tower = &c.tower();
+      tower_index = c.tower_index();
       break;
     }
     case ModelConfig::kSmes: {
@@ -154,6 +163,7 @@ SparseMoeModel::SparseMoeModel(const ModelConfig& config, const ModelShape& shap
       encoder = &c.encoder();
       expert = &c.expert();
       tower = &c.tower();
+      tower_index = c.tower_index();
       break;
     }
     default: {
@@ -364,9 +374,11 @@ void SparseMoeModel::Forward(const ModelBatch& batch, MatView logits) {
     probs_.Resize({0, width});
     logits_r_.Resize({0, width});
   }
+  Clock::time_point t0 = Clock::now();
   Route(B);
   CapacityDrop(B);
   GlobalStatistics(B, batch.training);
+  route_seconds_ += Seconds(t0);
   // Assignments by expert.
   expert_begin_.assign(E + 1, 0);
   slot_.assign(B * E, -1);
@@ -387,7 +399,9 @@ void SparseMoeModel::Forward(const ModelBatch& batch, MatView logits) {
   }
   CheckDispatch(dispatch_->Plan(expert_begin_, rows_));
   CheckDispatch(dispatch_->Dispatch(h_, &local_in_));
+  t0 = Clock::now();
   local_out_ = bank_.Forward(local_in_.view(), dispatch_->local_begin());
+  expert_seconds_ += Seconds(t0);
   CheckDispatch(dispatch_->Combine(local_out_, &y_));
   if (B == 0) return;
   const int64_t O = bank_.output_dim();
@@ -452,8 +466,11 @@ void SparseMoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, Mat
     });
   }
   CheckDispatch(dispatch_->DispatchGrad(dy_.view(), &dlocal_out_));
+  Clock::time_point t0 = Clock::now();
   bank_.Backward(dlocal_out_.view(), &dlocal_in_);
+  expert_seconds_ += Seconds(t0);
   dh_.Resize({B, H});
+  t0 = Clock::now();
   if (B > 0) {
     // Gate weights -> probabilities (through the renormalisation), plus the balance term.
     dprobs_.Resize({B, static_cast<int64_t>(S) * E});
@@ -509,6 +526,7 @@ void SparseMoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, Mat
     Gemm(true, false, 1.0f, h_, dz, 1.0f, router_->grad.view());
     Gemm(false, true, 1.0f, dz, router_->value.view(), 0.0f, dh_.view());
   }
+  route_seconds_ += Seconds(t0);
   CheckDispatch(dispatch_->CombineGrad(dlocal_in_.view(), dh_.view()));
   if (B == 0) return;
   const MatView dx = input_.GradBuffer(B, dfeatures);

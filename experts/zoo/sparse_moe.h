@@ -57,6 +57,15 @@ class SparseMoeModel : public Model {
   bool Collective(bool training) const override;
 
   const ExpertDispatch& dispatch() const { return *dispatch_; }
+  // Wall seconds since ClearCounters() in the router and selection (forward and backward,
+  // the balance statistics' all-reduce included) and in the local experts' grouped GEMMs;
+  // dispatch() has the seconds of the moves.
+  double route_seconds() const { return route_seconds_; }
+  double expert_seconds() const { return expert_seconds_; }
+  void ClearCounters() {
+    route_seconds_ = expert_seconds_ = 0.0;
+    dispatch_->ClearCounters();
+  }
 
  private:
   // Fills weights_ (B, S*E), chosen_ and active_ from probs_; counts the statistics.
@@ -106,6 +115,8 @@ class SparseMoeModel : public Model {
   // Global statistics of the last training Forward: counts c_e, mass P_e, rows N, z-sum.
   std::vector<double> stats_;
   double aux_loss_ = 0.0;
+  double route_seconds_ = 0.0;
+  double expert_seconds_ = 0.0;
   int64_t dropped_ = 0;
   std::vector<double> task_share_;  // (S*E) selections per (stream, expert), local
 };

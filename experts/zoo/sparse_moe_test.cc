@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "experts/layers/heads.h"
 #include "experts/test_util.h"
 
 namespace moerec {
@@ -121,7 +122,10 @@ double Reference(const Model& model, const ModelConfig& c, const RandomBatch& b,
     const double w = renorm ? probs[s][e] / z : probs[s][e];
     for (size_t j = 0; j < mix.size(); ++j) mix[j] += w * y[j];
   }
-  return TowerRef(p, "towers." + std::to_string(t), kTower, mix, 0);
+  const HeadIndex heads =
+      topk ? c.topk_moe().tower_index() : (smes ? c.smes().tower_index() : c.mmoe().tower_index());
+  const int head = HeadFor(heads, kShape.num_tasks, b.domain[i], t);
+  return TowerRef(p, "towers." + std::to_string(head), kTower, mix, heads == BY_DOMAIN ? t : 0);
 }
 
 TEST(SparseMoeTest, TopkMatchesPerSampleReference) {
@@ -140,7 +144,12 @@ TEST(SparseMoeTest, TopkMatchesPerSampleReference) {
 }
 
 TEST(SparseMoeTest, SmesAndDenseMatchPerSampleReference) {
-  for (const ModelConfig& c : {Smes(6, 2, 1), Smes(5, 1, 2), Smes(4, 3, 0), DenseMmoe(3)}) {
+  ModelConfig heads = Smes(5, 1, 1);
+  heads.mutable_smes()->set_tower_index(BY_DOMAIN_TASK);
+  ModelConfig by_domain = Topk(4, 2);
+  by_domain.mutable_topk_moe()->set_tower_index(BY_DOMAIN);
+  for (const ModelConfig& c :
+       {Smes(6, 2, 1), Smes(5, 1, 2), Smes(4, 3, 0), DenseMmoe(3), heads, by_domain}) {
     auto model = Make(c);
     RandomBatch b(kShape, {3, 4, 2}, 5);
     testing::ExpectMatchesReference(
@@ -157,9 +166,14 @@ TEST(SparseMoeTest, GradientsIncludingBalanceAndZLoss) {
   plain.mutable_topk_moe()->set_normalize_top_k(false);
   ModelConfig smes = Smes(6, 2, 1);
   smes.mutable_smes()->set_balance_weight(0.5f);
-  for (const ModelConfig& c : {topk, plain, smes, DenseMmoe(3)}) {
+  ModelConfig heads = Smes(5, 1, 1);
+  heads.mutable_smes()->set_tower_index(BY_DOMAIN);
+  for (const ModelConfig& c : {topk, plain, smes, heads, DenseMmoe(3)}) {
     auto model = Make(c);
-    RandomBatch b(kShape, {4, 1, 5}, 7);
+    RandomBatch b(kShape,
+                  c.smes().tower_index() == BY_DOMAIN ? std::vector<int64_t>{8, 8, 8}
+                                                      : std::vector<int64_t>{4, 1, 5},
+                  7);
     b.batch.seed = 9;
     testing::ExpectModelGradients(model.get(), &b);
     if (!c.has_mmoe()) {
