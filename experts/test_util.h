@@ -28,6 +28,17 @@ inline void FillNormal(Tensor* t, Rng* rng, float scale = 1.0f) {
   for (int64_t i = 0; i < t->size(); ++i) (*t)[i] = static_cast<float>(rng->Normal()) * scale;
 }
 
+// Adds N(0, scale^2) to every parameter value (buffers untouched), so that parts that start
+// at a constant (per-domain scales, zero adapters) matter.
+inline void PerturbParameters(ParameterSet* params, uint64_t seed, float scale = 0.3f) {
+  Rng rng(seed);
+  for (const auto& p : params->params()) {
+    if (p->is_buffer) continue;
+    for (int64_t i = 0; i < p->value.size(); ++i)
+      p->value[i] += scale * static_cast<float>(rng.Normal());
+  }
+}
+
 // sum(r * y) in double.
 inline double Dot(ConstMatView y, const Tensor& r) {
   double s = 0.0;

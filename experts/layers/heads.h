@@ -11,9 +11,11 @@
 #ifndef MOEREC_EXPERTS_LAYERS_HEADS_H_
 #define MOEREC_EXPERTS_LAYERS_HEADS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "core/tensor.h"
 #include "proto/config.pb.h"
 
 namespace moerec {
@@ -37,6 +39,13 @@ struct RowRange {
 inline RowRange DomainRows(const std::vector<int64_t>& domain_begin, int d) {
   if (d < 0) return RowRange{0, domain_begin.back()};
   return RowRange{domain_begin[d], domain_begin[d + 1]};
+}
+
+// The first `rows` rows of `t`, resized to (max(rows, 1), cols): an activation buffer that is
+// valid for an empty batch too.
+inline MatView RowBuffer(Tensor* t, int64_t rows, int64_t cols) {
+  t->Resize({std::max<int64_t>(rows, 1), cols});
+  return t->view().Rows(0, rows);
 }
 
 // CHECKs that domain_begin has D + 1 non-decreasing entries from 0 to rows.

@@ -9,12 +9,6 @@
 #include "experts/layers/init.h"
 
 namespace moerec {
-namespace {
-
-constexpr float kNormEps = 1e-5f;
-
-}  // namespace
-
 StarMlp::StarMlp(const MlpConfig& config, int64_t input_dim, int num_domains,
                  const std::string& name, ParameterSet* params, uint64_t seed)
     : input_dim_(input_dim), num_domains_(num_domains), relu_(config.activation() == ACT_RELU) {
@@ -117,49 +111,65 @@ void StarMlp::Backward(ConstMatView x, const std::vector<int64_t>& domain_begin,
   }
 }
 
-PartitionedNorm::PartitionedNorm(int64_t channels, int num_domains, float momentum,
-                                 const std::string& name, ParameterSet* params)
-    : channels_(channels), num_domains_(num_domains), momentum_(momentum) {
-  gamma_ = params->AddConstant(name + ".gamma", {channels}, 1.0f);
+PartitionedNorm::PartitionedNorm(int64_t channels, int num_domains,
+                                 const PartitionedNormOptions& options, const std::string& name,
+                                 ParameterSet* params)
+    : channels_(channels), num_domains_(num_domains), options_(options) {
+  CHECK(options.momentum > 0.0f && options.momentum <= 1.0f) << options.momentum;
+  CHECK_GT(options.eps, 0.0f);
+  if (options.shared_affine) gamma_ = params->AddConstant(name + ".gamma", {channels}, 1.0f);
   domain_gamma_ = params->AddConstant(name + ".domain_gamma", {num_domains, channels}, 1.0f);
-  beta_ = params->Add(name + ".beta", {channels});
+  if (options.shared_affine) beta_ = params->Add(name + ".beta", {channels});
   domain_beta_ = params->Add(name + ".domain_beta", {num_domains, channels});
   running_mean_ = params->AddBuffer(name + ".running_mean", {num_domains, channels}, 0.0f);
   running_var_ = params->AddBuffer(name + ".running_var", {num_domains, channels}, 1.0f);
 }
 
+const float* PartitionedNorm::Scale(const PartitionedNormCache& cache) const {
+  return options_.shared_affine ? cache.gamma.data() : domain_gamma_->value.data();
+}
+
 ConstMatView PartitionedNorm::Forward(ConstMatView x, const int32_t* domain, bool training,
                                       PartitionedNormCache* cache) const {
   CHECK_EQ(x.cols, channels_);
-  cache->gamma.Resize({num_domains_, channels_});
-  cache->beta.Resize({num_domains_, channels_});
-  for (int d = 0; d < num_domains_; ++d) {
-    ProductForward(gamma_->value.data(), domain_gamma_->value.data() + d * channels_, channels_,
-                   cache->gamma.data() + d * channels_);
-    for (int64_t c = 0; c < channels_; ++c) {
-      cache->beta.at(d, c) = beta_->value[c] + domain_beta_->value.at(d, c);
+  const float* beta = domain_beta_->value.data();
+  if (options_.shared_affine) {
+    cache->gamma.Resize({num_domains_, channels_});
+    cache->beta.Resize({num_domains_, channels_});
+    for (int d = 0; d < num_domains_; ++d) {
+      ProductForward(gamma_->value.data(), domain_gamma_->value.data() + d * channels_, channels_,
+                     cache->gamma.data() + d * channels_);
+      for (int64_t c = 0; c < channels_; ++c) {
+        cache->beta.at(d, c) = beta_->value[c] + domain_beta_->value.at(d, c);
+      }
     }
+    beta = cache->beta.data();
   }
   cache->y.Resize({std::max<int64_t>(x.rows, 1), channels_});
   const MatView y = cache->y.view().Rows(0, x.rows);
-  GroupBatchNormForward(x, domain, num_domains_, cache->gamma.data(), cache->beta.data(), kNormEps,
-                        momentum_, training, running_mean_->value.data(),
+  GroupBatchNormForward(x, domain, num_domains_, Scale(*cache), beta, options_.eps,
+                        options_.momentum, training, running_mean_->value.data(),
                         running_var_->value.data(), y, &cache->norm);
   return y;
 }
 
 void PartitionedNorm::Backward(ConstMatView x, const int32_t* domain, ConstMatView dy, MatView dx,
                                PartitionedNormCache* cache) const {
-  cache->dgamma.Resize({num_domains_, channels_});
-  cache->dbeta.Resize({num_domains_, channels_});
-  cache->dgamma.Fill(0.0f);
-  cache->dbeta.Fill(0.0f);
   MatView out = dx;
   if (dx.data == nullptr) {
     cache->dx.Resize({std::max<int64_t>(x.rows, 1), channels_});
     out = cache->dx.view().Rows(0, x.rows);
   }
-  GroupBatchNormBackward(x, domain, cache->gamma.data(), cache->norm, dy, out, cache->dgamma.data(),
+  if (!options_.shared_affine) {
+    GroupBatchNormBackward(x, domain, Scale(*cache), cache->norm, dy, out,
+                           domain_gamma_->grad.data(), domain_beta_->grad.data());
+    return;
+  }
+  cache->dgamma.Resize({num_domains_, channels_});
+  cache->dbeta.Resize({num_domains_, channels_});
+  cache->dgamma.Fill(0.0f);
+  cache->dbeta.Fill(0.0f);
+  GroupBatchNormBackward(x, domain, Scale(*cache), cache->norm, dy, out, cache->dgamma.data(),
                          cache->dbeta.data());
   for (int d = 0; d < num_domains_; ++d) {
     ProductBackward(gamma_->value.data(), domain_gamma_->value.data() + d * channels_,

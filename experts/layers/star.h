@@ -17,7 +17,9 @@
 // ones (momentum as PyTorch); inference uses each domain's running statistics (MODELS.md's
 // choice). Parameters "<name>.gamma" (C), "<name>.domain_gamma" (D, C) at 1, "<name>.beta",
 // "<name>.domain_beta" at 0; buffers "<name>.running_mean" (D, C) at 0 and
-// "<name>.running_var" (D, C) at 1, so that checkpoints carry them. eps 1e-5.
+// "<name>.running_var" (D, C) at 1, so that checkpoints carry them. Without the shared part
+// (shared_affine = false: no "<name>.gamma", "<name>.beta") the scale and shift are gamma_d and
+// beta_d alone: DSMOE's domain-specific batch norm (DSBN, experts/layers/sap_mmoe.h).
 //
 // Gradient rule: parameter gradients accumulate; dx is written, or added to with dx_beta = 1
 // (StarMlp). Activations live in the caller's cache structs. Thread-safety: none.
@@ -79,19 +81,25 @@ class StarMlp {
 
 struct PartitionedNormCache {
   Tensor y;       // (B, C)
-  Tensor gamma;   // (D, C) effective scale and shift of the last Forward
+  Tensor gamma;   // (D, C) effective scale and shift of the last Forward (shared_affine only)
   Tensor beta;    // (D, C)
-  Tensor dgamma;  // (D, C)
+  Tensor dgamma;  // (D, C) (shared_affine only)
   Tensor dbeta;   // (D, C)
   Tensor dx;      // (B, C) the input gradient when the caller needs none (the kernel writes it)
   GroupBatchNormCache norm;
 };
 
+struct PartitionedNormOptions {
+  float momentum = 0.1f;      // running-statistics momentum, in (0, 1]
+  float eps = 1e-5f;          // added to the variance, > 0
+  bool shared_affine = true;  // gamma_shared · gamma_d, beta_shared + beta_d; false: the _d alone
+};
+
 class PartitionedNorm {
  public:
   PartitionedNorm() = default;
-  PartitionedNorm(int64_t channels, int num_domains, float momentum, const std::string& name,
-                  ParameterSet* params);
+  PartitionedNorm(int64_t channels, int num_domains, const PartitionedNormOptions& options,
+                  const std::string& name, ParameterSet* params);
 
   // domain: (B) the rows' domains. Returns y (B, C), a view into `cache`.
   ConstMatView Forward(ConstMatView x, const int32_t* domain, bool training,
@@ -101,10 +109,13 @@ class PartitionedNorm {
                 PartitionedNormCache* cache) const;
 
  private:
+  // The (D, C) scale of the last Forward: the cache's product, or "<name>.domain_gamma".
+  const float* Scale(const PartitionedNormCache& cache) const;
+
   int64_t channels_ = 0;
   int num_domains_ = 1;
-  float momentum_ = 0.1f;
-  Parameter* gamma_ = nullptr;
+  PartitionedNormOptions options_;
+  Parameter* gamma_ = nullptr;  // null without shared_affine, as beta_
   Parameter* domain_gamma_ = nullptr;
   Parameter* beta_ = nullptr;
   Parameter* domain_beta_ = nullptr;

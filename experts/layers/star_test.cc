@@ -13,16 +13,6 @@ namespace {
 const std::vector<int64_t> kBegin = {0, 3, 3, 7};
 const std::vector<int32_t> kDomain = {0, 0, 0, 2, 2, 2, 2};
 
-// Every parameter moved off its initial value, so that the per-domain parts matter.
-void Perturb(ParameterSet* params, uint64_t seed) {
-  Rng rng(seed);
-  for (const auto& p : params->params()) {
-    if (p->is_buffer) continue;
-    for (int64_t i = 0; i < p->value.size(); ++i)
-      p->value[i] += 0.3f * static_cast<float>(rng.Normal());
-  }
-}
-
 TEST(StarMlpTest, MatchesTheFormulaPerDomain) {
   for (const Activation act : {ACT_RELU, ACT_NONE}) {
     ParameterSet params;
@@ -30,7 +20,7 @@ TEST(StarMlpTest, MatchesTheFormulaPerDomain) {
     c.add_dims(4);
     c.set_activation(act);
     StarMlp star(c, 3, 3, "star", &params, 1);
-    Perturb(&params, 2);
+    testing::PerturbParameters(&params, 2);
     Rng rng(3);
     Tensor x({7, 3});
     testing::FillNormal(&x, &rng);
@@ -60,7 +50,7 @@ TEST(StarMlpTest, Gradients) {
     c.add_dims(3);
     c.set_activation(act);
     StarMlp star(c, 4, 3, "star", &params, 1);
-    Perturb(&params, 4);
+    testing::PerturbParameters(&params, 4);
     Rng rng(5);
     Tensor x({7, 4}), r({7, 3}), dx({7, 4});
     testing::FillNormal(&x, &rng);
@@ -85,8 +75,10 @@ TEST(StarMlpTest, Gradients) {
 
 TEST(PartitionedNormTest, TrainingUsesEachDomainsBatchStatisticsEvalTheRunningOnes) {
   ParameterSet params;
-  PartitionedNorm norm(2, 3, 0.5f, "pn", &params);
-  Perturb(&params, 8);
+  PartitionedNormOptions options;
+  options.momentum = 0.5f;
+  PartitionedNorm norm(2, 3, options, "pn", &params);
+  testing::PerturbParameters(&params, 8);
   Rng rng(9);
   Tensor x({7, 2});
   testing::FillNormal(&x, &rng);
@@ -131,8 +123,8 @@ TEST(PartitionedNormTest, TrainingUsesEachDomainsBatchStatisticsEvalTheRunningOn
 TEST(PartitionedNormTest, Gradients) {
   for (const bool training : {true, false}) {
     ParameterSet params;
-    PartitionedNorm norm(3, 3, 0.1f, "pn", &params);
-    Perturb(&params, 10);
+    PartitionedNorm norm(3, 3, PartitionedNormOptions(), "pn", &params);
+    testing::PerturbParameters(&params, 10);
     Rng rng(11);
     Tensor x({7, 3}), r({7, 3}), dx({7, 3});
     testing::FillNormal(&x, &rng);

@@ -47,8 +47,11 @@ StarModel::StarModel(const ModelConfig& config, const ModelShape& shape, uint64_
   const int64_t f = shape.num_features;
   input_ = DomainInput(f, shape.num_domains, config.domain_embedding_dim(), "domain_embedding",
                        &params_, seed);
-  if (norm_)
-    partitioned_norm_ = PartitionedNorm(f, shape.num_domains, c.norm_momentum(), "norm", &params_);
+  if (norm_) {
+    PartitionedNormOptions norm;
+    norm.momentum = c.norm_momentum();
+    partitioned_norm_ = PartitionedNorm(f, shape.num_domains, norm, "norm", &params_);
+  }
   star_ = StarMlp(c.star(), f, shape.num_domains, "star", &params_, seed);
   towers_ = Towers(c.tower(), c.tower_index(), shape.num_domains, shape.num_tasks,
                    star_.output_dim(), 1, "towers", &params_, seed);
