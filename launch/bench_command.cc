@@ -54,6 +54,7 @@ int BenchCommand(const std::string& name) {
     options.top_k = FLAGS_top_k;
     if (!gflags::GetCommandLineFlagInfoOrDie("batch").is_default) options.batch = FLAGS_batch;
     if (!gflags::GetCommandLineFlagInfoOrDie("steps").is_default) options.steps = FLAGS_steps;
+    if (!gflags::GetCommandLineFlagInfoOrDie("warmup").is_default) options.warmup = FLAGS_warmup;
     if (!gflags::GetCommandLineFlagInfoOrDie("threads").is_default) options.threads = FLAGS_threads;
     // Under mpirun every rank is a worker; alone, one worker.
     if (!MpiSession::LaunchedByMpi()) {

@@ -224,6 +224,7 @@ Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSe
       manifest.set_step(position.step);
       manifest.set_epoch(position.epoch);
       manifest.set_epoch_batches(position.epoch_batches);
+      manifest.set_epoch_done(position.epoch_done);
       manifest.set_num_workers(workers_->size());
       manifest.set_num_servers(num_servers_);
       manifest.set_best_step(position.best_step);
@@ -355,8 +356,9 @@ Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
   RETURN_IF_ERROR(Agree(workers_, verified, "verifying the checkpoint"));
   // Expert parameters are re-placed onto any number of workers; the data position belongs to
   // a share of the data that depends on the worker count, so a different count resumes only
-  // from a checkpoint at an epoch's end.
-  if (manifest.num_workers() != workers_->size() && manifest.epoch_batches() > 0) {
+  // from a checkpoint at an epoch's end (or after a phase's last epoch).
+  if (manifest.num_workers() != workers_->size() && manifest.epoch_batches() > 0 &&
+      !manifest.epoch_done()) {
     // The data position (batches into the epoch) belongs to a share of the data that depends
     // on the worker count.
     return FailedPrecondition(dir + " was written by " + std::to_string(manifest.num_workers()) +
@@ -376,6 +378,7 @@ Status JobCheckpointer::Load(const std::string& name, ParameterSet* params,
   position->step = manifest.step();
   position->epoch = manifest.epoch();
   position->epoch_batches = manifest.epoch_batches();
+  position->epoch_done = manifest.epoch_done();
   position->best_step = manifest.best_step();
   position->best_val_mean_auc = manifest.best_val_mean_auc();
   position->evals_since_best = manifest.evals_since_best();

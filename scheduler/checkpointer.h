@@ -38,6 +38,9 @@ struct TrainerPosition {
   int64_t step = 0;           // steps completed
   int epoch = 0;              // epoch in progress
   int64_t epoch_batches = 0;  // batches of that epoch trained on
+  // The epoch's end work (architecture step, validation) is done too: written at the end of a
+  // phase's last epoch (earlier epochs' ends are written as the next epoch's start).
+  bool epoch_done = false;
   int64_t best_step = -1;
   double best_val_mean_auc = 0;
   int evals_since_best = 0;

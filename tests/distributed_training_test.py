@@ -11,13 +11,17 @@
                     checked against its replicated form in tests/expert_parallel_mpi_test.cc:
                     REPLICATED MMoE is MmoeModel, another parameter layout).
 
+  bench_moe         `moerec bench moe` on 2 and 3 ranks (8 experts: an uneven placement) prints
+                    its figures: experts 1/W per rank, dispatch bytes within 5% of the
+                    routing minimum, at most top_k active experts per sample.
+
 Usage: distributed_training_test.py BUILD_DIR CASE
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mpi_job import main, metrics, run, train_command  # noqa: E402
+from mpi_job import main, metrics, moerec, run, train_command  # noqa: E402
 
 BUILD = sys.argv[1]
 
@@ -135,6 +139,24 @@ def expert_parallel(tmp):
                   f"{ref_final['mean_test_auc']:.6f}) agree")
 
 
+def bench_moe(tmp):
+    for ranks in (2, 3):
+        out = run(["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(ranks),
+                   moerec(BUILD), "bench", "moe", "--experts=8", "--top_k=2", "--batch=256",
+                   "--steps=3"])
+        fig = dict(l.split("=", 1) for l in out.splitlines() if "=" in l and " " not in l)
+        fig = {k: float(v) for k, v in fig.items()}
+        assert fig["workers"] == ranks, fig
+        # The largest rank holds ceil(8 / W) of the 8 experts.
+        assert abs(fig["expert_bytes_per_rank_ratio"] - (-(-8 // ranks)) / 8) < 1e-9, fig
+        assert 1.0 <= fig["dispatch_bytes_ratio"] <= 1.05, fig
+        assert 0 < fig["active_experts_per_sample"] <= 2, fig
+        assert fig["ep_step_ms"] > 0 and fig["replicated_step_ms"] > 0, fig
+        print(f"{ranks} ranks: expert bytes ratio {fig['expert_bytes_per_rank_ratio']}, "
+              f"dispatch bytes ratio {fig['dispatch_bytes_ratio']}, "
+              f"ep/replicated step {fig['ep_step_time_ratio']:.2f}")
+
+
 if __name__ == "__main__":
     main({"bsp_equivalence": bsp_equivalence, "async_modes": async_modes,
-          "expert_parallel": expert_parallel}, "moerec-dist-")
+          "expert_parallel": expert_parallel, "bench_moe": bench_moe}, "moerec-dist-")

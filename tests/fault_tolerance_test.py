@@ -9,6 +9,9 @@
                      parameters and optimizer state saved by their owners).
   expert_replacement A checkpoint of 2 expert-parallel workers, at an epoch's end, loads onto 4:
                      the experts are re-placed and the model evaluates to the same test AUC.
+  resume_at_phase_end  M3oE (AutoML steps once per epoch) resumed from the checkpoint its last
+                     epoch's validation wrote: the epoch's end work (architecture step,
+                     validation) is not done again, and the test AUC is the uninterrupted run's.
   hung_rank          A server stopped with SIGSTOP makes the job end within the health timeout
                      with a message naming that server, and only that server (also when it
                      runs again while the job tears down).
@@ -201,6 +204,28 @@ def expert_replacement(tmp):
         assert abs(four[key] - two[key]) <= 1e-6, (key, four[key], two[key])
     print(f"2 workers -> 4 workers at step {resumes[-1]['step']}: mean test AUC "
           f"{four['mean_test_auc']:.6f} (2 workers {two['mean_test_auc']:.6f})")
+
+
+def resume_at_phase_end(tmp):
+    model = ("model { domain_embedding_dim: 4 m3oe { star_dim: 16 representation { dims: 16 } "
+             "num_shared_experts: 2 expert { dims: 8 } tower { dims: 4 } } }")
+    config = write_config(tmp, epochs=1, model=model)
+    text = open(config).read().replace("eval_every_steps: 40", "eval_every_steps: 0")
+    open(config, "w").write(text.replace("every_steps: 20", "every_steps: 100000"))
+    job = os.path.join(tmp, "job")
+    run(train_command(BUILD, config, job, 2, 1))
+    first = [l for l in events(job, "final")][-1]
+    evals = len(events(job, "eval"))
+    # The only checkpoint is the one the epoch's validation wrote; start the job again.
+    run(train_command(BUILD, config, job, 2, 1))
+    resumes = events(job, "resume")
+    assert resumes, "the second run did not resume"
+    assert len(events(job, "eval")) == evals, "the epoch's validation ran again"
+    again = [l for l in events(job, "final")][-1]
+    for key in ("mean_test_auc", "weighted_test_auc", "step"):
+        assert again[key] == first[key], (key, again[key], first[key])
+    print(f"resumed at step {resumes[-1]['step']}: no second validation, the same test AUC "
+          f"{again['mean_test_auc']:.6f}")
 
 
 def server_pid(rank, parent):
@@ -434,7 +459,7 @@ def disk_full(tmp):
 if __name__ == "__main__":
     main({"resume_after_kill": resume_after_kill, "resume_in_phases": resume_in_phases,
           "resume_expert_parallel": resume_expert_parallel,
-          "expert_replacement": expert_replacement,
+          "expert_replacement": expert_replacement, "resume_at_phase_end": resume_at_phase_end,
           "hung_rank": hung_rank,
           "run_dir_lock": run_dir_lock, "damaged_checkpoints": damaged_checkpoints,
           "resume_false": resume_false, "huge_model": huge_model, "disk_full": disk_full,

@@ -104,9 +104,13 @@ class TrainerImpl {
   int start_epoch_ = 0;        // where the run starts (after a resume)
   int64_t skip_batches_ = 0;   // batches of start_epoch_ already trained on
   int64_t epoch_batches_ = 0;  // batches of the current epoch trained on
-  // The current epoch's data are all trained on (and it is not its phase's last epoch): a
-  // checkpoint now resumes at the next epoch's start, on any number of workers.
+  // The current epoch's data are all trained on: a checkpoint now resumes at the next epoch's
+  // start (on any number of workers), or, after its phase's last epoch, records that the
+  // epoch's end work is done.
   bool epoch_complete_ = false;
+  bool epoch_is_phase_end_ = false;
+  // The resume's checkpoint was written after its epoch's end work: not done again.
+  bool resumed_epoch_done_ = false;
   int64_t last_checkpoint_step_ = -1;
   // Seconds of the current reporting window spent evaluating and checkpointing, which the
   // window's samples/s leaves out.
@@ -216,6 +220,7 @@ Status TrainerImpl::MaybeResume() {
   step_ = position.step;
   start_epoch_ = position.epoch;
   skip_batches_ = position.epoch_batches;
+  resumed_epoch_done_ = position.epoch_done;
   best_step_ = position.best_step;
   best_auc_ = position.best_step >= 0 ? position.best_val_mean_auc
                                       : -std::numeric_limits<double>::infinity();
@@ -246,7 +251,8 @@ Status TrainerImpl::NextArchitectureBatch(Batch* out) {
     if (more) return Status::OK();
     RETURN_IF_ERROR(arch_stream_->StartEpoch(++arch_epoch_));
   }
-  *out = Batch();
+  const ShardHeader& h = arch_stream_->reader().header();
+  out->Reset(h.num_tasks(), h.num_slots(), h.num_dense());
   return Status::OK();
 }
 
@@ -263,8 +269,10 @@ Status TrainerImpl::ArchitectureStep() {
 TrainerPosition TrainerImpl::Position(int epoch) const {
   TrainerPosition p;
   p.step = step_;
-  p.epoch = epoch_complete_ ? epoch + 1 : epoch;
-  p.epoch_batches = epoch_complete_ ? 0 : epoch_batches_;
+  const bool next = epoch_complete_ && !epoch_is_phase_end_;
+  p.epoch = next ? epoch + 1 : epoch;
+  p.epoch_batches = next ? 0 : epoch_batches_;
+  p.epoch_done = epoch_complete_ && epoch_is_phase_end_;
   p.best_step = best_step_;
   p.best_val_mean_auc = best_step_ >= 0 ? best_auc_ : 0.0;
   p.evals_since_best = evals_since_best_;
@@ -556,6 +564,12 @@ StatusOr<Report> TrainerImpl::Run() {
     bool phase_stop = false;
     for (int epoch = std::max(phase_begin, start_epoch_); epoch < phase_end && !phase_stop;
          ++epoch) {
+      if (resumed_epoch_done_ && epoch == start_epoch_) {
+        // The checkpoint was written after this epoch's end work: the phase ends here.
+        resumed_epoch_done_ = false;
+        evaluated_at_current_step = true;
+        continue;
+      }
       RETURN_IF_ERROR(train_stream_->StartEpoch(epoch));
       epoch_batches_ = 0;
       epoch_complete_ = false;
@@ -610,7 +624,8 @@ StatusOr<Report> TrainerImpl::Run() {
         have = next_ok;
       }
       RETURN_IF_ERROR(runner_->CancelPrefetch());
-      epoch_complete_ = !stop && !phase_stop && epoch + 1 < phase_end;
+      epoch_complete_ = !stop && !phase_stop;
+      epoch_is_phase_end_ = epoch + 1 == phase_end;
       // Once per epoch by default: after its last step, before its evaluation.
       if (arch_every == 0 && !stop) RETURN_IF_ERROR(ArchitectureStep());
       if ((eval_every == 0 || stop || phase_stop) && !evaluated_at_current_step) {
