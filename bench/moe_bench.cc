@@ -89,7 +89,9 @@ StatusOr<Figures> Measure(const MoeBenchOptions& o, ExpertPlacementConfig::Kind 
   }
   for (int step = 0; step < o.warmup + o.steps; ++step) {
     if (step == o.warmup) {
-      f = Figures{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, f.expert_bytes, 0};
+      const double expert_bytes = f.expert_bytes;
+      f = Figures();
+      f.expert_bytes = expert_bytes;
       moe->ClearCounters();
       RETURN_IF_ERROR(comm->Barrier());
     }

@@ -13,30 +13,25 @@ Usage: bench/smes_balance.py [--build build] [--seeds 1,2,3] [--betas 0.01,0] [-
 Prints name=value lines (smes_beta<b>_<figure>) and writes a markdown table to --out.
 """
 import argparse
-import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from zoo_bench import ROOT, train_lines  # noqa: E402
 
 
 def run(binary, beta, seed, work):
-    text = open(os.path.join(ROOT, "configs", "models", "smes.pbtxt")).read()
-    text = text.replace('"../../datasets/', '"' + os.path.join(ROOT, "datasets") + "/")
-    text, n = re.subn(r"balance_weight: [0-9.e-]+", "balance_weight: %g" % beta, text)
-    text, m = re.subn(r"(train \{[^}]*?\n  seed: )\d+", r"\g<1>%d" % seed, text)
-    if n != 1 or m != 1:
-        sys.exit("configs/models/smes.pbtxt: no balance_weight or train.seed to set")
-    cfg = os.path.join(work, "job.pbtxt")
-    open(cfg, "w").write(text)
-    run_dir = os.path.join(work, "run")
-    subprocess.run([binary, "train", "--config=" + cfg, "--run_dir=" + run_dir], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lines = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
+    def set_beta(text):
+        text, n = re.subn(r"balance_weight: [0-9.e-]+", "balance_weight: %g" % beta, text)
+        if n != 1:
+            sys.exit("configs/models/smes.pbtxt: no balance_weight to set")
+        return text
+
+    lines = train_lines(binary, os.path.join(ROOT, "configs", "models", "smes.pbtxt"), seed, work,
+                        edit=set_beta)
     final = [l for l in lines if l["event"] == "final"][-1]
     train = [l for l in lines if l["event"] == "train"]
     last_epoch = max(l["epoch"] for l in train)

@@ -29,13 +29,17 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(binary, config_path, seed, work, max_steps=0):
+def train_lines(binary, config_path, seed, work, max_steps=0, edit=None):
+    """Trains config_path with train.seed = seed (and `edit` applied to the config's text) in
+    the folder `work`; returns the metrics.jsonl lines."""
     text = open(config_path).read()
     text = text.replace('"../../datasets/', '"' + os.path.join(ROOT, "datasets") + "/")
     # train.seed only: the synthetic data keep their own seed, so every run sees the same data.
     text, n = re.subn(r"(train \{[^}]*?\n  seed: )\d+", r"\g<1>%d" % seed, text)
     if n != 1:
         sys.exit("%s: no train.seed to set" % config_path)
+    if edit is not None:
+        text = edit(text)
     cfg = os.path.join(work, "job.pbtxt")
     open(cfg, "w").write(text)
     run_dir = os.path.join(work, "run")
@@ -45,7 +49,11 @@ def run(binary, config_path, seed, work, max_steps=0):
         cmd.append("--max_steps=%d" % max_steps)
     subprocess.run(cmd, check=True,
                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lines = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
+    return [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
+
+
+def run(binary, config_path, seed, work, max_steps=0):
+    lines = train_lines(binary, config_path, seed, work, max_steps)
     final = [l for l in lines if l["event"] == "final"][-1]
     speeds = [l["samples_per_sec"] for l in lines if l["event"] == "train"][1:]
     evals = [l for l in lines if l["event"] == "eval"]

@@ -78,13 +78,7 @@ void GroupedLinearBackward(ConstMatView x, const std::vector<int64_t>& begin,
       const int64_t n = begin[g + 1] - begin[g];
       if (n == 0) continue;
       Gemm(true, false, 1.0f, x.Rows(begin[g], n), dy.Rows(begin[g], n), 1.0f, dw[g]);
-      if (!db.empty() && db[g] != nullptr) {
-        const ConstMatView d = dy.Rows(begin[g], n);
-        for (int64_t r = 0; r < n; ++r) {
-          const float* row = d.row(r);
-          for (int64_t j = 0; j < d.cols; ++j) db[g][j] += row[j];
-        }
-      }
+      if (!db.empty() && db[g] != nullptr) BiasBackward(dy.Rows(begin[g], n), db[g]);
     }
   });
   if (dx.data == nullptr) return;

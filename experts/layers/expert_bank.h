@@ -33,7 +33,6 @@ class ExpertBank {
              const std::string& name, bool expert_local, ParameterSet* params, uint64_t seed);
 
   int64_t output_dim() const { return dims_.back(); }
-  int num_local() const { return static_cast<int>(experts_.size()); }
 
   // x: (N, I); local_begin: (num_local + 1). Returns (N, O), valid until the next Forward.
   ConstMatView Forward(ConstMatView x, const std::vector<int64_t>& local_begin);

@@ -31,16 +31,4 @@ ExpertPlacement::ExpertPlacement(int num_experts, int num_workers, Kind kind)
   for (const auto& v : experts_of_) max_local_ = std::max(max_local_, static_cast<int>(v.size()));
 }
 
-std::string ExpertPlacement::Describe() const {
-  std::string out = ExpertPlacementConfig::Kind_Name(kind_) + ":";
-  for (int r = 0; r < num_ranks(); ++r) {
-    out += " worker " + std::to_string(r) + " {";
-    for (size_t i = 0; i < experts_of_[r].size(); ++i) {
-      out += (i ? "," : "") + std::to_string(experts_of_[r][i]);
-    }
-    out += "}";
-  }
-  return out;
-}
-
 }  // namespace moerec

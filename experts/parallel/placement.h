@@ -7,7 +7,6 @@
 #ifndef MOEREC_EXPERTS_PARALLEL_PLACEMENT_H_
 #define MOEREC_EXPERTS_PARALLEL_PLACEMENT_H_
 
-#include <string>
 #include <vector>
 
 #include "proto/config.pb.h"
@@ -17,7 +16,6 @@ namespace moerec {
 class ExpertPlacement {
  public:
   using Kind = ExpertPlacementConfig::Kind;
-  ExpertPlacement() : ExpertPlacement(1, 1, ExpertPlacementConfig::REPLICATED) {}
   // num_experts >= 1, num_workers >= 1 (CHECKed).
   ExpertPlacement(int num_experts, int num_workers, Kind kind);
 
@@ -31,7 +29,6 @@ class ExpertPlacement {
   // The experts of dispatch rank r, ascending.
   const std::vector<int>& experts_of(int r) const { return experts_of_[r]; }
   int max_local() const { return max_local_; }
-  std::string Describe() const;
 
  private:
   int num_experts_;

@@ -217,6 +217,7 @@ void SparseMoeModel::Route(int64_t rows) {
   chosen_.assign(rows * S * E, 0);
   active_.assign(rows * E, 0);
   norm_.assign(rows * S, 1.0f);
+  if (routing_ == Routing::TOPK) choices_.resize(rows * k_);
   const float* p = probs_.data();
   float* w = weights_.data();
   ParallelFor(rows, 64, [&](int64_t r0, int64_t r1) {
@@ -245,6 +246,7 @@ void SparseMoeModel::Route(int64_t rows) {
         uint8_t* ch = chosen_.data() + (i * S + s) * E;
         if (routing_ == Routing::TOPK) {
           TopK(ps, E, k_, nullptr, &pick);
+          std::copy(pick.begin(), pick.end(), choices_.begin() + i * k_);
         } else {
           TopK(ps, E, private_k_, in_shared.data(), &pick);
           pick.insert(pick.end(), shared.begin(), shared.end());
@@ -273,12 +275,9 @@ void SparseMoeModel::CapacityDrop(int64_t rows) {
   std::vector<int64_t> count(E, 0);
   if (!drop_by_probability_) {
     // First choices of every row before second choices (GShard), rows in order.
-    std::vector<int> pick;
-    std::vector<std::vector<int>> choices(rows);
-    for (int64_t i = 0; i < rows; ++i) TopK(p + i * E, E, k_, nullptr, &choices[i]);
     for (int j = 0; j < k_; ++j) {
       for (int64_t i = 0; i < rows; ++i) {
-        const int e = choices[i][j];
+        const int e = choices_[i * k_ + j];
         if (count[e] < capacity) {
           ++count[e];
         } else {
@@ -310,6 +309,7 @@ void SparseMoeModel::GlobalStatistics(int64_t rows, bool training) {
   const int E = num_experts_, S = streams_;
   stats_.assign(2 * E + 2, 0.0);
   task_share_.assign(static_cast<size_t>(S) * E, 0.0);
+  lse_.resize(z_loss_weight_ > 0.0f ? rows * S : 0);
   const float* p = probs_.data();
   for (int64_t i = 0; i < rows; ++i) {
     for (int s = 0; s < S; ++s) {
@@ -326,6 +326,7 @@ void SparseMoeModel::GlobalStatistics(int64_t rows, bool training) {
         double sum = 0.0;
         for (int e = 0; e < E; ++e) sum += std::exp(static_cast<double>(z[e] - m));
         const double lse = m + std::log(sum);
+        lse_[i * S + s] = lse;
         stats_[2 * E + 1] += lse * lse;
       }
     }
@@ -511,11 +512,7 @@ void SparseMoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, Mat
                     ConstMatView(dprobs_.data(), B * S, E, E), MatView{dp, B * S, E, E});
     if (batch.training && z_loss_weight_ > 0.0f && n > 0.0) {
       for (int64_t r = 0; r < B * S; ++r) {
-        const float* zr = logits_r_.data() + r * E;
-        const float m = *std::max_element(zr, zr + E);
-        double sum = 0.0;
-        for (int e = 0; e < E; ++e) sum += std::exp(static_cast<double>(zr[e] - m));
-        const double lse = m + std::log(sum);
+        const double lse = lse_[r];
         for (int e = 0; e < E; ++e) {
           dp[r * E + e] +=
               static_cast<float>(z_loss_weight_ * 2.0 * lse * probs_.data()[r * E + e] / n);

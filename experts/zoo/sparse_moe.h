@@ -105,6 +105,8 @@ class SparseMoeModel : public Model {
   std::vector<uint8_t> chosen_;  // (B, S*E) e in K_s (before capacity)
   std::vector<uint8_t> active_;  // (B, E) e runs for the row (union, after capacity)
   std::vector<float> norm_;      // (B, S) sum of p over K_s (renormalisation)
+  std::vector<int> choices_;     // (B, k) TOPK: each row's experts, most probable first
+  std::vector<double> lse_;      // (B, S) log-sum-exp of the router logits (z-loss only)
   std::vector<int32_t> slot_;    // (B, E) assignment index or -1
   std::vector<int64_t> expert_begin_;
   std::vector<int32_t> rows_;
