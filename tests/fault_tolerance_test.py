@@ -41,7 +41,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mpi_job import ENV, main, metrics, run, train_command  # noqa: E402
+from mpi_job import ENV, kill_job, main, metrics, run, train_command  # noqa: E402
 
 BUILD = sys.argv[1]
 
@@ -128,8 +128,7 @@ def resume_after_kill(tmp, model=None, kill_after=60):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the job ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_job(proc)
     killed_at = whole_checkpoints(cut)[-1]
     print("killed after", killed_at)
 
@@ -288,7 +287,7 @@ def hung_rank(tmp):
         except ProcessLookupError:
             pass
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_job(proc)
     out = "".join(lines)
     assert proc.returncode != 0, "the job did not fail"
     blamed = [l.strip() for l in lines if "stopped answering" in l and "moerec:" not in l]
@@ -322,8 +321,7 @@ def run_dir_lock(tmp):
         assert after.startswith(before) and after.count('"event":"start"') == 1, \
             "the refused jobs wrote into the run folder"
     finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
+        kill_job(first)
     # The killed holder's lock is stale: the next job takes the folder and resumes.
     rc, out = attempt(train_command(BUILD, write_config(tmp, epochs=1, name="short.pbtxt"),
                                     run_dir), timeout=300)

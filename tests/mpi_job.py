@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
+import signal
 import tempfile
+import time
 
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_mpi_yield_when_idle="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -32,6 +34,53 @@ def run(cmd, timeout=600):
         sys.stdout.write(proc.stdout[-4000:])
         raise SystemExit(f"FAILED ({proc.returncode}): {' '.join(cmd)}")
     return proc.stdout
+
+
+def _descendants(pid):
+    """pid and every process below it, read from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def kill_job(proc, timeout=60):
+    """SIGKILLs a job started with start_new_session=True: its process group and every process
+    below it (mpirun's ranks may sit in groups of their own), then waits until all are gone, so
+    that the next job on its run folder does not find the folder's lock still held."""
+    tree = _descendants(proc.pid)
+    for sig_target in tree:
+        try:
+            os.kill(sig_target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    deadline = time.time() + timeout
+    for p in tree[1:]:
+        while os.path.exists(f"/proc/{p}") and time.time() < deadline:
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        break  # a zombie holds no files; its reaper is gone with mpirun
+            except OSError:
+                break
+            time.sleep(0.02)
+    assert time.time() < deadline, f"processes of the killed job {proc.pid} outlived it"
 
 
 def metrics(run_dir):
