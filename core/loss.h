@@ -2,10 +2,15 @@
 // Dimension legend: B samples, T tasks. logits, labels, probs, dlogits: (B, T) contiguous;
 // mask: (B, T), 1 where the label is observed; weight: (B, T) per-element loss weight or null
 // (null = 1). dlogits is written (not accumulated).
+// Candidate losses (matching, distillation): Q query rows, C candidates per row; z, t, s, dz,
+// ds: (Q, C) views; every row is independent, so results are the same for any thread count.
+// Sums are accumulated in double.
 #ifndef MOEREC_CORE_LOSS_H_
 #define MOEREC_CORE_LOSS_H_
 
 #include <cstdint>
+
+#include "core/tensor.h"
 
 namespace moerec {
 
@@ -14,6 +19,28 @@ namespace moerec {
 // probs is not null, and dlogits = mask * weight * (sigmoid(logit) - label) when not null.
 double MaskedSigmoidBce(const float* logits, const float* labels, const uint8_t* mask,
                         const float* weight, int64_t n, float* probs, float* dlogits);
+
+// Softmax cross-entropy of each row's target among its valid candidates:
+//   CE_q = logsumexp_{c valid} z_qc - z_q,target(q)
+// target: (Q) in [0, C); valid: (Q, C) bytes (0 leaves a candidate out of the row's softmax,
+// as a duplicate of the target item), or null = all valid; the target itself must be valid.
+// Returns weight * sum_q CE_q; writes dz = weight * (softmax_valid(z_q) - onehot(target)), 0
+// at invalid candidates.
+double CandidateSoftmaxXent(ConstMatView z, const int64_t* target, const uint8_t* valid,
+                            float weight, MatView dz);
+
+// Distillation between two candidate distributions of the same rows:
+//   KL_q = sum_c p_qc (log p_qc - log r_qc),  p = softmax(t_q / tau), r = softmax(s_q / tau)
+// Returns weight * sum_q KL_q; writes ds = weight * (r - p) / tau (the student's gradient; the
+// teacher gets none).
+double SoftmaxKl(ConstMatView teacher, ConstMatView student, float tau, float weight,
+                 MatView dstudent);
+
+// Pointwise distillation: the Bernoulli KL of sigma(t_i / tau) against sigma(s_i / tau), over
+// n elements. Returns weight * sum_i KL_i; writes ds_i = weight * (sigma(s_i / tau) -
+// sigma(t_i / tau)) / tau.
+double SigmoidKl(const float* teacher, const float* student, int64_t n, float tau, float weight,
+                 float* dstudent);
 
 }  // namespace moerec
 

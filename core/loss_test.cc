@@ -97,5 +97,117 @@ TEST(MaskedSigmoidBceTest, NullMaskMeansAllObservedAndNullWeightMeansOne) {
   EXPECT_EQ(g1, g2);
 }
 
+// Candidate losses against long-double definitions and central differences of those.
+long double RefSoftmaxXent(const std::vector<float>& z, int64_t cols, const std::vector<int64_t>& t,
+                           const std::vector<uint8_t>& valid) {
+  long double total = 0;
+  for (size_t q = 0; q < t.size(); ++q) {
+    long double sum = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      if (valid[q * cols + c]) sum += std::exp(static_cast<long double>(z[q * cols + c]));
+    }
+    total += std::log(sum) - z[q * cols + t[q]];
+  }
+  return total;
+}
+
+TEST(CandidateSoftmaxXentTest, MatchesDefinitionAndFiniteDifferencesWithExcludedCandidates) {
+  Rng rng(3);
+  const int64_t q = 7, c = 11;
+  std::vector<float> z(q * c), dz(q * c);
+  std::vector<int64_t> t(q);
+  std::vector<uint8_t> valid(q * c, 1);
+  for (auto& v : z) v = static_cast<float>(rng.Uniform() * 8.0 - 4.0);
+  for (int64_t r = 0; r < q; ++r) {
+    t[r] = (r * 5) % c;
+    valid[r * c + (t[r] + 3) % c] = 0;  // a duplicate of the target: left out
+  }
+  const float w = 0.25f;
+  const double got = CandidateSoftmaxXent(ConstMatView(z.data(), q, c, c), t.data(), valid.data(),
+                                          w, MatView{dz.data(), q, c, c});
+  EXPECT_NEAR(got, w * static_cast<double>(RefSoftmaxXent(z, c, t, valid)), 1e-5);
+  for (int64_t k = 0; k < q * c; ++k) {
+    std::vector<float> zp = z, zm = z;
+    const float h = 1e-2f;
+    zp[k] += h;
+    zm[k] -= h;
+    const double fd = w * static_cast<double>(RefSoftmaxXent(zp, c, t, valid) -
+                                              RefSoftmaxXent(zm, c, t, valid)) /
+                      (2 * h);
+    EXPECT_NEAR(dz[k], fd, 1e-4) << k;
+    if (!valid[k]) {
+      EXPECT_EQ(dz[k], 0.0f);
+    }
+  }
+}
+
+long double RefSoftmaxKl(const std::vector<float>& t, const std::vector<float>& s, int64_t cols,
+                         long double tau) {
+  long double total = 0;
+  for (size_t q = 0; q < t.size() / cols; ++q) {
+    long double st = 0, ss = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      st += std::exp(t[q * cols + c] / tau);
+      ss += std::exp(s[q * cols + c] / tau);
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+      const long double p = std::exp(t[q * cols + c] / tau) / st;
+      const long double r = std::exp(s[q * cols + c] / tau) / ss;
+      total += p * std::log(p / r);
+    }
+  }
+  return total;
+}
+
+TEST(SoftmaxKlTest, MatchesDefinitionAndFiniteDifferences) {
+  Rng rng(4);
+  const int64_t q = 5, c = 6;
+  const float tau = 2.0f, w = 0.5f;
+  std::vector<float> t(q * c), s(q * c), ds(q * c);
+  for (auto& v : t) v = static_cast<float>(rng.Uniform() * 6.0 - 3.0);
+  for (auto& v : s) v = static_cast<float>(rng.Uniform() * 6.0 - 3.0);
+  const double got = SoftmaxKl(ConstMatView(t.data(), q, c, c), ConstMatView(s.data(), q, c, c),
+                               tau, w, MatView{ds.data(), q, c, c});
+  EXPECT_NEAR(got, w * static_cast<double>(RefSoftmaxKl(t, s, c, tau)), 1e-6);
+  EXPECT_GT(got, 0.0);
+  for (int64_t k = 0; k < q * c; ++k) {
+    std::vector<float> sp = s, sm = s;
+    const float h = 1e-2f;
+    sp[k] += h;
+    sm[k] -= h;
+    const double fd =
+        w * static_cast<double>(RefSoftmaxKl(t, sp, c, tau) - RefSoftmaxKl(t, sm, c, tau)) / (2 * h);
+    EXPECT_NEAR(ds[k], fd, 1e-4) << k;
+  }
+  // The same distributions: no divergence, no gradient.
+  EXPECT_NEAR(SoftmaxKl(ConstMatView(t.data(), q, c, c), ConstMatView(t.data(), q, c, c), tau, w,
+                        MatView{ds.data(), q, c, c}),
+              0.0, 1e-7);
+}
+
+TEST(SigmoidKlTest, MatchesDefinitionAndFiniteDifferences) {
+  const std::vector<float> t = {-3.0f, -0.5f, 0.0f, 1.5f, 4.0f, 30.0f};
+  const std::vector<float> s = {2.0f, -0.5f, 1.0f, -1.0f, 3.0f, -30.0f};
+  const float tau = 1.5f, w = 2.0f;
+  auto ref = [&](const std::vector<float>& sv) {
+    long double total = 0;
+    for (size_t i = 0; i < t.size(); ++i) {
+      const long double p = 1.0L / (1.0L + std::exp(-t[i] / static_cast<long double>(tau)));
+      const long double r = 1.0L / (1.0L + std::exp(-sv[i] / static_cast<long double>(tau)));
+      total += p * std::log(p / r) + (1 - p) * std::log((1 - p) / (1 - r));
+    }
+    return static_cast<double>(w * total);
+  };
+  std::vector<float> ds(t.size());
+  const double got = SigmoidKl(t.data(), s.data(), t.size(), tau, w, ds.data());
+  EXPECT_NEAR(got, ref(s), 1e-6 * ref(s));
+  for (size_t k = 0; k < s.size(); ++k) {
+    std::vector<float> sp = s, sm = s;
+    sp[k] += 1e-2f;
+    sm[k] -= 1e-2f;
+    EXPECT_NEAR(ds[k], (ref(sp) - ref(sm)) / 2e-2, 1e-4) << k;
+  }
+}
+
 }  // namespace
 }  // namespace moerec

@@ -1,8 +1,10 @@
 #include "core/norm.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/internal/kernel_util.h"
+#include "core/parallel.h"
 
 namespace moerec {
 
@@ -222,6 +224,40 @@ void GroupBatchNormBackward(ConstMatView x, const int32_t* group, const float* g
       const float m1 = static_cast<float>(sum_dy[off + j] * inv_n);
       const float m2 = static_cast<float>(sum_dy_xhat[off + j] * inv_n);
       d[j] = s[j] * ga[j] * (gr[j] - m1 - xhat * m2);
+    }
+  });
+}
+
+void L2NormalizeForward(ConstMatView x, float eps, MatView y, std::vector<float>* rnorm) {
+  rnorm->resize(x.rows);
+  ParallelFor(x.rows, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* xr = x.row(r);
+      double ss = 0.0;
+      for (int64_t c = 0; c < x.cols; ++c) ss += static_cast<double>(xr[c]) * xr[c];
+      const float inv = static_cast<float>(1.0 / std::max(std::sqrt(ss), static_cast<double>(eps)));
+      (*rnorm)[r] = inv;
+      float* yr = y.row(r);
+      for (int64_t c = 0; c < x.cols; ++c) yr[c] = xr[c] * inv;
+    }
+  });
+}
+
+void L2NormalizeBackward(ConstMatView y, const std::vector<float>& rnorm, float eps, ConstMatView dy,
+                         MatView dx) {
+  ParallelFor(y.rows, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* yr = y.row(r);
+      const float* g = dy.row(r);
+      float* d = dx.row(r);
+      // Below eps the forward was x / eps, a plain scaling.
+      const bool clamped = rnorm[r] >= 1.0f / eps;
+      double dot = 0.0;
+      if (!clamped) {
+        for (int64_t c = 0; c < y.cols; ++c) dot += static_cast<double>(g[c]) * yr[c];
+      }
+      const float dotf = static_cast<float>(dot);
+      for (int64_t c = 0; c < y.cols; ++c) d[c] = rnorm[r] * (g[c] - yr[c] * dotf);
     }
   });
 }

@@ -66,6 +66,13 @@ void GroupBatchNormBackward(ConstMatView x, const int32_t* group, const float* g
                             const GroupBatchNormCache& cache, ConstMatView dy, MatView dx,
                             float* dgamma, float* dbeta);
 
+// Row L2 normalisation: y_r = x_r / max(||x_r||, eps). rnorm (B) keeps 1 / max(||x_r||, eps).
+// Backward: dx_r = rnorm_r (dy_r - y_r <dy_r, y_r>) where the norm exceeds eps, else
+// rnorm_r dy_r. Parallel over rows.
+void L2NormalizeForward(ConstMatView x, float eps, MatView y, std::vector<float>* rnorm);
+void L2NormalizeBackward(ConstMatView y, const std::vector<float>& rnorm, float eps, ConstMatView dy,
+                         MatView dx);
+
 }  // namespace moerec
 
 #endif  // MOEREC_CORE_NORM_H_

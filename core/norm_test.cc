@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/internal/test_util.h"
 #include "core/parallel.h"
+#include "core/random.h"
 
 namespace moerec {
 namespace {
@@ -251,6 +253,42 @@ TEST(GroupBatchNormTest, PointerOverloadMatchesStateAndIsTheSameForAnyThreadCoun
     ASSERT_EQ(rm[i], state.running_mean[i]);
     ASSERT_EQ(rv[i], state.running_var[i]);
   }
+}
+
+TEST(L2NormalizeTest, UnitRowsAndBackwardMatchesFiniteDifferences) {
+  Rng rng(9);
+  const int64_t b = 4, c = 5;
+  std::vector<float> x(b * c), y(b * c), dy(b * c), dx(b * c);
+  for (auto& v : x) v = static_cast<float>(rng.Uniform() * 2.0 - 1.0);
+  for (auto& v : dy) v = static_cast<float>(rng.Uniform() * 2.0 - 1.0);
+  for (int64_t k = 0; k < c; ++k) x[3 * c + k] = 1e-9f;  // below eps: a plain scaling
+  const float eps = 1e-6f;
+  std::vector<float> rnorm;
+  L2NormalizeForward(ConstMatView(x.data(), b, c, c), eps, MatView{y.data(), b, c, c}, &rnorm);
+  for (int64_t r = 0; r < 3; ++r) {
+    double ss = 0;
+    for (int64_t k = 0; k < c; ++k) ss += y[r * c + k] * y[r * c + k];
+    EXPECT_NEAR(ss, 1.0, 1e-6);
+  }
+  L2NormalizeBackward(ConstMatView(y.data(), b, c, c), rnorm, eps, ConstMatView(dy.data(), b, c, c),
+                      MatView{dx.data(), b, c, c});
+  auto objective = [&](const std::vector<float>& xv) {
+    double total = 0;
+    for (int64_t r = 0; r < b; ++r) {
+      double ss = 0;
+      for (int64_t k = 0; k < c; ++k) ss += static_cast<double>(xv[r * c + k]) * xv[r * c + k];
+      const double n = std::max(std::sqrt(ss), static_cast<double>(eps));
+      for (int64_t k = 0; k < c; ++k) total += dy[r * c + k] * xv[r * c + k] / n;
+    }
+    return total;
+  };
+  for (int64_t k = 0; k < 3 * c; ++k) {
+    std::vector<float> xp = x, xm = x;
+    xp[k] += 1e-3f;
+    xm[k] -= 1e-3f;
+    EXPECT_NEAR(dx[k], (objective(xp) - objective(xm)) / 2e-3, 2e-3) << k;
+  }
+  for (int64_t k = 3 * c; k < b * c; ++k) EXPECT_FLOAT_EQ(dx[k], dy[k] / eps);
 }
 
 }  // namespace

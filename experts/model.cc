@@ -12,6 +12,7 @@
 #include "experts/zoo/shared_bottom.h"
 #include "experts/zoo/sparse_moe.h"
 #include "experts/zoo/star.h"
+#include "experts/zoo/two_tower.h"
 #include "experts/zoo/validate.h"
 
 namespace moerec {
@@ -74,6 +75,8 @@ Status ValidateModelConfig(const ModelConfig& config, const ModelShape& shape) {
       return M3oeModel::Validate(config, shape);
     case ModelConfig::kCtr:
       return CtrModel::Validate(config, shape);
+    case ModelConfig::kTwoTower:
+      return TwoTowerModel::Validate(config, shape);
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -107,6 +110,8 @@ StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const Mo
       return std::unique_ptr<Model>(new M3oeModel(config, shape, seed));
     case ModelConfig::kCtr:
       return std::unique_ptr<Model>(new CtrModel(config, shape, seed));
+    case ModelConfig::kTwoTower:
+      return std::unique_ptr<Model>(new TwoTowerModel(config, shape, seed, context));
     case ModelConfig::KIND_NOT_SET:
       break;
   }
@@ -301,6 +306,25 @@ ModelSize EstimateModelSize(const ModelConfig& config, const ModelShape& shape) 
       AddTowers(topk ? config.topk_moe().tower() : config.smes().tower(),
                 topk ? config.topk_moe().tower_index() : config.smes().tower_index(), shape, width,
                 streams, &size);
+      break;
+    }
+    case ModelConfig::kTwoTower: {
+      // Both towers as plain MLPs of their widths (a SAP adds 2R (I + O) per layer, a SAP-MMoE
+      // K experts); the candidate logits are per step, not per sample: (B, B_global) is bounded
+      // here by 64 candidates' worth per sample and row.
+      const TwoTowerConfig& c = config.two_tower();
+      for (const TowerConfig* t : {&c.user_tower(), &c.item_tower()}) {
+        if (t->has_sap_mmoe()) {
+          MlpConfig m;
+          for (const int dim : t->sap_mmoe().dims()) m.add_dims(dim);
+          m.add_dims(t->sap_mmoe().output_dim());
+          AddMlp(m, in, t->sap_mmoe().num_experts(), &size, &width);
+        } else {
+          AddMlp(t->mlp(), in, 1, &size, &width);
+        }
+      }
+      size.parameters += c.frequency_buckets() + 1;
+      size.activations_per_sample += 6 * width + 64;
       break;
     }
     case ModelConfig::KIND_NOT_SET:

@@ -40,6 +40,11 @@ struct ModelBatch {
   std::vector<int64_t> domain_begin;  // (D + 1); domain_begin[0] = 0, domain_begin[D] = B
   bool training = true;               // dropout on, batch-norm statistics from the batch
   uint64_t seed = 0;                  // dropout seed for this step; same seed, same mask
+  // Matching models (MatchingModel) in training: the labels (B, T) and their mask, and each
+  // sample's item key (the first id of MatchingModel::key_slot(), 0 when the slot is empty).
+  const float* labels = nullptr;
+  const uint8_t* label_mask = nullptr;
+  const uint64_t* keys = nullptr;
 
   int64_t domain_rows(int d) const { return domain_begin[d + 1] - domain_begin[d]; }
 };
@@ -56,6 +61,7 @@ struct ModelShape {
   int num_tasks = 1;                         // T
   std::vector<int> slot_dims = {};           // (S) in column order; empty: unknown
   std::vector<std::string> slot_names = {};  // (S) data.slots names for messages, or empty
+  std::vector<Side> slot_sides = {};         // (S) data.slots sides, or empty (all user)
   int num_dense = 0;                         // with slot_dims only
 
   int num_slots() const { return static_cast<int>(slot_dims.size()); }
@@ -75,6 +81,8 @@ struct ModelPhase {
   // The dense parameters this phase updates; every other one is frozen.
   std::function<bool(const Parameter&)> trains;
 };
+
+class MatchingModel;
 
 class Model {
  public:
@@ -108,6 +116,9 @@ class Model {
     return false;
   }
 
+  // The matching side of a two-tower model; null for ranking models.
+  virtual MatchingModel* matching() { return nullptr; }
+
   const ModelShape& shape() const { return shape_; }
   ParameterSet* params() { return &params_; }
   const ParameterSet& params() const { return params_; }
@@ -117,6 +128,33 @@ class Model {
 
   const ModelShape shape_;
   ParameterSet params_;
+};
+
+// Matching models (experts/zoo/two_tower.h): a user tower and an item tower whose inner product
+// scores a (user, item) pair. Their Forward gives each sample's own pair score as its one
+// logit, so ranking metrics still apply to labelled pairs; training goes through TrainingLoss,
+// retrieval through the towers alone.
+class MatchingModel {
+ public:
+  virtual ~MatchingModel() = default;
+
+  virtual int64_t embedding_dim() const = 0;  // d, both towers' output width
+  // The data slot whose first id is a sample's item key (ModelBatch::keys).
+  virtual int key_slot() const = 0;
+
+  // One training step's forward and loss: both towers, then the loss over the step's
+  // candidates (the batch's items, or every worker's when they are gathered), needing
+  // batch.labels, label_mask and keys. Collective over the workers whenever there are several
+  // (candidates, item counts and the global number of positives are exchanged): every worker
+  // calls it once per step, with an empty batch when it has none. Returns this worker's share
+  // of the global loss; the following Backward(batch, {}, dfeatures) ignores dlogits and
+  // back-propagates this loss.
+  virtual StatusOr<double> TrainingLoss(const ModelBatch& batch) = 0;
+
+  // Evaluation mode: the user tower's embeddings of the batch's rows (their user and context
+  // slots, dense features, scenario), and the item tower's (their item slots). out: (B, d).
+  virtual void EncodeUsers(const ModelBatch& batch, MatView out) = 0;
+  virtual void EncodeItems(const ModelBatch& batch, MatView out) = 0;
 };
 
 // What a model is built for beyond its shape: the cluster it runs in. `workers` is the workers'

@@ -53,6 +53,7 @@ ModelShape ModelShapeFromConfig(const JobConfig& config) {
   for (int s = 0; s < sparse.num_slots(); ++s) {
     shape.slot_dims.push_back(sparse.slot_dim(s));
     shape.slot_names.push_back(config.data().slots(s).name());
+    shape.slot_sides.push_back(config.data().slots(s).side());
   }
   shape.num_dense = sparse.num_dense();
   return shape;

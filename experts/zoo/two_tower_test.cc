@@ -1,0 +1,226 @@
+#include "experts/zoo/two_tower.h"
+
+#include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "experts/test_util.h"
+
+namespace moerec {
+namespace {
+
+using testing::ExpectGradientMatches;
+using testing::ExpectParameterGradients;
+using testing::GradCheckOptions;
+using testing::RandomBatch;
+
+// user_id (4) | user_group (3) | item_id (4) | item_category (3) | 1 dense; 2 scenarios.
+ModelShape MatchingShape() {
+  ModelShape s;
+  s.num_domains = 2;
+  s.num_tasks = 1;
+  s.slot_dims = {4, 3, 4, 3};
+  s.slot_names = {"user_id", "user_group", "item_id", "item_category"};
+  s.slot_sides = {SIDE_USER, SIDE_CONTEXT, SIDE_ITEM, SIDE_ITEM};
+  s.num_dense = 1;
+  s.num_features = 15;
+  return s;
+}
+
+ModelConfig Config(const std::string& text) {
+  ModelConfig c;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &c)) << text;
+  return c;
+}
+
+const char kMlp[] =
+    "two_tower { user_tower { mlp { dims: 8 dims: 5 } } item_tower { mlp { dims: 6 dims: 5 } } "
+    "temperature: 0.5 } domain_embedding_dim: 3";
+
+// A batch of 9 rows (5 and 4 per scenario) whose item keys repeat (rows 0 and 6 share item 0,
+// an accidental hit) and whose every fourth row is a negative.
+struct MatchingBatch {
+  RandomBatch rows;
+  std::vector<float> labels;
+  std::vector<uint8_t> mask;
+  std::vector<uint64_t> keys;
+  explicit MatchingBatch(uint64_t seed) : rows(MatchingShape(), {5, 4}, seed) {
+    for (int64_t i = 0; i < rows.batch.size; ++i) {
+      labels.push_back(i % 4 == 3 ? 0.0f : 1.0f);
+      mask.push_back(1);
+      keys.push_back(static_cast<uint64_t>(i % 6) * 1000 + 7);
+    }
+    rows.batch.labels = labels.data();
+    rows.batch.label_mask = mask.data();
+    rows.batch.keys = keys.data();
+    rows.batch.seed = 99;
+  }
+};
+
+std::unique_ptr<Model> Build(const ModelConfig& config, uint64_t seed = 5) {
+  auto model = CreateModel(config, MatchingShape(), seed);
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  testing::PerturbParameters((*model)->params(), seed + 1, 0.2f);
+  return std::move(*model);
+}
+
+// The item counters back at zero, so every evaluation of the loss starts from the same q.
+void ResetCounts(Model* model) {
+  for (const auto& p : model->params()->params()) {
+    if (p->name.rfind("freq.", 0) == 0) p->value.Fill(0.0f);
+  }
+}
+
+double StepLoss(Model* model, MatchingBatch* b) {
+  ResetCounts(model);
+  auto loss = model->matching()->TrainingLoss(b->rows.batch);
+  EXPECT_TRUE(loss.ok()) << loss.status().ToString();
+  return *loss;
+}
+
+// Checks every parameter gradient and dfeatures of the training loss by finite differences.
+void ExpectLossGradients(Model* model, MatchingBatch* b) {
+  const ModelShape& shape = model->shape();
+  Tensor dfeatures({b->rows.batch.size, shape.num_features});
+  dfeatures.Fill(7.0f);
+  model->params()->ZeroGrad();
+  StepLoss(model, b);
+  model->Backward(b->rows.batch, ConstMatView(), dfeatures.view());
+  auto loss = [&] { return StepLoss(model, b); };
+  ExpectParameterGradients(model->params(), loss, 21);
+  ExpectGradientMatches(b->rows.features.data(), dfeatures.data(), b->rows.features.size(), loss,
+                        "dfeatures", 22, GradCheckOptions{60});
+}
+
+TEST(TwoTowerTest, InBatchSoftmaxWithLogQMatchesADoublePrecisionReference) {
+  auto model = Build(Config(kMlp));
+  MatchingBatch b(3);
+  const int64_t n = b.rows.batch.size, d = model->matching()->embedding_dim();
+  Tensor u({n, d}), v({n, d});
+  b.rows.batch.training = false;
+  model->matching()->EncodeUsers(b.rows.batch, u.view());
+  model->matching()->EncodeItems(b.rows.batch, v.view());
+  b.rows.batch.training = true;
+  // q_j: the item's share of this step's candidates (the counters start at zero).
+  std::map<uint64_t, double> count;
+  for (uint64_t k : b.keys) count[k] += 1.0;
+  double want = 0.0, queries = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (b.labels[i] != 1.0f) continue;
+    queries += 1.0;
+    std::vector<double> z(n);
+    for (int64_t j = 0; j < n; ++j) {
+      double dot = 0.0;
+      for (int64_t c = 0; c < d; ++c) dot += static_cast<double>(u.at(i, c)) * v.at(j, c);
+      z[j] = dot / 0.5 - std::log(count[b.keys[j]] / n);
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+      if (j == i || b.keys[j] != b.keys[i]) sum += std::exp(z[j]);  // accidental hits left out
+    }
+    want += std::log(sum) - z[i];
+  }
+  want /= queries;
+  EXPECT_NEAR(StepLoss(model.get(), &b), want, 1e-5 * std::fabs(want));
+  // Without the correction the loss is a different number.
+  ModelConfig plain = Config(kMlp);
+  plain.mutable_two_tower()->set_log_q_correction(false);
+  auto uncorrected = Build(plain);
+  EXPECT_GT(std::fabs(StepLoss(uncorrected.get(), &b) - want), 1e-3);
+}
+
+TEST(TwoTowerTest, ItemCountsAccumulateOverSteps) {
+  auto model = Build(Config(kMlp));
+  MatchingBatch b(3);
+  ResetCounts(model.get());
+  ASSERT_TRUE(model->matching()->TrainingLoss(b.rows.batch).ok());
+  ASSERT_TRUE(model->matching()->TrainingLoss(b.rows.batch).ok());
+  const Parameter* total = nullptr;
+  double counted = 0.0;
+  for (const auto& p : model->params()->params()) {
+    if (p->name == "freq.total") total = p.get();
+    if (p->name == "freq.counts") {
+      for (int64_t i = 0; i < p->value.size(); ++i) counted += p->value[i];
+    }
+  }
+  ASSERT_NE(total, nullptr);
+  EXPECT_EQ(total->value[0], 2.0f * b.rows.batch.size);
+  EXPECT_EQ(counted, 2.0 * b.rows.batch.size);
+}
+
+TEST(TwoTowerTest, InBatchSoftmaxGradientsMatchFiniteDifferences) {
+  auto model = Build(Config(kMlp));
+  MatchingBatch b(4);
+  ExpectLossGradients(model.get(), &b);
+}
+
+TEST(TwoTowerTest, SampledBceGradientsMatchFiniteDifferences) {
+  ModelConfig c = Config(kMlp);
+  c.mutable_two_tower()->set_loss(TwoTowerConfig::SAMPLED_BCE);
+  c.mutable_two_tower()->set_num_negatives(3);
+  c.mutable_two_tower()->set_l2_normalize(false);
+  auto model = Build(c);
+  MatchingBatch b(5);
+  ExpectLossGradients(model.get(), &b);
+}
+
+TEST(TwoTowerTest, SapTowerGradientsMatchFiniteDifferences) {
+  auto model = Build(
+      Config("two_tower { user_tower { mlp { dims: 6 dims: 5 activation: ACT_PRELU } sap { rank: "
+             "2 } } item_tower { mlp { dims: 5 } } temperature: 0.5 } domain_embedding_dim: 3"));
+  MatchingBatch b(6);
+  ExpectLossGradients(model.get(), &b);
+}
+
+TEST(TwoTowerTest, SapMmoeTowerGradientsMatchFiniteDifferences) {
+  auto model = Build(
+      Config("two_tower { user_tower { sap_mmoe { num_experts: 2 dims: 6 output_dim: 5 sap { "
+             "rank: 2 } } } item_tower { mlp { dims: 7 dims: 5 } } temperature: 0.5 } "
+             "domain_embedding_dim: 3"));
+  MatchingBatch b(7);
+  ExpectLossGradients(model.get(), &b);
+}
+
+TEST(TwoTowerTest, PointwiseForwardIsTheOwnPairScoreAndItsGradientsMatch) {
+  auto model = Build(Config(kMlp));
+  MatchingBatch b(8);
+  const int64_t n = b.rows.batch.size, d = model->matching()->embedding_dim();
+  Tensor u({n, d}), v({n, d}), logits({n, 1});
+  model->matching()->EncodeUsers(b.rows.batch, u.view());
+  model->matching()->EncodeItems(b.rows.batch, v.view());
+  model->Forward(b.rows.batch, logits.view());
+  for (int64_t i = 0; i < n; ++i) {
+    double dot = 0.0;
+    for (int64_t c = 0; c < d; ++c) dot += static_cast<double>(u.at(i, c)) * v.at(i, c);
+    EXPECT_NEAR(logits.at(i, 0), dot / 0.5, 1e-5);
+  }
+  testing::ExpectModelGradients(model.get(), &b.rows);
+}
+
+TEST(TwoTowerTest, ConfigsThatDoNotFitAreRefusedNamingTheField) {
+  auto expect = [](const std::string& text, const std::string& message) {
+    auto m = CreateModel(Config(text), MatchingShape(), 1);
+    ASSERT_FALSE(m.ok()) << text;
+    EXPECT_NE(m.status().message().find(message), std::string::npos) << m.status().ToString();
+  };
+  expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } sap { } } } "
+         "domain_embedding_dim: 2",
+         "model.two_tower.item_tower.sap: the item tower must not depend on the scenario");
+  expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 5 } } }",
+         "the towers' output widths differ (user 4, item 5)");
+  expect("two_tower { user_tower { mlp { dims: 4 } sap { } } item_tower { mlp { dims: 4 } } }",
+         "set model.domain_embedding_dim >= 1");
+  expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } } "
+         "item_id_slot: \"movie\" }",
+         "model.two_tower.item_id_slot: no data slot is named 'movie'");
+  expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } } "
+         "temperature: 0 }",
+         "model.two_tower.temperature must be > 0");
+}
+
+}  // namespace
+}  // namespace moerec
