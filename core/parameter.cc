@@ -37,6 +37,15 @@ const char* KindName(bool is_buffer) { return is_buffer ? "buffer" : "parameter"
 
 }  // namespace
 
+void ParameterSet::Adopt(ParameterSet* other, const std::string& prefix) {
+  for (auto& p : other->params_) {
+    p->name = prefix + p->name;
+    CHECK(Find(p->name) == nullptr) << "duplicate parameter name " << p->name;
+    params_.push_back(std::move(p));
+  }
+  other->params_.clear();
+}
+
 Parameter* ParameterSet::AddEntry(const std::string& name, const std::vector<int64_t>& shape,
                                   bool is_buffer) {
   CHECK(Find(name) == nullptr) << "duplicate parameter name " << name;

@@ -54,6 +54,11 @@ class ParameterSet {
   Parameter* AddBuffer(const std::string& name, const std::vector<int64_t>& shape,
                        float value = 0.0f);
 
+  // Moves every entry of `other` into this set, renamed prefix + name (other is left empty).
+  // The Parameter objects themselves do not move, so pointers into them stay valid: a model
+  // built with its own set (a distillation teacher) becomes part of another's.
+  void Adopt(ParameterSet* other, const std::string& prefix);
+
   // Zeroes the gradients of all parameters (buffers have none).
   void ZeroGrad();
   // Number of parameter values (buffers excluded), and of buffer values.

@@ -35,13 +35,26 @@ SparseInput SparseInput::FromConfig(const JobConfig& config) {
     s.pooling = spec.pooling() == POOLING_MEAN ? PoolingMode::kMean : PoolingMode::kSum;
     slots.push_back(s);
   }
+  const ModelConfig& model = config.model();
+  if (model.has_two_tower() && model.two_tower().has_distill()) {
+    const int data_slots = static_cast<int>(slots.size());
+    for (int d = 0; d < data_slots; ++d) {
+      const SlotSpec& spec = config.data().slots(d);
+      Slot s = slots[d];
+      s.table = FindTable(config, TeacherTableName(config, spec));
+      CHECK_GE(s.table, 0) << "slot " << spec.name() << " has no teacher table; load configs "
+                           << "with LoadJobConfig";
+      s.source = d;
+      slots.push_back(s);
+    }
+  }
   std::vector<int> dims;
   for (const TableConfig& t : config.tables()) dims.push_back(t.dim());
   return SparseInput(std::move(slots), std::move(dims), config.data().num_dense());
 }
 
 void SparseInput::Prepare(const Batch& batch, SparseBatch* out) const {
-  CHECK_EQ(batch.num_slots, static_cast<int>(slots_.size()));
+  for (size_t s = 0; s < slots_.size(); ++s) CHECK_LT(source(s), batch.num_slots);
   const int num_tables = static_cast<int>(table_dims_.size());
   // Tables in order; a table appears once however many slots use it.
   std::vector<int> request_of_table(num_tables, -1);
@@ -67,7 +80,7 @@ void SparseInput::Prepare(const Batch& batch, SparseBatch* out) const {
     out->request_of_slot[s] = req;
     TableRequest& r = out->requests[req];
     KeyIndex& index = seen[req];
-    const std::vector<uint64_t>& ids = batch.ids[s];
+    const std::vector<uint64_t>& ids = batch.ids[source(s)];
     std::vector<int32_t>& rows = out->index[s];
     rows.resize(ids.size());
     for (size_t k = 0; k < ids.size(); ++k) {
@@ -90,7 +103,8 @@ void SparseInput::Pool(const Batch& batch, const SparseBatch& pulled, MatView fe
     const TableRequest& r = pulled.requests[pulled.request_of_slot[s]];
     const int dim = table_dims_[slots_[s].table];
     ConstMatView rows(r.values.data(), static_cast<int64_t>(r.keys.size()), dim, dim);
-    EmbeddingBagForward(rows, batch.offsets[s].data(), pulled.index[s].data(), slots_[s].pooling,
+    EmbeddingBagForward(rows, batch.offsets[source(s)].data(), pulled.index[s].data(),
+                        slots_[s].pooling,
                         features.Cols(columns_[s], dim));
   }
   if (num_dense_ > 0) {
@@ -109,7 +123,7 @@ void SparseInput::PoolBackward(const Batch& batch, ConstMatView dfeatures,
     TableRequest& r = sparse->requests[sparse->request_of_slot[s]];
     const int dim = table_dims_[slots_[s].table];
     MatView drows{r.values.data(), static_cast<int64_t>(r.keys.size()), dim, dim};
-    EmbeddingBagBackward(dfeatures.Cols(columns_[s], dim), batch.offsets[s].data(),
+    EmbeddingBagBackward(dfeatures.Cols(columns_[s], dim), batch.offsets[source(s)].data(),
                          sparse->index[s].data(), slots_[s].pooling, drows);
   }
 }

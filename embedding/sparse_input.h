@@ -38,15 +38,21 @@ class SparseInput {
   struct Slot {
     int table = 0;  // index into the table specs
     PoolingMode pooling = PoolingMode::kSum;
+    // The data slot whose ids this feature slot reads; -1 = the slot of its own index. A
+    // distillation teacher reads every data slot again through tables of its own.
+    int source = -1;
   };
 
   // `slots` in the data's slot order; `table_dims` indexed by table.
   SparseInput(std::vector<Slot> slots, std::vector<int> table_dims, int num_dense);
-  // From a loaded job config (LoadJobConfig filled the tables).
+  // From a loaded job config (LoadJobConfig filled the tables): one feature slot per data
+  // slot, then, for a two-tower model with distill, one per data slot again through the
+  // teacher's table (TeacherTableName).
   static SparseInput FromConfig(const JobConfig& config);
 
   int num_features() const { return num_features_; }                 // F
-  int num_slots() const { return static_cast<int>(slots_.size()); }  // S
+  int num_slots() const { return static_cast<int>(slots_.size()); }  // S feature slots
+  int source(int slot) const { return slots_[slot].source < 0 ? slot : slots_[slot].source; }
   int num_dense() const { return num_dense_; }
   int slot_column(int slot) const { return columns_[slot]; }
   // Width of slot's column block: its table's dim.

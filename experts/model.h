@@ -62,6 +62,9 @@ struct ModelShape {
   std::vector<int> slot_dims = {};           // (S) in column order; empty: unknown
   std::vector<std::string> slot_names = {};  // (S) data.slots names for messages, or empty
   std::vector<Side> slot_sides = {};         // (S) data.slots sides, or empty (all user)
+  // The last num_teacher_slots of the S slots are a distillation teacher's views of the data
+  // slots (embedding/sparse_input.h), in data.slots order.
+  int num_teacher_slots = 0;
   int num_dense = 0;                         // with slot_dims only
 
   int num_slots() const { return static_cast<int>(slot_dims.size()); }

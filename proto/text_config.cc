@@ -304,12 +304,18 @@ Status ValidateJobConfig(const JobConfig& config, const std::string& name) {
   return ValidatePsConfig(config, name);
 }
 
+std::string TeacherTableName(const JobConfig& config, const SlotSpec& slot) {
+  return config.model().two_tower().distill().table_prefix() +
+         (slot.has_table() ? slot.table() : slot.name());
+}
+
 StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
   JobConfig config;
   RETURN_IF_ERROR(ParseTextProtoFile(path, &config));
   const std::string dir = fs::path(path).parent_path().string();
   DataConfig* data = config.mutable_data();
-  for (auto* list : {data->mutable_train(), data->mutable_validation(), data->mutable_test()}) {
+  for (auto* list : {data->mutable_train(), data->mutable_validation(), data->mutable_test(),
+                     data->mutable_items()}) {
     for (std::string& p : *list) p = ResolvePath(dir.empty() ? "." : dir, p);
   }
   // Every slot's table (its `table`, else its name) gets an entry in `tables`; unset fields come
@@ -319,6 +325,18 @@ StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
     const std::string table = slot.has_table() ? slot.table() : slot.name();
     if (FindTable(config, table) >= 0) continue;
     config.add_tables()->set_name(table);
+  }
+  // A distillation teacher reads every slot again through tables of its own, which start as
+  // copies of the student's unless the config lists them.
+  if (config.model().has_two_tower() && config.model().two_tower().has_distill()) {
+    for (const SlotSpec& slot : data->slots()) {
+      const std::string table = TeacherTableName(config, slot);
+      if (FindTable(config, table) >= 0) continue;
+      TableConfig copy = config.tables(FindTable(config, slot.has_table() ? slot.table()
+                                                                          : slot.name()));
+      copy.set_name(table);
+      *config.add_tables() = copy;
+    }
   }
   for (TableConfig& t : *config.mutable_tables()) {
     if (!t.has_dim()) t.set_dim(defaults.dim());

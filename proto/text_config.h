@@ -39,6 +39,10 @@ std::string ResolvePath(const std::string& dir, const std::string& path);
 // Index of the table named `name` in config.tables(), or -1.
 int FindTable(const JobConfig& config, const std::string& name);
 
+// The table a distillation teacher reads `slot` through: model.two_tower.distill.table_prefix
+// + the slot's table (its `table`, else its name).
+std::string TeacherTableName(const JobConfig& config, const SlotSpec& slot);
+
 }  // namespace moerec
 
 #endif  // MOEREC_PROTO_TEXT_CONFIG_H_

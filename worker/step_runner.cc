@@ -6,6 +6,7 @@
 
 #include "core/activation.h"
 #include "core/random.h"
+#include "proto/text_config.h"
 #include "worker/task_loss.h"
 
 namespace moerec {
@@ -50,11 +51,15 @@ ModelShape ModelShapeFromConfig(const JobConfig& config) {
   shape.num_features = sparse.num_features();
   shape.num_domains = config.data().num_domains();
   shape.num_tasks = config.data().num_tasks();
+  const int data_slots = config.data().slots_size();
   for (int s = 0; s < sparse.num_slots(); ++s) {
+    const SlotSpec& spec = config.data().slots(sparse.source(s));
     shape.slot_dims.push_back(sparse.slot_dim(s));
-    shape.slot_names.push_back(config.data().slots(s).name());
-    shape.slot_sides.push_back(config.data().slots(s).side());
+    shape.slot_sides.push_back(spec.side());
+    // A teacher's view of a slot is named after its table.
+    shape.slot_names.push_back(s < data_slots ? spec.name() : TeacherTableName(config, spec));
   }
+  shape.num_teacher_slots = sparse.num_slots() - data_slots;
   shape.num_dense = sparse.num_dense();
   return shape;
 }
@@ -123,8 +128,7 @@ Status StepRunner::CancelPrefetch() {
   return Status::OK();
 }
 
-void StepRunner::PoolAndForward(const Batch& batch, const StepBuffers& buf, int64_t step,
-                                bool training) {
+void StepRunner::Pool(const Batch& batch, const StepBuffers& buf, int64_t step, bool training) {
   features_.Resize({batch.size, sparse_.num_features()});
   sparse_.Pool(batch, buf.sparse, features_.view());
   model_batch_.size = batch.size;
@@ -133,6 +137,24 @@ void StepRunner::PoolAndForward(const Batch& batch, const StepBuffers& buf, int6
   model_batch_.domain_begin = buf.domain_begin;
   model_batch_.training = training;
   model_batch_.seed = HashCombine(config_.train().seed(), static_cast<uint64_t>(step));
+  model_batch_.labels = batch.labels.data();
+  model_batch_.label_mask = batch.label_mask.data();
+  model_batch_.keys = nullptr;
+  if (MatchingModel* m = model_->matching()) {
+    // The item key: the first id of the key slot (0 for a sample without one).
+    const int slot = m->key_slot();
+    keys_.assign(batch.size, 0);
+    for (int64_t i = 0; i < batch.size; ++i) {
+      const uint32_t begin = batch.offsets[slot][i];
+      if (batch.offsets[slot][i + 1] > begin) keys_[i] = batch.ids[slot][begin];
+    }
+    model_batch_.keys = keys_.data();
+  }
+}
+
+void StepRunner::PoolAndForward(const Batch& batch, const StepBuffers& buf, int64_t step,
+                                bool training) {
+  Pool(batch, buf, step, training);
   logits_.Resize({batch.size, config_.data().num_tasks()});
   model_->Forward(model_batch_, logits_.view());
 }
@@ -161,9 +183,15 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
   // A worker whose slice of the last global batch is empty still takes part in the step's
   // collectives (pushes, all-reduce; a collective model's dispatch) with nothing to add.
   if (batch->size > 0 || model_->Collective(true)) {
-    PoolAndForward(*batch, buf, step, true);
-    loss = TaskMeanBce(*batch, logits_, label_counts_, &loss_weights_, &dlogits_, &probs_) +
-           model_->AuxLoss();
+    if (MatchingModel* m = model_->matching()) {
+      Pool(*batch, buf, step, true);
+      ASSIGN_OR_RETURN(loss, m->TrainingLoss(model_batch_));
+      dlogits_.Resize({batch->size, config_.data().num_tasks()});  // unused by the model
+    } else {
+      PoolAndForward(*batch, buf, step, true);
+      loss = TaskMeanBce(*batch, logits_, label_counts_, &loss_weights_, &dlogits_, &probs_);
+    }
+    loss += model_->AuxLoss();
     if (train_rows_) {
       dfeatures_.Resize({batch->size, sparse_.num_features()});
       model_->Backward(model_batch_, dlogits_.view(), dfeatures_.view());
@@ -244,6 +272,24 @@ StatusOr<double> StepRunner::TrainArchitecture(Batch* batch, int64_t step) {
   // The gradients of everything else came from a held-out batch: none may reach an update.
   model_->params()->ZeroGrad();
   return loss;
+}
+
+Status StepRunner::Encode(Batch* batch, int64_t step, bool users, Tensor* out) {
+  MatchingModel* m = model_->matching();
+  if (m == nullptr) return FailedPrecondition("the model is not a matching (two-tower) model");
+  RETURN_IF_ERROR(CancelPrefetch());
+  StepBuffers& buf = buffers_[current_];
+  PrepareBatch(batch, &buf);
+  RETURN_IF_ERROR(store_->Wait(store_->Pull(&buf.sparse.requests, step, false)));
+  Pool(*batch, buf, step, false);
+  out->Resize({std::max<int64_t>(batch->size, 1), m->embedding_dim()});
+  const MatView view = out->view().Rows(0, batch->size);
+  if (users) {
+    m->EncodeUsers(model_batch_, view);
+  } else {
+    m->EncodeItems(model_batch_, view);
+  }
+  return Status::OK();
 }
 
 Status StepRunner::Predict(Batch* batch, int64_t step, Tensor* probs) {

@@ -3,7 +3,8 @@
 // embedding store and the worker communicator are the caller's.
 //
 // Train(batch): sort by domain → dedup ids → pull → pool → forward → per-task mean BCE with
-// global label counts (+ the model's auxiliary loss) → backward → row gradients pushed → dense
+// global label counts (matching models: their own candidate loss, MatchingModel::TrainingLoss)
+// (+ the model's auxiliary loss) → backward → row gradients pushed → dense
 // gradients all-reduced → dense optimizer step. Predict(batch): the same up to the
 // probabilities, in evaluation mode (pulls create no rows).
 // The batch is sorted in place, so predictions line up with the batch as it is afterwards.
@@ -69,6 +70,10 @@ class StepRunner {
   Status CancelPrefetch();
   // probs: (B, T) σ(logits) in evaluation mode.
   Status Predict(Batch* batch, int64_t step, Tensor* probs);
+  // Matching models: the user (users = true) or item tower's embeddings of the batch's rows in
+  // evaluation mode; out: (max(B, 1), d), its first B rows written. The batch is sorted by
+  // domain in place (rows line up with it afterwards). FailedPrecondition for ranking models.
+  Status Encode(Batch* batch, int64_t step, bool users, Tensor* out);
   // One step of the architecture optimizer (TrainConfig.architecture AUTOML) on a held-out
   // batch: evaluation-mode forward (pulls create no rows), the training loss, backward, the
   // architecture gradients all-reduced over the workers, an update of the architecture
@@ -107,6 +112,8 @@ class StepRunner {
   StepRunner(const JobConfig& config, EmbeddingStore* store, Communicator* workers);
   void PrepareBatch(Batch* batch, StepBuffers* buf);
   void StartPull(Batch* batch, int64_t step, StepBuffers* buf);
+  // Pools the pulled rows into the features and fills model_batch_ (labels, item keys).
+  void Pool(const Batch& batch, const StepBuffers& buf, int64_t step, bool training);
   void PoolAndForward(const Batch& batch, const StepBuffers& buf, int64_t step, bool training);
 
   const JobConfig config_;
@@ -127,6 +134,7 @@ class StepRunner {
   int current_ = 0;
   Tensor features_, dfeatures_, logits_, dlogits_, probs_;
   std::vector<double> label_counts_;
+  std::vector<uint64_t> keys_;  // (B) item keys of a matching model's batch
   std::vector<float> loss_weights_;
   StepTimes times_;
   int64_t wire_bytes_at_clear_ = 0;

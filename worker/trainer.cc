@@ -11,6 +11,7 @@
 #include "core/random.h"
 #include "data/reader.h"
 #include "scheduler/checkpointer.h"
+#include "worker/matching_eval.h"
 #include "worker/metrics/metrics_log.h"
 #include "worker/metrics/report_format.h"
 #include "worker/progress.h"
@@ -64,6 +65,11 @@ class TrainerImpl {
  private:
   bool is_chief() const { return workers_->rank() == 0; }
   Status OpenReaders();
+  // Adds the corpus retrieval figures of `split` to its report (matching models).
+  StatusOr<Report> AddRetrieval(const std::string& split, Report report);
+  // The validation figure early stopping selects on: the mean AUC, or the matching model's
+  // retrieval.select figure.
+  double SelectionValue(const Report& report) const;
   // Evaluates on validation, logs, and tracks the best state. Sets *stop for early stopping.
   Status Validate(int epoch, bool* stop);
   Status WriteLog(const JsonObject& line);
@@ -96,6 +102,9 @@ class TrainerImpl {
   std::unique_ptr<TrainingStream> arch_stream_;  // AUTOML: held-out batches
   int arch_epoch_ = 0;
   std::unique_ptr<DataReader> validation_reader_, test_reader_;
+  // Matching models: the corpus retrieval evaluation, whose select() figure early stopping and
+  // restore_best use instead of the mean AUC.
+  std::unique_ptr<MatchingEvaluator> matching_eval_;
   std::unique_ptr<MetricsLog> log_;
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<JobCheckpointer> checkpointer_;
@@ -133,6 +142,10 @@ Status TrainerImpl::Init() {
   RETURN_IF_ERROR(OpenReaders());
 
   ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_));
+  if (runner_->model()->matching() != nullptr &&
+      (!config_.data().validation().empty() || !config_.data().test().empty())) {
+    ASSIGN_OR_RETURN(matching_eval_, MatchingEvaluator::Create(config_, runner_.get(), workers_));
+  }
   if (runner_->architecture_optimizer() != nullptr) {
     if (data.validation().empty()) {
       return InvalidArgument(
@@ -413,9 +426,28 @@ StatusOr<Report> TrainerImpl::Evaluate(const std::string& split) {
     RETURN_IF_ERROR(workers_->AllGather(metrics.Serialize(), &all));
     DomainTaskMetrics global(data.num_domains(), data.num_tasks(), domain_names, task_names);
     for (const std::string& part : all) RETURN_IF_ERROR(global.MergeSerialized(part));
-    return global.Compute();
+    return AddRetrieval(split, global.Compute());
   }
-  return metrics.Compute();
+  return AddRetrieval(split, metrics.Compute());
+}
+
+StatusOr<Report> TrainerImpl::AddRetrieval(const std::string& split, Report report) {
+  if (matching_eval_ == nullptr) return report;
+  const auto& paths = split == "validation" ? config_.data().validation() : config_.data().test();
+  ASSIGN_OR_RETURN(RetrievalReport r, matching_eval_->Evaluate(
+                                          std::vector<std::string>(paths.begin(), paths.end()),
+                                          step_));
+  report.retrieval = std::move(r.values);
+  report.retrieval_users = std::move(r.users);
+  return report;
+}
+
+double TrainerImpl::SelectionValue(const Report& report) const {
+  if (matching_eval_ == nullptr) return report.mean_auc;
+  for (const auto& [name, value] : report.retrieval) {
+    if (name == matching_eval_->select()) return value;
+  }
+  return std::numeric_limits<double>::quiet_NaN();
 }
 
 Status TrainerImpl::Validate(int epoch, bool* stop) {
@@ -431,10 +463,15 @@ Status TrainerImpl::Validate(int epoch, bool* stop) {
   for (const auto& [name, value] : runner_->model()->Stats()) line.Add(name, value);
   RETURN_IF_ERROR(WriteLog(line));
   paused_seconds_ += Seconds(start, Clock::now());
-  const double auc = report.mean_auc;
+  const double auc = SelectionValue(report);
   if (is_chief()) {
-    LOG(INFO) << "step " << step_ << ": validation mean AUC " << auc << ", weighted AUC "
-              << report.weighted_auc;
+    if (matching_eval_ != nullptr) {
+      LOG(INFO) << "step " << step_ << ": validation " << matching_eval_->select() << " " << auc
+                << " over a corpus of " << matching_eval_->corpus_size() << " items";
+    } else {
+      LOG(INFO) << "step " << step_ << ": validation mean AUC " << auc << ", weighted AUC "
+                << report.weighted_auc;
+    }
   }
   if (std::isfinite(auc) && auc > best_auc_) {
     best_auc_ = auc;

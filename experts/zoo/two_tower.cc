@@ -131,9 +131,7 @@ Status TwoTowerModel::Validate(const ModelConfig& config, const ModelShape& shap
   }
   RETURN_IF_ERROR(ValidateRange(c.num_negatives(), 1, 1 << 16, f + ".num_negatives"));
   RETURN_IF_ERROR(ValidateRange(c.frequency_buckets(), 1, 1 << 28, f + ".frequency_buckets"));
-  if (c.has_distill()) {
-    return InvalidArgument(f + ".distill: distillation is not built yet (see the issue notes)");
-  }
+  if (c.has_distill()) RETURN_IF_ERROR(ValidateDistill(config, shape));
   return Status::OK();
 }
 
@@ -145,7 +143,8 @@ TwoTowerModel::TwoTowerModel(const ModelConfig& config, const ModelShape& shape,
       inv_tau_(1.0f / config.two_tower().temperature()),
       scenario_dim_(config.domain_embedding_dim()) {
   int64_t column = 0;
-  for (int s = 0; s < shape.num_slots(); ++s) {
+  const int student_slots = shape.num_slots() - shape.num_teacher_slots;
+  for (int s = 0; s < student_slots; ++s) {
     const Block b{column, shape.slot_dims[s]};
     if (shape.slot_sides[s] == SIDE_ITEM) {
       item_blocks_.push_back(b);
@@ -157,9 +156,36 @@ TwoTowerModel::TwoTowerModel(const ModelConfig& config, const ModelShape& shape,
     if (shape.slot_names[s] == config_.item_id_slot()) key_slot_ = s;
     column += b.width;
   }
+  const int64_t dense_column = shape.num_features - shape.num_dense;
   if (shape.num_dense > 0) {
-    user_blocks_.push_back(Block{column, shape.num_dense});
+    user_blocks_.push_back(Block{dense_column, shape.num_dense});
     user_width_ += shape.num_dense;
+  }
+  if (config_.has_distill()) {
+    for (int s = student_slots; s < shape.num_slots(); ++s) {
+      TeacherBlock t;
+      t.features = Block{column, shape.slot_dims[s]};
+      t.item = shape.slot_sides[s] == SIDE_ITEM;
+      int64_t& width = t.item ? teacher_item_width_ : teacher_user_width_;
+      t.packed = width;
+      width += t.features.width;
+      teacher_layout_.push_back(t);
+      column += t.features.width;
+    }
+    if (shape.num_dense > 0) {
+      teacher_layout_.push_back(
+          TeacherBlock{Block{dense_column, shape.num_dense}, false, teacher_user_width_});
+      teacher_user_width_ += shape.num_dense;
+    }
+    auto teacher = CreateModel(config_.distill().teacher(), TeacherShape(shape), seed + 17, context);
+    CHECK(teacher.ok()) << teacher.status().ToString();  // validated with the config
+    teacher_ = std::move(*teacher);
+    params_.Adopt(teacher_->params(), "teacher.");
+    if (config_.distill().mode() == DistillConfig::OFFLINE) {
+      for (const auto& p : params_.params()) {
+        if (p->name.rfind("teacher.", 0) == 0) p->frozen = true;
+      }
+    }
   }
   if (scenario_dim_ > 0) {
     scenario_table_ = params_.Add("scenario_embedding.table", {shape.num_domains, scenario_dim_});
@@ -179,9 +205,13 @@ bool TwoTowerModel::Collective(bool training) const {
 }
 
 std::vector<std::pair<std::string, double>> TwoTowerModel::Stats() const {
-  return {{"candidates", last_candidates_},
-          {"queries", last_queries_},
-          {"mean_log_q", last_mean_log_q_}};
+  std::vector<std::pair<std::string, double>> stats = {
+      {"candidates", last_candidates_}, {"queries", last_queries_}, {"mean_log_q", last_mean_log_q_}};
+  if (teacher_ != nullptr) {
+    stats.insert(stats.end(), {{"task_loss", last_task_}, {"kd_loss", last_kd_}});
+    if (config_.distill().mode() == DistillConfig::ONLINE) stats.push_back({"teacher_loss", last_teacher_});
+  }
+  return stats;
 }
 
 void TwoTowerModel::GatherInputs(const ModelBatch& batch) {
@@ -210,31 +240,28 @@ ConstMatView TwoTowerModel::RunUser(const ModelBatch& batch, bool training) {
                                            : ConstMatView(nullptr, rows, 0, 0);
   const ConstMatView y =
       user_.Forward(user_x_.view().Rows(0, rows), e, batch.domain_begin, training, batch.seed);
-  const MatView raw = RowBuffer(&u_raw_, rows, y.cols);
-  if (rows > 0) CopyMat(y, raw);
-  const MatView u = RowBuffer(&u_, rows, y.cols);
-  if (config_.l2_normalize()) {
-    L2NormalizeForward(raw, kNormEps, u, &u_rnorm_);
-  } else if (rows > 0) {
-    CopyMat(raw, u);
-  }
-  return u;
+  return Normalize(y, &u_raw_, &u_, &u_rnorm_);
 }
 
 ConstMatView TwoTowerModel::RunItem(const ModelBatch& batch, bool training) {
-  const int64_t rows = batch.size;
-  const ConstMatView none(nullptr, rows, 0, 0);
-  const ConstMatView y = item_.Forward(item_x_.view().Rows(0, rows), none, batch.domain_begin,
-                                       training, batch.seed ^ 0x9e3779b97f4a7c15ULL);
-  const MatView raw = RowBuffer(&v_raw_, rows, y.cols);
-  if (rows > 0) CopyMat(y, raw);
-  const MatView v = RowBuffer(&v_, rows, y.cols);
+  const ConstMatView none(nullptr, batch.size, 0, 0);
+  const ConstMatView y = item_.Forward(item_x_.view().Rows(0, batch.size), none,
+                                       batch.domain_begin, training,
+                                       batch.seed ^ 0x9e3779b97f4a7c15ULL);
+  return Normalize(y, &v_raw_, &v_, &v_rnorm_);
+}
+
+ConstMatView TwoTowerModel::Normalize(ConstMatView y, Tensor* raw_t, Tensor* out_t,
+                                      std::vector<float>* rnorm) {
+  const MatView raw = RowBuffer(raw_t, y.rows, y.cols);
+  if (y.rows > 0) CopyMat(y, raw);
+  const MatView out = RowBuffer(out_t, y.rows, y.cols);
   if (config_.l2_normalize()) {
-    L2NormalizeForward(raw, kNormEps, v, &v_rnorm_);
-  } else if (rows > 0) {
-    CopyMat(raw, v);
+    L2NormalizeForward(raw, kNormEps, out, rnorm);
+  } else if (y.rows > 0) {
+    CopyMat(raw, out);
   }
-  return v;
+  return out;
 }
 
 void TwoTowerModel::Forward(const ModelBatch& batch, MatView logits) {
@@ -266,36 +293,38 @@ void TwoTowerModel::EncodeItems(const ModelBatch& batch, MatView out) {
   if (batch.size > 0) CopyMat(v, out);
 }
 
-Status TwoTowerModel::GatherCandidates(ConstMatView v, const uint64_t* keys, int64_t rows) {
-  const int64_t d = v.cols;
+Status TwoTowerModel::GatherCandidates(ConstMatView payload, const uint64_t* keys,
+                                       int64_t rows) {
+  const int64_t p = payload.cols;
   if (!config_.gather_candidates() || workers_ == nullptr || workers_->size() == 1) {
-    pool_.Resize({std::max<int64_t>(rows, 1), d});
-    if (rows > 0) CopyMat(v, pool_.view().Rows(0, rows));
+    const MatView pool = RowBuffer(&pool_, rows, p);
+    if (rows > 0) CopyMat(payload, pool);
     pool_keys_.assign(keys, keys + rows);
     offset_ = 0;
     return Status::OK();
   }
   // One message per worker: its keys, then its rows.
-  std::string mine(rows * (sizeof(uint64_t) + d * sizeof(float)), '\0');
+  const size_t row_bytes = sizeof(uint64_t) + p * sizeof(float);
+  std::string mine(rows * row_bytes, '\0');
   std::memcpy(mine.data(), keys, rows * sizeof(uint64_t));
   for (int64_t i = 0; i < rows; ++i) {
-    std::memcpy(mine.data() + rows * sizeof(uint64_t) + i * d * sizeof(float), v.row(i),
-                d * sizeof(float));
+    std::memcpy(mine.data() + rows * sizeof(uint64_t) + i * p * sizeof(float), payload.row(i),
+                p * sizeof(float));
   }
   std::vector<std::string> all;
   RETURN_IF_ERROR(workers_->AllGather(mine, &all));
   int64_t total = 0;
   for (int w = 0; w < static_cast<int>(all.size()); ++w) {
     if (w == workers_->rank()) offset_ = total;
-    total += static_cast<int64_t>(all[w].size() / (sizeof(uint64_t) + d * sizeof(float)));
+    total += static_cast<int64_t>(all[w].size() / row_bytes);
   }
-  pool_.Resize({std::max<int64_t>(total, 1), d});
+  RowBuffer(&pool_, total, p);
   pool_keys_.resize(total);
   int64_t at = 0;
   for (const std::string& part : all) {
-    const int64_t n = static_cast<int64_t>(part.size() / (sizeof(uint64_t) + d * sizeof(float)));
+    const int64_t n = static_cast<int64_t>(part.size() / row_bytes);
     std::memcpy(pool_keys_.data() + at, part.data(), n * sizeof(uint64_t));
-    std::memcpy(pool_.data() + at * d, part.data() + n * sizeof(uint64_t), n * d * sizeof(float));
+    std::memcpy(pool_.data() + at * p, part.data() + n * sizeof(uint64_t), n * p * sizeof(float));
     at += n;
   }
   return Status::OK();
@@ -334,16 +363,85 @@ Status TwoTowerModel::CountAndCorrect(const uint64_t* keys, int64_t rows) {
   return Status::OK();
 }
 
+std::vector<int64_t> TwoTowerModel::DrawLists(uint64_t seed, int64_t per) const {
+  const int64_t c = static_cast<int64_t>(pool_keys_.size());
+  std::vector<int64_t> cand(queries_.size() * per, -1);
+  for (size_t k = 0; k < queries_.size(); ++k) {
+    const int64_t own = offset_ + queries_[k];
+    const uint64_t key = pool_keys_[own];
+    // A function of the step, the item and its place: the same lists however often it runs.
+    Rng rng(HashCombine(seed, HashCombine(key, static_cast<uint64_t>(own))));
+    cand[k * per] = own;
+    for (int64_t m = 1; m < per; ++m) {
+      for (int attempt = 0; attempt < 8; ++attempt) {
+        const int64_t j = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(c)));
+        if (pool_keys_[j] != key) {
+          cand[k * per + m] = j;
+          break;
+        }
+      }
+    }
+  }
+  return cand;
+}
+
+void TwoTowerModel::ListScores(ConstMatView uq, ConstMatView pool,
+                               const std::vector<int64_t>& cand, int64_t per, float* out) const {
+  for (size_t k = 0; k < cand.size(); ++k) {
+    const int64_t j = cand[k];
+    if (j < 0) {
+      out[k] = 0.0f;
+      continue;
+    }
+    const float* a = uq.row(static_cast<int64_t>(k) / per);
+    const float* b = pool.row(j);
+    double dot = 0.0;
+    for (int64_t x = 0; x < uq.cols; ++x) dot += static_cast<double>(a[x]) * b[x];
+    out[k] = static_cast<float>(dot * inv_tau_);
+  }
+}
+
+void TwoTowerModel::ListBackward(ConstMatView uq, ConstMatView pool,
+                                 const std::vector<int64_t>& cand, int64_t per,
+                                 const float* dscores, MatView du, MatView dpool) const {
+  for (size_t k = 0; k < cand.size(); ++k) {
+    const int64_t j = cand[k];
+    if (j < 0) continue;
+    const int64_t query = static_cast<int64_t>(k) / per;
+    float* duq = du.row(queries_[query]);
+    const float* a = uq.row(query);
+    const float* b = pool.row(j);
+    float* db = dpool.row(j);
+    const float g = dscores[k] * inv_tau_;
+    for (int64_t x = 0; x < uq.cols; ++x) {
+      duq[x] += g * b[x];
+      db[x] += g * a[x];
+    }
+  }
+}
+
 StatusOr<double> TwoTowerModel::TrainingLoss(const ModelBatch& batch) {
   CheckModelBatch(batch, shape_, batch.size, 1);
   CHECK(batch.size == 0 || (batch.labels != nullptr && batch.label_mask != nullptr &&
                             batch.keys != nullptr));
   const int64_t rows = batch.size;
+  teacher_grads_ = false;
   GatherInputs(batch);
   const ConstMatView u = RunUser(batch, /*training=*/true);
   const ConstMatView v = RunItem(batch, /*training=*/true);
   const int64_t d = u.cols;
-  RETURN_IF_ERROR(GatherCandidates(v, batch.keys, rows));
+  // Each candidate travels with the teacher's view of its item (distillation).
+  const int64_t width = d + teacher_item_width_;
+  const MatView payload = RowBuffer(&payload_, rows, width);
+  if (rows > 0) {
+    CopyMat(v, payload.Cols(0, d));
+    for (const TeacherBlock& t : teacher_layout_) {
+      if (!t.item) continue;
+      CopyMat(batch.features.Cols(t.features.column, t.features.width),
+              payload.Cols(d + t.packed, t.features.width));
+    }
+  }
+  RETURN_IF_ERROR(GatherCandidates(payload, batch.keys, rows));
   RETURN_IF_ERROR(CountAndCorrect(batch.keys, rows));
   const int64_t c = static_cast<int64_t>(pool_keys_.size());
 
@@ -366,13 +464,16 @@ StatusOr<double> TwoTowerModel::TrainingLoss(const ModelBatch& batch) {
     ScaleMat(0.0f, du);
     ScaleMat(0.0f, dv);
   }
-  const MatView dpool = RowBuffer(&dpool_, c, d);
-  if (c > 0) ScaleMat(0.0f, dpool);
+  const MatView dpool_all = RowBuffer(&dpool_, c, width);
+  if (c > 0) ScaleMat(0.0f, dpool_all);
+  const MatView dpool = dpool_all.Cols(0, d);
   const MatView uq = RowBuffer(&uq_, q, d);
   for (int64_t k = 0; k < q; ++k) std::memcpy(uq.row(k), u.row(queries_[k]), d * sizeof(float));
-  const ConstMatView pool = pool_.view().Rows(0, c);
+  const ConstMatView pool = ConstMatView(pool_.view()).Rows(0, c).Cols(0, d);
 
   double loss = 0.0;
+  std::vector<int64_t> cand;  // per query: its own pool row, then `per` - 1 drawn ones
+  int64_t per = 0;
   if (q > 0) {
     if (config_.loss() == TwoTowerConfig::IN_BATCH_SOFTMAX) {
       const MatView z = RowBuffer(&z_, q, c);
@@ -395,57 +496,36 @@ StatusOr<double> TwoTowerModel::TrainingLoss(const ModelBatch& batch) {
       Gemm(false, false, inv_tau_, dz, pool, 0.0f, duq);
       Gemm(true, false, inv_tau_, dz, uq, 0.0f, dpool);
       for (int64_t k = 0; k < q; ++k) std::memcpy(du.row(queries_[k]), duq.row(k), d * sizeof(float));
+      if (teacher_ != nullptr) {
+        per = config_.distill().list_size();
+        cand = DrawLists(batch.seed, per);
+      }
     } else {
-      const int64_t n = config_.num_negatives();
-      const int64_t per = n + 1;
-      std::vector<int64_t> cand(q * per, -1);
+      per = config_.num_negatives() + 1;
+      cand = DrawLists(batch.seed, per);
       std::vector<float> logits(q * per, 0.0f), labels(q * per, 0.0f), dl(q * per, 0.0f);
       std::vector<uint8_t> mask(q * per, 0);
-      for (int64_t k = 0; k < q; ++k) {
-        const int64_t own = offset_ + queries_[k];
-        const uint64_t key = pool_keys_[own];
-        Rng rng(HashCombine(batch.seed, HashCombine(key, static_cast<uint64_t>(own))));
-        cand[k * per] = own;
-        labels[k * per] = 1.0f;
-        mask[k * per] = 1;
-        for (int64_t m = 1; m <= n; ++m) {
-          for (int attempt = 0; attempt < 8; ++attempt) {
-            const int64_t j = static_cast<int64_t>(rng.Uniform() * c) % std::max<int64_t>(c, 1);
-            if (pool_keys_[j] != key) {
-              cand[k * per + m] = j;
-              mask[k * per + m] = 1;
-              break;
-            }
-          }
-        }
-        for (int64_t m = 0; m < per; ++m) {
-          const int64_t j = cand[k * per + m];
-          if (j < 0) continue;
-          double dot = 0.0;
-          for (int64_t x = 0; x < d; ++x) dot += static_cast<double>(uq.row(k)[x]) * pool.row(j)[x];
-          logits[k * per + m] = static_cast<float>(dot * inv_tau_) + neg_log_q_[j];
-        }
+      ListScores(uq, pool, cand, per, logits.data());
+      for (int64_t k = 0; k < q * per; ++k) {
+        if (cand[k] < 0) continue;
+        mask[k] = 1;
+        labels[k] = k % per == 0 ? 1.0f : 0.0f;
+        logits[k] += neg_log_q_[cand[k]];
       }
       std::vector<float> w(q * per, weight);
       loss = MaskedSigmoidBce(logits.data(), labels.data(), mask.data(), w.data(), q * per,
                               nullptr, dl.data());
-      for (int64_t k = 0; k < q; ++k) {
-        float* duk = du.row(queries_[k]);
-        for (int64_t m = 0; m < per; ++m) {
-          const int64_t j = cand[k * per + m];
-          if (j < 0) continue;
-          const float g = dl[k * per + m] * inv_tau_;
-          for (int64_t x = 0; x < d; ++x) {
-            duk[x] += g * pool.row(j)[x];
-            dpool.row(j)[x] += g * uq.row(k)[x];
-          }
-        }
-      }
+      ListBackward(uq, pool, cand, per, dl.data(), du, dpool);
     }
+  }
+  last_task_ = loss;
+  if (teacher_ != nullptr) {
+    ASSIGN_OR_RETURN(const double extra, Distill(batch, cand, per, weight, du, dpool_all));
+    loss += extra;
   }
   // Every worker's queries scored this worker's items: sum the pool gradients over the workers.
   if (config_.gather_candidates() && workers_ != nullptr && workers_->size() > 1) {
-    RETURN_IF_ERROR(workers_->AllReduceSum(dpool_.data(), c * d));
+    RETURN_IF_ERROR(workers_->AllReduceSum(dpool_.data(), c * width));
   }
   if (rows > 0) CopyMat(ConstMatView(dpool).Rows(offset_, rows), dv);
   loss_pending_ = true;
@@ -468,6 +548,7 @@ void TwoTowerModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatV
       }
     }
   }
+  if (!loss_pending_) teacher_grads_ = false;
   loss_pending_ = false;
   if (rows == 0) return;
   const MatView du_raw = RowBuffer(&du_raw_, rows, d);
@@ -519,6 +600,25 @@ void TwoTowerModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatV
     CopyMat(dvx.Cols(at, b.width), dfeatures.Cols(b.column, b.width));
     at += b.width;
   }
+  // The teacher's columns: its gradients from its own step (online), else none.
+  const int64_t dense_column = shape_.num_features - shape_.num_dense;
+  for (const TeacherBlock& t : teacher_layout_) {
+    const MatView dst = dfeatures.Cols(t.features.column, t.features.width);
+    const bool dense = t.features.column == dense_column && !t.item;
+    if (!teacher_grads_) {
+      if (!dense) ScaleMat(0.0f, dst);
+      continue;
+    }
+    const ConstMatView src =
+        t.item ? ConstMatView(dpool_.view()).Rows(offset_, rows).Cols(d + t.packed, t.features.width)
+               : ConstMatView(teacher_user_grad_.view()).Rows(0, rows).Cols(t.packed, t.features.width);
+    if (dense) {
+      AddMat(src, dst);  // the student's gradient of the dense features is there already
+    } else {
+      CopyMat(src, dst);
+    }
+  }
+  teacher_grads_ = false;
 }
 
 }  // namespace moerec

@@ -22,6 +22,18 @@
 // so checkpoints carry them; float counts, exact up to 2^24 per bucket). A step counts its
 // candidates before it uses q, so q_j > 0.
 //
+// Distillation (two_tower.distill, docs/models.md#dsmoe; the code in two_tower_distill.cc). The
+// teacher is a ranking model of the zoo over the teacher's views of every data slot (its own
+// tables, ModelShape::num_teacher_slots) and the dense features, one task. Each query q gets a
+// list of candidates: its own item, then, in-batch softmax, list_size - 1 drawn uniformly from
+// the pool (none with the query's item) or, sampled BCE, the loss's own negatives. The teacher
+// scores every (q, candidate) pair: the query's user-side columns beside the candidate's
+// item-side columns (gathered with the candidates). With s_qm = <u_q, v_m> / tau:
+//   listwise   L_kd = (1/Q) sum_q KL(softmax(t_q / tau_kd) || softmax(s_q / tau_kd))
+//   pointwise  L_kd = (1/Q) sum_{q,m} KL(Bernoulli(sigma(t_qm / tau_kd)) || Bernoulli(sigma(s_qm / tau_kd)))
+// and the loss is L_task + weight * L_kd; the teacher gets no gradient from it. ONLINE: the
+// teacher trains at the same step on its pairs, label 1 for the own item and 0 for the others,
+// (1/Q) sum of BCE, which is added to the loss. The teacher's parameters are "teacher.*".
 // Forward (evaluation, and pointwise scoring of labelled pairs): logit_i = <u_i, v_i> / tau.
 // Parameters: "user_tower.*", "item_tower.*", "scenario_embedding.table". Contract of
 // Forward/Backward, memory and threads: experts/model.h; TrainingLoss: MatchingModel.
@@ -29,6 +41,7 @@
 #define MOEREC_EXPERTS_ZOO_TWO_TOWER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,6 +88,27 @@ class TwoTowerModel : public Model, public MatchingModel {
   Status GatherCandidates(ConstMatView v, const uint64_t* keys, int64_t rows);
   // Counts the pool's items (all workers' when several) and writes -log q_j into neg_log_q_.
   Status CountAndCorrect(const uint64_t* keys, int64_t rows);
+  // Per query, its own pool row and per - 1 rows drawn uniformly from the pool without the
+  // query's item (-1 where 8 draws found none): (Q, per).
+  std::vector<int64_t> DrawLists(uint64_t seed, int64_t per) const;
+  // out (Q, per): <uq_q, pool_j> / tau for the lists' rows j (0 at -1 entries).
+  void ListScores(ConstMatView uq, ConstMatView pool, const std::vector<int64_t>& cand,
+                  int64_t per, float* out) const;
+  // The gradients of those scores given dscores (Q, per): du (rows of the queries) and dpool
+  // accumulate.
+  void ListBackward(ConstMatView uq, ConstMatView pool, const std::vector<int64_t>& cand,
+                    int64_t per, const float* dscores, MatView du, MatView dpool) const;
+  // The student's (B, d) embeddings after normalisation (l2_normalize), from a tower output.
+  ConstMatView Normalize(ConstMatView y, Tensor* raw, Tensor* out, std::vector<float>* rnorm);
+  // Distillation of one training step (two_tower_distill.cc): the lists (cand, lists of
+  // `per` pool indices per query, -1 = none), the teacher's pair scores, the KD loss and its
+  // gradients into du and the pool's gradient, the online teacher's own loss and backward.
+  // Returns weight * L_kd + the teacher's loss.
+  StatusOr<double> Distill(const ModelBatch& batch, const std::vector<int64_t>& cand,
+                           int64_t per, float inv_queries, MatView du, MatView dpool);
+  // The teacher's shape: its slots (ModelShape::num_teacher_slots) and the dense features.
+  static ModelShape TeacherShape(const ModelShape& shape);
+  static Status ValidateDistill(const ModelConfig& config, const ModelShape& shape);
 
   const TwoTowerConfig config_;
   Communicator* const workers_;
@@ -82,6 +116,23 @@ class TwoTowerModel : public Model, public MatchingModel {
   float inv_tau_ = 1.0f;
   std::vector<Block> user_blocks_, item_blocks_;  // dense columns are in user_blocks_
   int64_t user_width_ = 0, item_width_ = 0;       // tower inputs, before the scenario
+  // Distillation: the teacher, and its input's blocks by side (dense in the user side). The
+  // teacher's input row is its slots in data order, then dense; `teacher_layout_` says for
+  // each teacher block whether it is item-side and where it sits in its side's packing.
+  std::unique_ptr<Model> teacher_;
+  struct TeacherBlock {
+    Block features;    // in the model's features
+    bool item = false;
+    int64_t packed = 0;  // column in the side's packing
+  };
+  std::vector<TeacherBlock> teacher_layout_;
+  int64_t teacher_user_width_ = 0, teacher_item_width_ = 0;
+  Tensor teacher_x_, teacher_dx_, teacher_logits_, teacher_dlogits_;
+  Tensor teacher_user_grad_;  // (B, teacher_user_width_)
+  bool teacher_grads_ = false;  // the last TrainingLoss back-propagated an online teacher
+  ModelBatch teacher_batch_;
+  std::vector<int32_t> teacher_domain_;
+  double last_kd_ = 0, last_teacher_ = 0, last_task_ = 0;
 
   int scenario_dim_ = 0;                  // De
   Parameter* scenario_table_ = nullptr;   // (D, De), or null when De = 0
@@ -96,12 +147,13 @@ class TwoTowerModel : public Model, public MatchingModel {
   std::vector<float> u_rnorm_, v_rnorm_;
   // The training step's loss state.
   bool loss_pending_ = false;
-  Tensor pool_;                    // (C, d) candidate embeddings
+  Tensor pool_;                    // (C, d + teacher item width) candidates: v, teacher columns
   std::vector<uint64_t> pool_keys_;
   int64_t offset_ = 0;             // this worker's first row in the pool
   std::vector<float> neg_log_q_;   // (C)
   std::vector<int64_t> queries_;   // local rows with label 1
-  Tensor du_, dv_, dpool_;         // (B, d), (B, d), (C, d)
+  Tensor du_, dv_, dpool_;         // (B, d), (B, d), (C, d + teacher item width)
+  Tensor payload_;                 // (B, d + teacher item width) this worker's candidates
   Tensor dz_, z_, uq_;             // (Q, C') logits and their gradients, (Q, d) query embeddings
   Tensor du_raw_, dv_raw_, dux_, dvx_;
   double last_candidates_ = 0, last_queries_ = 0, last_mean_log_q_ = 0;

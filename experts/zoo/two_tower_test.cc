@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -201,6 +202,123 @@ TEST(TwoTowerTest, PointwiseForwardIsTheOwnPairScoreAndItsGradientsMatch) {
   testing::ExpectModelGradients(model.get(), &b.rows);
 }
 
+// The student's slots, then the teacher's views of them (through its own tables, here of other
+// widths), then the dense feature.
+ModelShape DistillShape() {
+  ModelShape s = MatchingShape();
+  s.slot_dims = {4, 3, 4, 3, 2, 2, 3, 2};
+  s.slot_names = {"user_id", "user_group", "item_id", "item_category",
+                  "teacher.user_id", "teacher.user_group", "teacher.item_id", "teacher.item_category"};
+  s.slot_sides = {SIDE_USER, SIDE_CONTEXT, SIDE_ITEM, SIDE_ITEM,
+                  SIDE_USER, SIDE_CONTEXT, SIDE_ITEM, SIDE_ITEM};
+  s.num_teacher_slots = 4;
+  s.num_features = 14 + 9 + 1;
+  return s;
+}
+
+const char kDistill[] =
+    "two_tower { user_tower { mlp { dims: 8 dims: 5 } } item_tower { mlp { dims: 6 dims: 5 } } "
+    "temperature: 0.5 distill { teacher { domain_embedding_dim: 2 mmoe { num_experts: 2 expert { "
+    "dims: 6 } tower { dims: 4 } } } weight: 0.7 temperature: 1.5 list_size: 4 } } "
+    "domain_embedding_dim: 3";
+
+double StatValue(Model* model, const std::string& name) {
+  for (const auto& [n, v] : model->Stats()) {
+    if (n == name) return v;
+  }
+  ADD_FAILURE() << "no statistic " << name;
+  return 0.0;
+}
+
+// Student parameters and the features against the whole loss; the teacher's against its own
+// loss (the distillation term reaches no teacher parameter).
+void ExpectDistillGradients(const ModelConfig& config) {
+  auto made = CreateModel(config, DistillShape(), 5);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  Model* model = made->get();
+  testing::PerturbParameters(model->params(), 6, 0.2f);
+  RandomBatch rows(DistillShape(), {5, 4}, 9);
+  MatchingBatch labels(9);
+  rows.batch.labels = labels.labels.data();
+  rows.batch.label_mask = labels.mask.data();
+  rows.batch.keys = labels.keys.data();
+  rows.batch.seed = 99;
+  auto step = [&] {
+    ResetCounts(model);
+    auto loss = model->matching()->TrainingLoss(rows.batch);
+    EXPECT_TRUE(loss.ok());
+    return *loss;
+  };
+  Tensor dfeatures({rows.batch.size, DistillShape().num_features});
+  model->params()->ZeroGrad();
+  const double total = step();
+  EXPECT_GT(StatValue(model, "kd_loss"), 1e-4);
+  EXPECT_GT(StatValue(model, "teacher_loss"), 1e-3);
+  EXPECT_NEAR(total,
+              StatValue(model, "task_loss") + StatValue(model, "kd_loss") +
+                  StatValue(model, "teacher_loss"),
+              1e-6 * std::fabs(total));
+  model->Backward(rows.batch, ConstMatView(), dfeatures.view());
+  auto teacher_loss = [&] {
+    step();
+    return StatValue(model, "teacher_loss");
+  };
+  // Every evaluation of the loss runs the online teacher's backward again: keep the analytic
+  // gradients aside first.
+  std::vector<Tensor> analytic;
+  for (const auto& p : model->params()->params()) analytic.push_back(p->grad);
+  int teacher_params = 0;
+  for (size_t i = 0; i < model->params()->params().size(); ++i) {
+    const auto& p = model->params()->params()[i];
+    if (p->is_buffer) continue;
+    const bool teacher = p->name.rfind("teacher.", 0) == 0;
+    teacher_params += teacher;
+    EXPECT_FALSE(testing::AllZero(analytic[i])) << p->name;
+    ExpectGradientMatches(p->value.data(), analytic[i].data(), p->value.size(),
+                          teacher ? std::function<double()>(teacher_loss) : step, p->name, 31);
+  }
+  EXPECT_GT(teacher_params, 4);
+  // The features: the student's columns against the whole loss, the teacher's against its own.
+  auto features_loss = [&] { return step(); };
+  // Student columns: perturbing them leaves the teacher untouched.
+  for (int64_t i = 0; i < rows.batch.size; ++i) {
+    for (int64_t c = 0; c < 14; ++c) {
+      float* v = &rows.features.at(i, c);
+      ExpectGradientMatches(v, &dfeatures.at(i, c), 1, features_loss, "dfeatures", 32);
+    }
+    for (int64_t c = 14; c < 23; ++c) {
+      float* v = &rows.features.at(i, c);
+      ExpectGradientMatches(v, &dfeatures.at(i, c), 1, teacher_loss, "dteacher_features", 33);
+    }
+  }
+}
+
+TEST(TwoTowerDistillTest, ListwiseGradientsMatchFiniteDifferences) {
+  ExpectDistillGradients(Config(kDistill));
+}
+
+TEST(TwoTowerDistillTest, PointwiseGradientsMatchFiniteDifferences) {
+  ModelConfig c = Config(kDistill);
+  c.mutable_two_tower()->set_loss(TwoTowerConfig::SAMPLED_BCE);
+  c.mutable_two_tower()->set_num_negatives(3);
+  ExpectDistillGradients(c);
+}
+
+TEST(TwoTowerDistillTest, TheKdTermIsTheKlOfTheTeachersAndStudentsListDistributions) {
+  // With weight 0 the distillation term vanishes and the task loss is the plain model's.
+  ModelConfig off = Config(kDistill);
+  off.mutable_two_tower()->mutable_distill()->set_weight(0.0f);
+  auto model = CreateModel(off, DistillShape(), 5);
+  ASSERT_TRUE(model.ok());
+  RandomBatch rows(DistillShape(), {5, 4}, 9);
+  MatchingBatch labels(9);
+  rows.batch.labels = labels.labels.data();
+  rows.batch.label_mask = labels.mask.data();
+  rows.batch.keys = labels.keys.data();
+  ASSERT_TRUE((*model)->matching()->TrainingLoss(rows.batch).ok());
+  EXPECT_EQ(StatValue(model->get(), "kd_loss"), 0.0);
+}
+
 TEST(TwoTowerTest, ConfigsThatDoNotFitAreRefusedNamingTheField) {
   auto expect = [](const std::string& text, const std::string& message) {
     auto m = CreateModel(Config(text), MatchingShape(), 1);
@@ -220,6 +338,9 @@ TEST(TwoTowerTest, ConfigsThatDoNotFitAreRefusedNamingTheField) {
   expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } } "
          "temperature: 0 }",
          "model.two_tower.temperature must be > 0");
+  expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } } distill { "
+         "teacher { mmoe { expert { dims: 4 } tower { dims: 2 } } } } }",
+         "model.two_tower.distill: the model's input has no teacher view of the slots");
 }
 
 }  // namespace

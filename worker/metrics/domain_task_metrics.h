@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -53,6 +54,11 @@ struct Report {
   double weighted_auc = 0;
   // Macro mean of the defined oracle AUCs; NaN when no cell has one.
   double oracle_mean_auc = 0;
+
+  // Matching models: the corpus retrieval figures (worker/metrics/retrieval.h RetrievalReport
+  // values: "recall@K", "recall@K/<scenario>", hr@, ndcg@), in that order; empty otherwise.
+  std::vector<std::pair<std::string, double>> retrieval;
+  std::vector<int64_t> retrieval_users;  // (D) queries with held-out positives per scenario
 
   const CellMetrics& cell(int domain, int task) const { return cells[domain * num_tasks + task]; }
   bool any_truth() const;  // some cell has_truth

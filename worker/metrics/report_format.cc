@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <vector>
 
 namespace moerec {
@@ -81,6 +82,7 @@ void AddReportFields(const Report& report, std::string_view prefix, JsonObject* 
   out->Add(p + "mean_auc", report.mean_auc);
   out->Add(p + "weighted_auc", report.weighted_auc);
   if (report.any_truth()) out->Add(p + "oracle_mean_auc", report.oracle_mean_auc);
+  for (const auto& [name, value] : report.retrieval) out->Add(p + name, value);
 }
 
 std::string FormatReportTable(const Report& report) {
@@ -115,6 +117,38 @@ std::string FormatReportTable(const Report& report) {
     mean_row.push_back(Fixed(report.oracle_mean_auc, 4));
   }
   table.AddRow(std::move(mean_row));
+  if (report.retrieval.empty()) return table.ToString();
+  return table.ToString() + "\n" + FormatRetrievalTable(report);
+}
+
+std::string FormatRetrievalTable(const Report& report) {
+  // Columns: the overall figures' names in order; rows: all, then each scenario.
+  std::vector<std::string> metrics;
+  for (const auto& entry : report.retrieval) {
+    if (entry.first.find('/') == std::string::npos) metrics.push_back(entry.first);
+  }
+  auto value = [&](const std::string& name) {
+    for (const auto& [n, v] : report.retrieval) {
+      if (n == name) return v;
+    }
+    return std::numeric_limits<double>::quiet_NaN();
+  };
+  TextTable table(/*name_columns=*/1);
+  std::vector<std::string> header = {"scenario", "queries"};
+  header.insert(header.end(), metrics.begin(), metrics.end());
+  table.AddRow(header);
+  table.AddRule();
+  for (int d = -1; d < report.num_domains; ++d) {
+    const std::string suffix = d < 0 ? "" : "/" + report.domain_names[d];
+    int64_t queries = 0;
+    for (size_t i = 0; i < report.retrieval_users.size(); ++i) {
+      if (d < 0 || static_cast<int>(i) == d) queries += report.retrieval_users[i];
+    }
+    std::vector<std::string> row = {d < 0 ? "all" : report.domain_names[d],
+                                    std::to_string(queries)};
+    for (const std::string& m : metrics) row.push_back(Fixed(value(m + suffix), 4));
+    table.AddRow(std::move(row));
+  }
   return table.ToString();
 }
 

@@ -17,13 +17,18 @@ namespace moerec {
 //   <prefix>auc/<d>/<t>, gauc/…, logloss/…, calibration/…, count/…, positives/…;
 //   <prefix>oracle_auc/<d>/<t> and oracle_logloss/… for cells with truth;
 //   <prefix>weighted_auc/<t>, <prefix>mean_auc/<t> per task;
-//   <prefix>mean_auc, <prefix>weighted_auc, and <prefix>oracle_mean_auc when any cell has truth.
+//   <prefix>mean_auc, <prefix>weighted_auc, and <prefix>oracle_mean_auc when any cell has truth;
+//   matching models: <prefix>recall@K, <prefix>recall@K/<d>, hr@…, ndcg@… (report.retrieval).
 void AddReportFields(const Report& report, std::string_view prefix, JsonObject* out);
 
 // One row per (domain, task): count, positive rate, AUC, GAUC, LogLoss, calibration, and the
 // oracle AUC when any cell has truth; then per task weighted / mean AUC rows and the overall
-// means. Ends with a newline.
+// means; then, for matching models, FormatRetrievalTable. Ends with a newline.
 std::string FormatReportTable(const Report& report);
+
+// The retrieval figures: a row for all queries and one per scenario (its query count, then
+// every recall@K, hr@K, ndcg@K). Ends with a newline.
+std::string FormatRetrievalTable(const Report& report);
 
 }  // namespace moerec
 
