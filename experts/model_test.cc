@@ -45,7 +45,7 @@ TEST(CreateModelTest, BuildsEveryKind) {
 TEST(CreateModelTest, RejectsBadConfigsNamingTheField) {
   ExpectInvalid(ModelConfig(), kShape,
                 "model: no model kind is set; set one of shared_bottom, mmoe, ple, star, m3oe, "
-                "ctr, topk_moe, smes");
+                "ctr, topk_moe, smes, two_tower");
   ModelConfig c = ValidMmoe();
   c.mutable_mmoe()->set_num_experts(0);
   ExpectInvalid(c, kShape, "model.mmoe.num_experts must be in [1, 4096], got 0");
