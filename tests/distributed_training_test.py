@@ -11,6 +11,9 @@
                     checked against its replicated form in tests/expert_parallel_mpi_test.cc:
                     REPLICATED MMoE is MmoeModel, another parameter layout).
 
+  matching_bsp      a two-tower model and a DSMOE student with its co-trained teacher, 2 workers
+                    (+ 1 server) with in-batch candidates gathered from both, give the losses and
+                    the test Recall@K over the corpus of one process with the same global batch.
   bench_moe         `moerec bench moe` on 2 and 3 ranks (8 experts: an uneven placement) prints
                     its figures: experts 1/W per rank, dispatch bytes within 5% of the
                     routing minimum, at most top_k active experts per sample.
@@ -139,6 +142,62 @@ def expert_parallel(tmp):
                   f"{ref_final['mean_test_auc']:.6f}) agree")
 
 
+MATCHING = """
+name: "matching-test"
+data {{
+  num_domains: 3 num_tasks: 1
+  slots {{ name: "user_id" side: SIDE_USER }} slots {{ name: "user_group" side: SIDE_USER }}
+  slots {{ name: "item_id" side: SIDE_ITEM }} slots {{ name: "item_category" side: SIDE_ITEM }}
+  train: "{data}/train" validation: "{data}/validation" test: "{data}/test" items: "{data}/items"
+  synthetic {{ num_samples: 16000 num_users: 400 latent_dim: 4 samples_per_shard: 4000 seed: 3
+              tail_share: 0.05
+              matching {{ num_items: 1500 negatives_per_positive: 1 item_categories: 16
+                          user_groups: 16 }} }}
+  reader {{ batch_size: {batch} worker_split: GLOBAL_BATCH_SLICES shuffle_buffer: 4096 }}
+}}
+embedding {{ dim: 8 optimizer {{ type: ADAGRAD learning_rate: 0.05 }} }}
+model {{
+  domain_embedding_dim: 4
+  two_tower {{ {towers} temperature: 0.1 {distill} }}
+}}
+optimizer {{ type: ADAM learning_rate: 0.003 }}
+train {{ epochs: 1 eval_every_steps: 0 log_every_steps: 5 seed: 9 threads: 1 restore_best: false
+         retrieval {{ ks: 10 ks: 50 }} }}
+"""
+
+TOWERS = {
+    "two_tower": ("user_tower {{ mlp {{ dims: 16 dims: 8 }} }} "
+                  "item_tower {{ mlp {{ dims: 16 dims: 8 }} }}", ""),
+    "dsmoe": ("user_tower {{ sap_mmoe {{ num_experts: 2 dims: 16 output_dim: 8 }} }} "
+              "item_tower {{ mlp {{ dims: 16 dims: 8 }} }}",
+              "distill {{ teacher {{ domain_embedding_dim: 4 mmoe {{ num_experts: 2 expert {{ "
+              "dims: 16 }} tower {{ dims: 8 }} gate_index: BY_DOMAIN tower_index: BY_DOMAIN }} }} "
+              "list_size: 6 }}"),
+}
+
+
+def matching_bsp(tmp):
+    for name, (towers, distill) in TOWERS.items():
+        def config(tag, batch):
+            path = os.path.join(tmp, f"{name}_{tag}.pbtxt")
+            with open(path, "w") as f:
+                f.write(MATCHING.format(data=os.path.join(tmp, "mdata"), batch=batch,
+                                        towers=towers.format(), distill=distill.format()))
+            return path
+        ref_losses, ref_final = train(config("one", 128), os.path.join(tmp, name + "_one"))
+        losses, final = train(config("two", 64), os.path.join(tmp, name + "_two"), workers=2,
+                              servers=1)
+        assert len(ref_losses) >= 5 and losses.keys() == ref_losses.keys(), (losses, ref_losses)
+        for step, ref in ref_losses.items():
+            assert abs(losses[step] - ref) <= 5e-4 * max(1.0, abs(ref)), (name, step,
+                                                                        losses[step], ref)
+        for key in ("test_recall@10", "test_recall@50", "test_recall@50/d2", "test_ndcg@50"):
+            assert ref_final[key] > 0.0, (key, ref_final[key])
+            assert abs(final[key] - ref_final[key]) <= 5e-3, (name, key, final[key], ref_final[key])
+        print(f"{name}: {len(losses)} losses within 5e-4 and test recall@50 "
+              f"{final['test_recall@50']:.4f} vs one process {ref_final['test_recall@50']:.4f}")
+
+
 def bench_moe(tmp):
     for ranks in (2, 3):
         out = run(["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(ranks),
@@ -159,4 +218,5 @@ def bench_moe(tmp):
 
 if __name__ == "__main__":
     main({"bsp_equivalence": bsp_equivalence, "async_modes": async_modes,
-          "expert_parallel": expert_parallel, "bench_moe": bench_moe}, "moerec-dist-")
+          "expert_parallel": expert_parallel, "bench_moe": bench_moe,
+          "matching_bsp": matching_bsp}, "moerec-dist-")

@@ -84,7 +84,13 @@ StatusOr<std::unique_ptr<MatchingEvaluator>> MatchingEvaluator::Create(const Job
   }
   if (e->options_.ks.empty()) e->options_.ks = {20, 50, 100};
   e->options_.num_scenarios = config.data().num_domains();
-  for (const std::string& n : config.data().domain_names()) e->options_.scenario_names.push_back(n);
+  // The names of the ranking report (d0, d1, ... without data.domain_names), so that the keys
+  // of one metrics line agree.
+  for (int d = 0; d < config.data().num_domains(); ++d) {
+    e->options_.scenario_names.push_back(d < config.data().domain_names_size()
+                                             ? config.data().domain_names(d)
+                                             : "d" + std::to_string(d));
+  }
   e->options_.topk.user_block = r.user_block();
   e->options_.topk.item_block = r.item_block();
   const auto& ks = e->options_.ks;

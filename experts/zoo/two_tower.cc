@@ -365,21 +365,27 @@ Status TwoTowerModel::CountAndCorrect(const uint64_t* keys, int64_t rows) {
 
 std::vector<int64_t> TwoTowerModel::DrawLists(uint64_t seed, int64_t per) const {
   const int64_t c = static_cast<int64_t>(pool_keys_.size());
+  // The pool in an order that depends on the items only (a hash of each key), so that the
+  // lists are the same however the global batch is split over workers and sorted: rows of one
+  // item are interchangeable (their features, and so their embeddings, are the item's).
+  std::vector<std::pair<uint64_t, int64_t>> order(c);
+  for (int64_t j = 0; j < c; ++j) order[j] = {HashCombine(seed, pool_keys_[j]), j};
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : pool_keys_[a.second] < pool_keys_[b.second];
+  });
   std::vector<int64_t> cand(queries_.size() * per, -1);
   for (size_t k = 0; k < queries_.size(); ++k) {
     const int64_t own = offset_ + queries_[k];
     const uint64_t key = pool_keys_[own];
-    // A function of the step, the item and its place: the same lists however often it runs.
-    Rng rng(HashCombine(seed, HashCombine(key, static_cast<uint64_t>(own))));
     cand[k * per] = own;
-    for (int64_t m = 1; m < per; ++m) {
-      for (int attempt = 0; attempt < 8; ++attempt) {
-        const int64_t j = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(c)));
-        if (pool_keys_[j] != key) {
-          cand[k * per + m] = j;
-          break;
-        }
-      }
+    // A run through the ordered pool from a point the query's item picks.
+    int64_t at = c > 0 ? static_cast<int64_t>(HashCombine(key, seed ^ 0xa5a5a5a5ULL) %
+                                              static_cast<uint64_t>(c))
+                       : 0;
+    int64_t m = 1;
+    for (int64_t step = 0; step < c && m < per; ++step, at = (at + 1) % c) {
+      const int64_t j = order[at].second;
+      if (pool_keys_[j] != key) cand[k * per + m++] = j;
     }
   }
   return cand;

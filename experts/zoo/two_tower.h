@@ -14,7 +14,7 @@
 //     candidates without the other copies of the query's own item (accidental hits), cross-
 //     entropy on the query's own row.
 //   SAMPLED_BCE: BCE(z_qq, 1) + sum of BCE(z_qj, 0) over num_negatives candidates j drawn
-//     uniformly from the pool (so by item popularity), none with the query's item.
+//     from the pool (DrawLists: by item popularity, none with the query's item).
 // The loss is the sum over queries divided by the number of queries of the global batch, so W
 // workers with gathered candidates compute one process's loss on the global batch.
 // q_j is the item's share of every candidate seen so far on all workers, counted in
@@ -88,8 +88,11 @@ class TwoTowerModel : public Model, public MatchingModel {
   Status GatherCandidates(ConstMatView v, const uint64_t* keys, int64_t rows);
   // Counts the pool's items (all workers' when several) and writes -log q_j into neg_log_q_.
   Status CountAndCorrect(const uint64_t* keys, int64_t rows);
-  // Per query, its own pool row and per - 1 rows drawn uniformly from the pool without the
-  // query's item (-1 where 8 draws found none): (Q, per).
+  // Per query, its own pool row and per - 1 other rows of the pool without the query's item
+  // (-1 where the pool has too few): (Q, per). The others are consecutive in an order of the
+  // pool by a hash of (step seed, item), from a start the query's item picks: a uniform draw
+  // over the pool's rows (so by item popularity) that does not depend on how the step's batch
+  // is split over the workers.
   std::vector<int64_t> DrawLists(uint64_t seed, int64_t per) const;
   // out (Q, per): <uq_q, pool_j> / tau for the lists' rows j (0 at -1 entries).
   void ListScores(ConstMatView uq, ConstMatView pool, const std::vector<int64_t>& cand,
