@@ -151,6 +151,7 @@ Status MatchingEvaluator::LoadCorpus() {
         return InvalidArgument("data.items: a corpus sample has no id in slot '" + slot + "'");
       }
       keys.Put(key);
+      local_keys_.push_back(key);
     }
     local += b.size;
     corpus_.push_back(std::move(b));
@@ -224,26 +225,62 @@ Status MatchingEvaluator::LoadTrainPositives() {
   return Status::OK();
 }
 
-StatusOr<RetrievalReport> MatchingEvaluator::Evaluate(const std::vector<std::string>& paths,
-                                                      int64_t step) {
-  if (!loaded_) {
-    RETURN_IF_ERROR(LoadCorpus());
-    RETURN_IF_ERROR(LoadTrainPositives());
-    loaded_ = true;
-  }
+Status MatchingEvaluator::Load() {
+  if (loaded_) return Status::OK();
+  RETURN_IF_ERROR(LoadCorpus());
+  RETURN_IF_ERROR(LoadTrainPositives());
+  loaded_ = true;
+  return Status::OK();
+}
+
+Status MatchingEvaluator::EmbedCorpus(int64_t step, Tensor* shard, int64_t* rows) {
   const int64_t d = runner_->model()->matching()->embedding_dim();
-  // This worker's item shard, in corpus order.
-  Tensor shard({std::max<int64_t>(1, corpus_size_), d});
-  int64_t local_items = 0;
+  shard->Resize({std::max<int64_t>(1, static_cast<int64_t>(local_keys_.size())), d});
+  int64_t at = 0;
   Tensor out;
   for (Batch& b : corpus_) {
     RETURN_IF_ERROR(runner_->Encode(&b, step, /*users=*/false, &out));
-    if (b.size > 0) {
-      std::memcpy(shard.data() + local_items * d, out.data(), b.size * d * sizeof(float));
-    }
-    local_items += b.size;
+    if (b.size > 0) std::memcpy(shard->data() + at * d, out.data(), b.size * d * sizeof(float));
+    at += b.size;
   }
+  *rows = at;
+  return Status::OK();
+}
 
+StatusOr<RetrievalReport> MatchingEvaluator::Evaluate(const std::vector<std::string>& paths,
+                                                      int64_t step) {
+  RETURN_IF_ERROR(Load());
+  const int64_t d = runner_->model()->matching()->embedding_dim();
+  Tensor shard, vectors;
+  int64_t local_items = 0;
+  RETURN_IF_ERROR(EmbedCorpus(step, &shard, &local_items));
+  RetrievalUsers users;
+  std::vector<uint64_t> ids;
+  RETURN_IF_ERROR(GatherQueries(paths, step, &vectors, &ids, &users));
+  return EvaluateRetrievalDistributed(workers_, users,
+                                      ConstMatView(shard.data(), local_items, d, d),
+                                      corpus_offset_, options_);
+}
+
+StatusOr<std::unique_ptr<MatchingEvaluator::Export>> MatchingEvaluator::ExportEmbeddings(
+    const std::vector<std::string>& paths, int64_t step) {
+  if (workers_->size() != 1) {
+    return FailedPrecondition("exporting embeddings runs in one process, not " +
+                              std::to_string(workers_->size()) + " workers");
+  }
+  RETURN_IF_ERROR(Load());
+  auto e = std::make_unique<Export>();
+  int64_t rows = 0;
+  RETURN_IF_ERROR(EmbedCorpus(step, &e->items, &rows));
+  e->item_keys = local_keys_;
+  RETURN_IF_ERROR(GatherQueries(paths, step, &e->users, &e->user_ids, &e->queries));
+  return e;
+}
+
+Status MatchingEvaluator::GatherQueries(const std::vector<std::string>& paths, int64_t step,
+                                        Tensor* vectors_out, std::vector<uint64_t>* user_ids,
+                                        RetrievalUsers* users_out) {
+  const int64_t d = runner_->model()->matching()->embedding_dim();
   // The split's queries read here: (user, scenario) -> held-out items; the first sample of each
   // pair is kept to be embedded.
   const DataConfig& data = config_.data();
@@ -268,6 +305,7 @@ StatusOr<RetrievalReport> MatchingEvaluator::Evaluate(const std::vector<std::str
     }
   }
   Packer mine;
+  Tensor out;
   if (reps.size > 0) {
     RETURN_IF_ERROR(runner_->Encode(&reps, step, /*users=*/true, &out));
     for (int64_t r = 0; r < reps.size; ++r) {
@@ -304,8 +342,11 @@ StatusOr<RetrievalReport> MatchingEvaluator::Evaluate(const std::vector<std::str
     }
   }
   const bool exclude = config_.train().retrieval().exclude_train_positives();
-  RetrievalUsers users;
-  Tensor vectors({std::max<int64_t>(1, static_cast<int64_t>(owned.size())), d});
+  RetrievalUsers& users = *users_out;
+  users = RetrievalUsers();
+  user_ids->clear();
+  Tensor& vectors = *vectors_out;
+  vectors.Resize({std::max<int64_t>(1, static_cast<int64_t>(owned.size())), d});
   int64_t n = 0;
   static const std::vector<int64_t> kNone;
   for (auto& [pair, q] : owned) {
@@ -320,12 +361,11 @@ StatusOr<RetrievalReport> MatchingEvaluator::Evaluate(const std::vector<std::str
     users.scenario.push_back(pair.second);
     users.heldout.Add(fresh);
     users.train.Add(seen);
+    user_ids->push_back(pair.first);
     ++n;
   }
   users.vectors = ConstMatView(vectors.data(), n, d, d);
-  return EvaluateRetrievalDistributed(workers_, users,
-                                      ConstMatView(shard.data(), local_items, d, d),
-                                      corpus_offset_, options_);
+  return Status::OK();
 }
 
 }  // namespace moerec

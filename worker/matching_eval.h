@@ -49,6 +49,20 @@ class MatchingEvaluator {
   // Evaluates split `paths` (validation or test shards) at `step`. Collective.
   StatusOr<RetrievalReport> Evaluate(const std::vector<std::string>& paths, int64_t step);
 
+  // Everything a serving index and its evaluation need, from one process (FailedPrecondition
+  // with several workers): the corpus embeddings with their item keys, and the queries of
+  // split `paths` with their user ids, vectors and lists (item indices into the corpus).
+  struct Export {
+    std::vector<uint64_t> item_keys;  // (N_i)
+    Tensor items;                     // (N_i, d)
+    std::vector<uint64_t> user_ids;   // (N_u)
+    Tensor users;                     // (N_u, d)
+    RetrievalUsers queries;           // vectors view `users`; scenario, train, heldout
+  };
+  StatusOr<std::unique_ptr<Export>> ExportEmbeddings(const std::vector<std::string>& paths,
+                                                     int64_t step);
+  const RetrievalOptions& options() const { return options_; }
+
   // The overall figure that selects the best validation state (retrieval.select).
   const std::string& select() const { return select_; }
   int64_t corpus_size() const { return corpus_size_; }
@@ -57,6 +71,13 @@ class MatchingEvaluator {
   MatchingEvaluator(const JobConfig& config, StepRunner* runner, Communicator* workers)
       : config_(config), runner_(runner), workers_(workers) {}
 
+  // The queries this worker owns of split `paths`: their user ids and vectors (into *vectors),
+  // scenarios and lists.
+  Status GatherQueries(const std::vector<std::string>& paths, int64_t step, Tensor* vectors,
+                       std::vector<uint64_t>* user_ids, RetrievalUsers* users);
+  // This worker's share of the corpus through the item tower: (rows, d) into *shard.
+  Status EmbedCorpus(int64_t step, Tensor* shard, int64_t* rows);
+  Status Load();
   Status LoadCorpus();
   Status LoadTrainPositives();
   // The key of row i of `batch` (first id of the key slot), or false when it has none.
@@ -72,6 +93,7 @@ class MatchingEvaluator {
   bool loaded_ = false;
 
   std::vector<Batch> corpus_;  // this worker's share, sorted by domain once
+  std::vector<uint64_t> local_keys_;  // their item keys, in order
   int64_t corpus_offset_ = 0;  // global index of its first item
   int64_t corpus_size_ = 0;    // N_i over all workers
   std::unordered_map<uint64_t, int64_t> item_index_;  // key -> global index

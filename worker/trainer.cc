@@ -60,6 +60,7 @@ class TrainerImpl {
   Status Init();
   StatusOr<Report> Run();
   StatusOr<Report> Evaluate(const std::string& split);
+  StatusOr<std::unique_ptr<MatchingEvaluator::Export>> ExportMatching(const std::string& split);
   int64_t step() const { return step_; }
 
  private:
@@ -431,6 +432,24 @@ StatusOr<Report> TrainerImpl::Evaluate(const std::string& split) {
   return AddRetrieval(split, metrics.Compute());
 }
 
+StatusOr<std::unique_ptr<MatchingEvaluator::Export>> TrainerImpl::ExportMatching(
+    const std::string& split) {
+  if (matching_eval_ == nullptr) {
+    return FailedPrecondition("export: the model is not a matching (two_tower) model, or the "
+                              "config has no validation or test data");
+  }
+  if (step_ == 0) {
+    return FailedPrecondition("export: " + options_.run_dir +
+                              " holds no checkpoint of a trained model (train with checkpoint "
+                              "every_steps or every_minutes set)");
+  }
+  RETURN_IF_ERROR(RestoreBest());
+  const auto& paths = split == "validation" ? config_.data().validation() : config_.data().test();
+  if (paths.empty()) return InvalidArgument("export: the config has no " + split + " data");
+  return matching_eval_->ExportEmbeddings(std::vector<std::string>(paths.begin(), paths.end()),
+                                          step_);
+}
+
 StatusOr<Report> TrainerImpl::AddRetrieval(const std::string& split, Report report) {
   if (matching_eval_ == nullptr) return report;
   const auto& paths = split == "validation" ? config_.data().validation() : config_.data().test();
@@ -721,6 +740,10 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobConfig& config, cons
 
 StatusOr<Report> Trainer::Run() { return impl_->Run(); }
 StatusOr<Report> Trainer::Evaluate(const std::string& split) { return impl_->Evaluate(split); }
+StatusOr<std::unique_ptr<MatchingEvaluator::Export>> Trainer::ExportMatching(
+    const std::string& split) {
+  return impl_->ExportMatching(split);
+}
 int64_t Trainer::step() const { return impl_->step(); }
 
 }  // namespace moerec

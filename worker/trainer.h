@@ -26,6 +26,7 @@
 #include "core/status.h"
 #include "embedding/embedding_store.h"
 #include "proto/config.pb.h"
+#include "worker/matching_eval.h"
 #include "worker/metrics/domain_task_metrics.h"
 
 namespace moerec {
@@ -57,6 +58,12 @@ class Trainer {
 
   // Evaluates the current model on a split ("validation" or "test").
   StatusOr<Report> Evaluate(const std::string& split);
+
+  // Matching models, one process: returns to the best validation state of the run folder's
+  // checkpoints (Create resumed the newest; train.restore_best picks the best one) and embeds
+  // the corpus and the queries of `split` ("validation" or "test"). FailedPrecondition for a
+  // ranking model or a run folder without checkpoints.
+  StatusOr<std::unique_ptr<MatchingEvaluator::Export>> ExportMatching(const std::string& split);
 
   int64_t step() const;
 
