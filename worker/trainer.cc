@@ -61,6 +61,9 @@ class TrainerImpl {
   StatusOr<Report> Run();
   StatusOr<Report> Evaluate(const std::string& split);
   StatusOr<std::unique_ptr<MatchingEvaluator::Export>> ExportMatching(const std::string& split);
+  RetrievalOptions MatchingOptions() const {
+    return matching_eval_ != nullptr ? matching_eval_->options() : RetrievalOptions();
+  }
   int64_t step() const { return step_; }
 
  private:
@@ -740,6 +743,7 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobConfig& config, cons
 
 StatusOr<Report> Trainer::Run() { return impl_->Run(); }
 StatusOr<Report> Trainer::Evaluate(const std::string& split) { return impl_->Evaluate(split); }
+RetrievalOptions Trainer::MatchingOptions() const { return impl_->MatchingOptions(); }
 StatusOr<std::unique_ptr<MatchingEvaluator::Export>> Trainer::ExportMatching(
     const std::string& split) {
   return impl_->ExportMatching(split);

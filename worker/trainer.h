@@ -64,6 +64,9 @@ class Trainer {
   // the corpus and the queries of `split` ("validation" or "test"). FailedPrecondition for a
   // ranking model or a run folder without checkpoints.
   StatusOr<std::unique_ptr<MatchingEvaluator::Export>> ExportMatching(const std::string& split);
+  // The retrieval options of a matching model's evaluation (ks, scenario names, tiles); the
+  // defaults for a ranking model.
+  RetrievalOptions MatchingOptions() const;
 
   int64_t step() const;
 
