@@ -131,9 +131,9 @@ TEST(CandidateSoftmaxXentTest, MatchesDefinitionAndFiniteDifferencesWithExcluded
     const float h = 1e-2f;
     zp[k] += h;
     zm[k] -= h;
-    const double fd = w * static_cast<double>(RefSoftmaxXent(zp, c, t, valid) -
-                                              RefSoftmaxXent(zm, c, t, valid)) /
-                      (2 * h);
+    const double fd =
+        w * static_cast<double>(RefSoftmaxXent(zp, c, t, valid) - RefSoftmaxXent(zm, c, t, valid)) /
+        (2 * h);
     EXPECT_NEAR(dz[k], fd, 1e-4) << k;
     if (!valid[k]) {
       EXPECT_EQ(dz[k], 0.0f);
@@ -176,7 +176,8 @@ TEST(SoftmaxKlTest, MatchesDefinitionAndFiniteDifferences) {
     sp[k] += h;
     sm[k] -= h;
     const double fd =
-        w * static_cast<double>(RefSoftmaxKl(t, sp, c, tau) - RefSoftmaxKl(t, sm, c, tau)) / (2 * h);
+        w * static_cast<double>(RefSoftmaxKl(t, sp, c, tau) - RefSoftmaxKl(t, sm, c, tau)) /
+        (2 * h);
     EXPECT_NEAR(ds[k], fd, 1e-4) << k;
   }
   // The same distributions: no divergence, no gradient.

@@ -243,8 +243,8 @@ void L2NormalizeForward(ConstMatView x, float eps, MatView y, std::vector<float>
   });
 }
 
-void L2NormalizeBackward(ConstMatView y, const std::vector<float>& rnorm, float eps, ConstMatView dy,
-                         MatView dx) {
+void L2NormalizeBackward(ConstMatView y, const std::vector<float>& rnorm, float eps,
+                         ConstMatView dy, MatView dx) {
   ParallelFor(y.rows, 64, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* yr = y.row(r);

@@ -70,8 +70,8 @@ void GroupBatchNormBackward(ConstMatView x, const int32_t* group, const float* g
 // Backward: dx_r = rnorm_r (dy_r - y_r <dy_r, y_r>) where the norm exceeds eps, else
 // rnorm_r dy_r. Parallel over rows.
 void L2NormalizeForward(ConstMatView x, float eps, MatView y, std::vector<float>* rnorm);
-void L2NormalizeBackward(ConstMatView y, const std::vector<float>& rnorm, float eps, ConstMatView dy,
-                         MatView dx);
+void L2NormalizeBackward(ConstMatView y, const std::vector<float>& rnorm, float eps,
+                         ConstMatView dy, MatView dx);
 
 }  // namespace moerec
 

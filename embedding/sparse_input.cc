@@ -104,8 +104,7 @@ void SparseInput::Pool(const Batch& batch, const SparseBatch& pulled, MatView fe
     const int dim = table_dims_[slots_[s].table];
     ConstMatView rows(r.values.data(), static_cast<int64_t>(r.keys.size()), dim, dim);
     EmbeddingBagForward(rows, batch.offsets[source(s)].data(), pulled.index[s].data(),
-                        slots_[s].pooling,
-                        features.Cols(columns_[s], dim));
+                        slots_[s].pooling, features.Cols(columns_[s], dim));
   }
   if (num_dense_ > 0) {
     const int first = num_features_ - num_dense_;

@@ -65,7 +65,7 @@ struct ModelShape {
   // The last num_teacher_slots of the S slots are a distillation teacher's views of the data
   // slots (embedding/sparse_input.h), in data.slots order.
   int num_teacher_slots = 0;
-  int num_dense = 0;                         // with slot_dims only
+  int num_dense = 0;  // with slot_dims only
 
   int num_slots() const { return static_cast<int>(slot_dims.size()); }
   // "slot 'user_id'", or "slot 3" without names.

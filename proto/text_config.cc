@@ -332,8 +332,8 @@ StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
     for (const SlotSpec& slot : data->slots()) {
       const std::string table = TeacherTableName(config, slot);
       if (FindTable(config, table) >= 0) continue;
-      TableConfig copy = config.tables(FindTable(config, slot.has_table() ? slot.table()
-                                                                          : slot.name()));
+      TableConfig copy =
+          config.tables(FindTable(config, slot.has_table() ? slot.table() : slot.name()));
       copy.set_name(table);
       *config.add_tables() = copy;
     }

@@ -78,8 +78,8 @@ StatusOr<std::unique_ptr<MatchingEvaluator>> MatchingEvaluator::Create(const Job
   const RetrievalEvalConfig& r = config.train().retrieval();
   e->options_.ks.clear();
   for (const int k : r.ks()) {
-    if (k < 1) return InvalidArgument("train.retrieval.ks: every K must be >= 1, got " +
-                                      std::to_string(k));
+    if (k < 1)
+      return InvalidArgument("train.retrieval.ks: every K must be >= 1, got " + std::to_string(k));
     e->options_.ks.push_back(k);
   }
   if (e->options_.ks.empty()) e->options_.ks = {20, 50, 100};
@@ -257,9 +257,8 @@ StatusOr<RetrievalReport> MatchingEvaluator::Evaluate(const std::vector<std::str
   RetrievalUsers users;
   std::vector<uint64_t> ids;
   RETURN_IF_ERROR(GatherQueries(paths, step, &vectors, &ids, &users));
-  return EvaluateRetrievalDistributed(workers_, users,
-                                      ConstMatView(shard.data(), local_items, d, d),
-                                      corpus_offset_, options_);
+  return EvaluateRetrievalDistributed(
+      workers_, users, ConstMatView(shard.data(), local_items, d, d), corpus_offset_, options_);
 }
 
 StatusOr<std::unique_ptr<MatchingEvaluator::Export>> MatchingEvaluator::ExportEmbeddings(

@@ -92,10 +92,10 @@ class MatchingEvaluator {
   int key_slot_ = -1;
   bool loaded_ = false;
 
-  std::vector<Batch> corpus_;  // this worker's share, sorted by domain once
-  std::vector<uint64_t> local_keys_;  // their item keys, in order
-  int64_t corpus_offset_ = 0;  // global index of its first item
-  int64_t corpus_size_ = 0;    // N_i over all workers
+  std::vector<Batch> corpus_;                         // this worker's share, sorted by domain once
+  std::vector<uint64_t> local_keys_;                  // their item keys, in order
+  int64_t corpus_offset_ = 0;                         // global index of its first item
+  int64_t corpus_size_ = 0;                           // N_i over all workers
   std::unordered_map<uint64_t, int64_t> item_index_;  // key -> global index
   // Train positives of the users this worker owns: user -> sorted global item indices.
   std::unordered_map<uint64_t, std::vector<int64_t>> train_;

@@ -438,8 +438,9 @@ StatusOr<Report> TrainerImpl::Evaluate(const std::string& split) {
 StatusOr<std::unique_ptr<MatchingEvaluator::Export>> TrainerImpl::ExportMatching(
     const std::string& split) {
   if (matching_eval_ == nullptr) {
-    return FailedPrecondition("export: the model is not a matching (two_tower) model, or the "
-                              "config has no validation or test data");
+    return FailedPrecondition(
+        "export: the model is not a matching (two_tower) model, or the "
+        "config has no validation or test data");
   }
   if (step_ == 0) {
     return FailedPrecondition("export: " + options_.run_dir +
@@ -456,9 +457,9 @@ StatusOr<std::unique_ptr<MatchingEvaluator::Export>> TrainerImpl::ExportMatching
 StatusOr<Report> TrainerImpl::AddRetrieval(const std::string& split, Report report) {
   if (matching_eval_ == nullptr) return report;
   const auto& paths = split == "validation" ? config_.data().validation() : config_.data().test();
-  ASSIGN_OR_RETURN(RetrievalReport r, matching_eval_->Evaluate(
-                                          std::vector<std::string>(paths.begin(), paths.end()),
-                                          step_));
+  ASSIGN_OR_RETURN(
+      RetrievalReport r,
+      matching_eval_->Evaluate(std::vector<std::string>(paths.begin(), paths.end()), step_));
   report.retrieval = std::move(r.values);
   report.retrieval_users = std::move(r.users);
   return report;

@@ -39,8 +39,8 @@ class MatchingTower {
   MatchingTower() = default;
   // `config` must be valid (TwoTowerModel::Validate). scenario_dim >= 1 when the tower uses
   // the scenario (sap or sap_mmoe).
-  MatchingTower(const TowerConfig& config, int64_t input_dim, int64_t scenario_dim,
-                int num_domains, const std::string& name, ParameterSet* params, uint64_t seed);
+  MatchingTower(const TowerConfig& config, int64_t input_dim, int64_t scenario_dim, int num_domains,
+                const std::string& name, ParameterSet* params, uint64_t seed);
 
   int64_t input_dim() const { return input_dim_; }
   int64_t output_dim() const { return output_dim_; }

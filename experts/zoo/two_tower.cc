@@ -93,7 +93,8 @@ Status TwoTowerModel::Validate(const ModelConfig& config, const ModelShape& shap
   const TwoTowerConfig& c = config.two_tower();
   const std::string f = "model.two_tower";
   if (shape.num_tasks != 1) {
-    return InvalidArgument(f + ": matching data has one task (the interaction); data.num_tasks is " +
+    return InvalidArgument(f +
+                           ": matching data has one task (the interaction); data.num_tasks is " +
                            std::to_string(shape.num_tasks));
   }
   if (shape.slot_dims.empty() || shape.slot_sides.size() != shape.slot_dims.size()) {
@@ -117,8 +118,8 @@ Status TwoTowerModel::Validate(const ModelConfig& config, const ModelShape& shap
     return InvalidArgument(f + ".item_id_slot: slot '" + c.item_id_slot() +
                            "' is not an item-side slot");
   }
-  RETURN_IF_ERROR(ValidateTower(c.user_tower(), f + ".user_tower", false,
-                                config.domain_embedding_dim()));
+  RETURN_IF_ERROR(
+      ValidateTower(c.user_tower(), f + ".user_tower", false, config.domain_embedding_dim()));
   RETURN_IF_ERROR(
       ValidateTower(c.item_tower(), f + ".item_tower", true, config.domain_embedding_dim()));
   if (TowerOutput(c.user_tower()) != TowerOutput(c.item_tower())) {
@@ -177,7 +178,8 @@ TwoTowerModel::TwoTowerModel(const ModelConfig& config, const ModelShape& shape,
           TeacherBlock{Block{dense_column, shape.num_dense}, false, teacher_user_width_});
       teacher_user_width_ += shape.num_dense;
     }
-    auto teacher = CreateModel(config_.distill().teacher(), TeacherShape(shape), seed + 17, context);
+    auto teacher =
+        CreateModel(config_.distill().teacher(), TeacherShape(shape), seed + 17, context);
     CHECK(teacher.ok()) << teacher.status().ToString();  // validated with the config
     teacher_ = std::move(*teacher);
     params_.Adopt(teacher_->params(), "teacher.");
@@ -205,11 +207,13 @@ bool TwoTowerModel::Collective(bool training) const {
 }
 
 std::vector<std::pair<std::string, double>> TwoTowerModel::Stats() const {
-  std::vector<std::pair<std::string, double>> stats = {
-      {"candidates", last_candidates_}, {"queries", last_queries_}, {"mean_log_q", last_mean_log_q_}};
+  std::vector<std::pair<std::string, double>> stats = {{"candidates", last_candidates_},
+                                                       {"queries", last_queries_},
+                                                       {"mean_log_q", last_mean_log_q_}};
   if (teacher_ != nullptr) {
     stats.insert(stats.end(), {{"task_loss", last_task_}, {"kd_loss", last_kd_}});
-    if (config_.distill().mode() == DistillConfig::ONLINE) stats.push_back({"teacher_loss", last_teacher_});
+    if (config_.distill().mode() == DistillConfig::ONLINE)
+      stats.push_back({"teacher_loss", last_teacher_});
   }
   return stats;
 }
@@ -236,8 +240,8 @@ void TwoTowerModel::GatherInputs(const ModelBatch& batch) {
 
 ConstMatView TwoTowerModel::RunUser(const ModelBatch& batch, bool training) {
   const int64_t rows = batch.size;
-  const ConstMatView e = scenario_dim_ > 0 ? ConstMatView(e_.view().Rows(0, rows))
-                                           : ConstMatView(nullptr, rows, 0, 0);
+  const ConstMatView e =
+      scenario_dim_ > 0 ? ConstMatView(e_.view().Rows(0, rows)) : ConstMatView(nullptr, rows, 0, 0);
   const ConstMatView y =
       user_.Forward(user_x_.view().Rows(0, rows), e, batch.domain_begin, training, batch.seed);
   return Normalize(y, &u_raw_, &u_, &u_rnorm_);
@@ -245,9 +249,8 @@ ConstMatView TwoTowerModel::RunUser(const ModelBatch& batch, bool training) {
 
 ConstMatView TwoTowerModel::RunItem(const ModelBatch& batch, bool training) {
   const ConstMatView none(nullptr, batch.size, 0, 0);
-  const ConstMatView y = item_.Forward(item_x_.view().Rows(0, batch.size), none,
-                                       batch.domain_begin, training,
-                                       batch.seed ^ 0x9e3779b97f4a7c15ULL);
+  const ConstMatView y = item_.Forward(item_x_.view().Rows(0, batch.size), none, batch.domain_begin,
+                                       training, batch.seed ^ 0x9e3779b97f4a7c15ULL);
   return Normalize(y, &v_raw_, &v_, &v_rnorm_);
 }
 
@@ -293,8 +296,7 @@ void TwoTowerModel::EncodeItems(const ModelBatch& batch, MatView out) {
   if (batch.size > 0) CopyMat(v, out);
 }
 
-Status TwoTowerModel::GatherCandidates(ConstMatView payload, const uint64_t* keys,
-                                       int64_t rows) {
+Status TwoTowerModel::GatherCandidates(ConstMatView payload, const uint64_t* keys, int64_t rows) {
   const int64_t p = payload.cols;
   if (!config_.gather_candidates() || workers_ == nullptr || workers_->size() == 1) {
     const MatView pool = RowBuffer(&pool_, rows, p);
@@ -391,8 +393,8 @@ std::vector<int64_t> TwoTowerModel::DrawLists(uint64_t seed, int64_t per) const 
   return cand;
 }
 
-void TwoTowerModel::ListScores(ConstMatView uq, ConstMatView pool,
-                               const std::vector<int64_t>& cand, int64_t per, float* out) const {
+void TwoTowerModel::ListScores(ConstMatView uq, ConstMatView pool, const std::vector<int64_t>& cand,
+                               int64_t per, float* out) const {
   for (size_t k = 0; k < cand.size(); ++k) {
     const int64_t j = cand[k];
     if (j < 0) {
@@ -428,8 +430,8 @@ void TwoTowerModel::ListBackward(ConstMatView uq, ConstMatView pool,
 
 StatusOr<double> TwoTowerModel::TrainingLoss(const ModelBatch& batch) {
   CheckModelBatch(batch, shape_, batch.size, 1);
-  CHECK(batch.size == 0 || (batch.labels != nullptr && batch.label_mask != nullptr &&
-                            batch.keys != nullptr));
+  CHECK(batch.size == 0 ||
+        (batch.labels != nullptr && batch.label_mask != nullptr && batch.keys != nullptr));
   const int64_t rows = batch.size;
   teacher_grads_ = false;
   GatherInputs(batch);
@@ -501,7 +503,8 @@ StatusOr<double> TwoTowerModel::TrainingLoss(const ModelBatch& batch) {
       const MatView duq = RowBuffer(&du_raw_, q, d);
       Gemm(false, false, inv_tau_, dz, pool, 0.0f, duq);
       Gemm(true, false, inv_tau_, dz, uq, 0.0f, dpool);
-      for (int64_t k = 0; k < q; ++k) std::memcpy(du.row(queries_[k]), duq.row(k), d * sizeof(float));
+      for (int64_t k = 0; k < q; ++k)
+        std::memcpy(du.row(queries_[k]), duq.row(k), d * sizeof(float));
       if (teacher_ != nullptr) {
         per = config_.distill().list_size();
         cand = DrawLists(batch.seed, per);
@@ -519,8 +522,8 @@ StatusOr<double> TwoTowerModel::TrainingLoss(const ModelBatch& batch) {
         logits[k] += neg_log_q_[cand[k]];
       }
       std::vector<float> w(q * per, weight);
-      loss = MaskedSigmoidBce(logits.data(), labels.data(), mask.data(), w.data(), q * per,
-                              nullptr, dl.data());
+      loss = MaskedSigmoidBce(logits.data(), labels.data(), mask.data(), w.data(), q * per, nullptr,
+                              dl.data());
       ListBackward(uq, pool, cand, per, dl.data(), du, dpool);
     }
   }
@@ -575,8 +578,8 @@ void TwoTowerModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatV
     de = RowBuffer(&de_, rows, scenario_dim_);
     ScaleMat(0.0f, de);
   }
-  const ConstMatView e = scenario_dim_ > 0 ? ConstMatView(e_.view().Rows(0, rows))
-                                           : ConstMatView(nullptr, rows, 0, 0);
+  const ConstMatView e =
+      scenario_dim_ > 0 ? ConstMatView(e_.view().Rows(0, rows)) : ConstMatView(nullptr, rows, 0, 0);
   // The user tower's input gradient is needed for the features and, with the scenario
   // embedding among its inputs, for the table.
   const bool want_dux = want_dx || (user_mlp && scenario_dim_ > 0);
@@ -616,8 +619,11 @@ void TwoTowerModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatV
       continue;
     }
     const ConstMatView src =
-        t.item ? ConstMatView(dpool_.view()).Rows(offset_, rows).Cols(d + t.packed, t.features.width)
-               : ConstMatView(teacher_user_grad_.view()).Rows(0, rows).Cols(t.packed, t.features.width);
+        t.item
+            ? ConstMatView(dpool_.view()).Rows(offset_, rows).Cols(d + t.packed, t.features.width)
+            : ConstMatView(teacher_user_grad_.view())
+                  .Rows(0, rows)
+                  .Cols(t.packed, t.features.width);
     if (dense) {
       AddMat(src, dst);  // the student's gradient of the dense features is there already
     } else {

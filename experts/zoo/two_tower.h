@@ -30,7 +30,8 @@
 // scores every (q, candidate) pair: the query's user-side columns beside the candidate's
 // item-side columns (gathered with the candidates). With s_qm = <u_q, v_m> / tau:
 //   listwise   L_kd = (1/Q) sum_q KL(softmax(t_q / tau_kd) || softmax(s_q / tau_kd))
-//   pointwise  L_kd = (1/Q) sum_{q,m} KL(Bernoulli(sigma(t_qm / tau_kd)) || Bernoulli(sigma(s_qm / tau_kd)))
+//   pointwise  L_kd = (1/Q) sum_{q,m} KL(Bernoulli(sigma(t_qm / tau_kd)) || Bernoulli(sigma(s_qm /
+//   tau_kd)))
 // and the loss is L_task + weight * L_kd; the teacher gets no gradient from it. ONLINE: the
 // teacher trains at the same step on its pairs, label 1 for the own item and 0 for the others,
 // (1/Q) sum of BCE, which is added to the loss. The teacher's parameters are "teacher.*".
@@ -95,8 +96,8 @@ class TwoTowerModel : public Model, public MatchingModel {
   // is split over the workers.
   std::vector<int64_t> DrawLists(uint64_t seed, int64_t per) const;
   // out (Q, per): <uq_q, pool_j> / tau for the lists' rows j (0 at -1 entries).
-  void ListScores(ConstMatView uq, ConstMatView pool, const std::vector<int64_t>& cand,
-                  int64_t per, float* out) const;
+  void ListScores(ConstMatView uq, ConstMatView pool, const std::vector<int64_t>& cand, int64_t per,
+                  float* out) const;
   // The gradients of those scores given dscores (Q, per): du (rows of the queries) and dpool
   // accumulate.
   void ListBackward(ConstMatView uq, ConstMatView pool, const std::vector<int64_t>& cand,
@@ -107,8 +108,8 @@ class TwoTowerModel : public Model, public MatchingModel {
   // `per` pool indices per query, -1 = none), the teacher's pair scores, the KD loss and its
   // gradients into du and the pool's gradient, the online teacher's own loss and backward.
   // Returns weight * L_kd + the teacher's loss.
-  StatusOr<double> Distill(const ModelBatch& batch, const std::vector<int64_t>& cand,
-                           int64_t per, float inv_queries, MatView du, MatView dpool);
+  StatusOr<double> Distill(const ModelBatch& batch, const std::vector<int64_t>& cand, int64_t per,
+                           float inv_queries, MatView du, MatView dpool);
   // The teacher's shape: its slots (ModelShape::num_teacher_slots) and the dense features.
   static ModelShape TeacherShape(const ModelShape& shape);
   static Status ValidateDistill(const ModelConfig& config, const ModelShape& shape);
@@ -124,40 +125,40 @@ class TwoTowerModel : public Model, public MatchingModel {
   // each teacher block whether it is item-side and where it sits in its side's packing.
   std::unique_ptr<Model> teacher_;
   struct TeacherBlock {
-    Block features;    // in the model's features
+    Block features;  // in the model's features
     bool item = false;
     int64_t packed = 0;  // column in the side's packing
   };
   std::vector<TeacherBlock> teacher_layout_;
   int64_t teacher_user_width_ = 0, teacher_item_width_ = 0;
   Tensor teacher_x_, teacher_dx_, teacher_logits_, teacher_dlogits_;
-  Tensor teacher_user_grad_;  // (B, teacher_user_width_)
+  Tensor teacher_user_grad_;    // (B, teacher_user_width_)
   bool teacher_grads_ = false;  // the last TrainingLoss back-propagated an online teacher
   ModelBatch teacher_batch_;
   std::vector<int32_t> teacher_domain_;
   double last_kd_ = 0, last_teacher_ = 0, last_task_ = 0;
 
-  int scenario_dim_ = 0;                  // De
-  Parameter* scenario_table_ = nullptr;   // (D, De), or null when De = 0
+  int scenario_dim_ = 0;                 // De
+  Parameter* scenario_table_ = nullptr;  // (D, De), or null when De = 0
   MatchingTower user_, item_;
   Parameter* counts_ = nullptr;  // (frequency_buckets) buffer
   Parameter* total_ = nullptr;   // (1) buffer
 
   // The last forward.
-  Tensor user_x_, item_x_;         // (B, Fu [+ De]), (B, Fi)
-  Tensor e_, de_;                  // (B, De) the rows' scenario embeddings, their gradient
-  Tensor u_raw_, v_raw_, u_, v_;   // (B, d) tower outputs and their normalisations
+  Tensor user_x_, item_x_;        // (B, Fu [+ De]), (B, Fi)
+  Tensor e_, de_;                 // (B, De) the rows' scenario embeddings, their gradient
+  Tensor u_raw_, v_raw_, u_, v_;  // (B, d) tower outputs and their normalisations
   std::vector<float> u_rnorm_, v_rnorm_;
   // The training step's loss state.
   bool loss_pending_ = false;
-  Tensor pool_;                    // (C, d + teacher item width) candidates: v, teacher columns
+  Tensor pool_;  // (C, d + teacher item width) candidates: v, teacher columns
   std::vector<uint64_t> pool_keys_;
-  int64_t offset_ = 0;             // this worker's first row in the pool
-  std::vector<float> neg_log_q_;   // (C)
-  std::vector<int64_t> queries_;   // local rows with label 1
-  Tensor du_, dv_, dpool_;         // (B, d), (B, d), (C, d + teacher item width)
-  Tensor payload_;                 // (B, d + teacher item width) this worker's candidates
-  Tensor dz_, z_, uq_;             // (Q, C') logits and their gradients, (Q, d) query embeddings
+  int64_t offset_ = 0;            // this worker's first row in the pool
+  std::vector<float> neg_log_q_;  // (C)
+  std::vector<int64_t> queries_;  // local rows with label 1
+  Tensor du_, dv_, dpool_;        // (B, d), (B, d), (C, d + teacher item width)
+  Tensor payload_;                // (B, d + teacher item width) this worker's candidates
+  Tensor dz_, z_, uq_;            // (Q, C') logits and their gradients, (Q, d) query embeddings
   Tensor du_raw_, dv_raw_, dux_, dvx_;
   double last_candidates_ = 0, last_queries_ = 0, last_mean_log_q_ = 0;
 };

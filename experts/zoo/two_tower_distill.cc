@@ -33,33 +33,38 @@ Status TwoTowerModel::ValidateDistill(const ModelConfig& config, const ModelShap
   const DistillConfig& d = config.two_tower().distill();
   const std::string f = "model.two_tower.distill";
   if (shape.num_teacher_slots != shape.num_slots() / 2 || shape.num_teacher_slots == 0) {
-    return InvalidArgument(f + ": the model's input has no teacher view of the slots (build "
+    return InvalidArgument(f +
+                           ": the model's input has no teacher view of the slots (build "
                            "the shape with ModelShapeFromConfig of a loaded job config)");
   }
   if (d.teacher().kind_case() == ModelConfig::kTwoTower) {
-    return InvalidArgument(f + ".teacher: the teacher is a ranking model of the zoo, which sees "
+    return InvalidArgument(f +
+                           ".teacher: the teacher is a ranking model of the zoo, which sees "
                            "user and item together; not a two_tower");
   }
-  const bool placed = (d.teacher().has_mmoe() && d.teacher().mmoe().has_placement() &&
-                       d.teacher().mmoe().placement().kind() != ExpertPlacementConfig::REPLICATED) ||
-                      (d.teacher().has_smes() && d.teacher().smes().placement().kind() !=
-                                                     ExpertPlacementConfig::REPLICATED) ||
-                      (d.teacher().has_topk_moe() && d.teacher().topk_moe().placement().kind() !=
-                                                         ExpertPlacementConfig::REPLICATED);
+  const bool placed =
+      (d.teacher().has_mmoe() && d.teacher().mmoe().has_placement() &&
+       d.teacher().mmoe().placement().kind() != ExpertPlacementConfig::REPLICATED) ||
+      (d.teacher().has_smes() &&
+       d.teacher().smes().placement().kind() != ExpertPlacementConfig::REPLICATED) ||
+      (d.teacher().has_topk_moe() &&
+       d.teacher().topk_moe().placement().kind() != ExpertPlacementConfig::REPLICATED);
   if (placed) {
-    return InvalidArgument(f + ".teacher: its experts must be replicated (no placement): the "
+    return InvalidArgument(f +
+                           ".teacher: its experts must be replicated (no placement): the "
                            "teacher scores each worker's pairs on its own");
   }
-  if (d.teacher().has_mlora() &&
-      d.teacher().mlora().mode() == MloraConfig::MOE_MLORA) {
-    return InvalidArgument(f + ".teacher: a model trained in phases (MoE-MLoRA) cannot be "
+  if (d.teacher().has_mlora() && d.teacher().mlora().mode() == MloraConfig::MOE_MLORA) {
+    return InvalidArgument(f +
+                           ".teacher: a model trained in phases (MoE-MLoRA) cannot be "
                            "co-trained as a teacher");
   }
   if (Status s = ValidateModelConfig(d.teacher(), TeacherShape(shape)); !s.ok()) {
     return InvalidArgument(f + ".teacher: " + std::string(s.message()));
   }
   if (d.mode() == DistillConfig::OFFLINE) {
-    return InvalidArgument(f + ".mode: OFFLINE (a frozen teacher from teacher_run_dir) is not "
+    return InvalidArgument(f +
+                           ".mode: OFFLINE (a frozen teacher from teacher_run_dir) is not "
                            "available yet; use ONLINE");
   }
   if (d.placement() == DistillConfig::TEACHER_RANKS) {
@@ -69,15 +74,15 @@ Status TwoTowerModel::ValidateDistill(const ModelConfig& config, const ModelShap
   if (!(d.temperature() > 0.0f)) return InvalidArgument(f + ".temperature must be > 0");
   RETURN_IF_ERROR(ValidateRange(d.list_size(), 2, 4096, f + ".list_size"));
   if (d.table_prefix().empty()) {
-    return InvalidArgument(f + ".table_prefix must not be empty (the teacher's tables need "
+    return InvalidArgument(f +
+                           ".table_prefix must not be empty (the teacher's tables need "
                            "names of their own)");
   }
   return Status::OK();
 }
 
 StatusOr<double> TwoTowerModel::Distill(const ModelBatch& batch, const std::vector<int64_t>& cand,
-                                        int64_t per, float inv_queries, MatView du,
-                                        MatView dpool) {
+                                        int64_t per, float inv_queries, MatView du, MatView dpool) {
   const int64_t q = static_cast<int64_t>(queries_.size());
   const int64_t pairs = q * per;
   last_kd_ = last_teacher_ = 0.0;
@@ -87,7 +92,8 @@ StatusOr<double> TwoTowerModel::Distill(const ModelBatch& batch, const std::vect
   // The pairs' teacher input: the query's user-side columns, the candidate's item-side ones.
   // A list entry without a candidate (-1) repeats the query's own item and is masked below.
   const MatView x = RowBuffer(&teacher_x_, pairs, ts.num_features);
-  const ConstMatView pool = ConstMatView(pool_.view()).Rows(0, static_cast<int64_t>(pool_keys_.size()));
+  const ConstMatView pool =
+      ConstMatView(pool_.view()).Rows(0, static_cast<int64_t>(pool_keys_.size()));
   teacher_domain_.resize(pairs);
   for (int64_t k = 0; k < pairs; ++k) {
     const int64_t row = queries_[k / per];
@@ -95,8 +101,8 @@ StatusOr<double> TwoTowerModel::Distill(const ModelBatch& batch, const std::vect
     teacher_domain_[k] = batch.domain[row];
     int64_t column = 0;
     for (const TeacherBlock& t : teacher_layout_) {
-      const float* src = t.item ? pool.row(j) + d + t.packed
-                                : batch.features.row(row) + t.features.column;
+      const float* src =
+          t.item ? pool.row(j) + d + t.packed : batch.features.row(row) + t.features.column;
       std::memcpy(x.row(k) + column, src, t.features.width * sizeof(float));
       column += t.features.width;
     }
@@ -150,9 +156,9 @@ StatusOr<double> TwoTowerModel::Distill(const ModelBatch& batch, const std::vect
     mask[k] = cand[k] >= 0 ? 1 : 0;
   }
   const MatView dt = RowBuffer(&teacher_dlogits_, pairs, 1);
-  last_teacher_ = MaskedSigmoidBce(t.data, labels.data(), mask.data(), w.data(), pairs, nullptr,
-                                   dt.data) +
-                  teacher_->AuxLoss();
+  last_teacher_ =
+      MaskedSigmoidBce(t.data, labels.data(), mask.data(), w.data(), pairs, nullptr, dt.data) +
+      teacher_->AuxLoss();
   const MatView dx = RowBuffer(&teacher_dx_, pairs, ts.num_features);
   teacher_->Backward(teacher_batch_, dt, dx);
   // Back to where the columns came from: the query rows' user side, the candidates' item side.

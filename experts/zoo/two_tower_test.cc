@@ -178,10 +178,10 @@ TEST(TwoTowerTest, SapTowerGradientsMatchFiniteDifferences) {
 }
 
 TEST(TwoTowerTest, SapMmoeTowerGradientsMatchFiniteDifferences) {
-  auto model = Build(
-      Config("two_tower { user_tower { sap_mmoe { num_experts: 2 dims: 6 output_dim: 5 sap { "
-             "rank: 2 } } } item_tower { mlp { dims: 7 dims: 5 } } temperature: 0.5 } "
-             "domain_embedding_dim: 3"));
+  auto model =
+      Build(Config("two_tower { user_tower { sap_mmoe { num_experts: 2 dims: 6 output_dim: 5 sap { "
+                   "rank: 2 } } } item_tower { mlp { dims: 7 dims: 5 } } temperature: 0.5 } "
+                   "domain_embedding_dim: 3"));
   MatchingBatch b(7);
   ExpectLossGradients(model.get(), &b);
 }
@@ -207,8 +207,9 @@ TEST(TwoTowerTest, PointwiseForwardIsTheOwnPairScoreAndItsGradientsMatch) {
 ModelShape DistillShape() {
   ModelShape s = MatchingShape();
   s.slot_dims = {4, 3, 4, 3, 2, 2, 3, 2};
-  s.slot_names = {"user_id", "user_group", "item_id", "item_category",
-                  "teacher.user_id", "teacher.user_group", "teacher.item_id", "teacher.item_category"};
+  s.slot_names = {"user_id",         "user_group",           "item_id",
+                  "item_category",   "teacher.user_id",      "teacher.user_group",
+                  "teacher.item_id", "teacher.item_category"};
   s.slot_sides = {SIDE_USER, SIDE_CONTEXT, SIDE_ITEM, SIDE_ITEM,
                   SIDE_USER, SIDE_CONTEXT, SIDE_ITEM, SIDE_ITEM};
   s.num_teacher_slots = 4;
@@ -325,22 +326,26 @@ TEST(TwoTowerTest, ConfigsThatDoNotFitAreRefusedNamingTheField) {
     ASSERT_FALSE(m.ok()) << text;
     EXPECT_NE(m.status().message().find(message), std::string::npos) << m.status().ToString();
   };
-  expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } sap { } } } "
-         "domain_embedding_dim: 2",
-         "model.two_tower.item_tower.sap: the item tower must not depend on the scenario");
+  expect(
+      "two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } sap { } } } "
+      "domain_embedding_dim: 2",
+      "model.two_tower.item_tower.sap: the item tower must not depend on the scenario");
   expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 5 } } }",
          "the towers' output widths differ (user 4, item 5)");
   expect("two_tower { user_tower { mlp { dims: 4 } sap { } } item_tower { mlp { dims: 4 } } }",
          "set model.domain_embedding_dim >= 1");
-  expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } } "
-         "item_id_slot: \"movie\" }",
-         "model.two_tower.item_id_slot: no data slot is named 'movie'");
-  expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } } "
-         "temperature: 0 }",
-         "model.two_tower.temperature must be > 0");
-  expect("two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } } distill { "
-         "teacher { mmoe { expert { dims: 4 } tower { dims: 2 } } } } }",
-         "model.two_tower.distill: the model's input has no teacher view of the slots");
+  expect(
+      "two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } } "
+      "item_id_slot: \"movie\" }",
+      "model.two_tower.item_id_slot: no data slot is named 'movie'");
+  expect(
+      "two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } } "
+      "temperature: 0 }",
+      "model.two_tower.temperature must be > 0");
+  expect(
+      "two_tower { user_tower { mlp { dims: 4 } } item_tower { mlp { dims: 4 } } distill { "
+      "teacher { mmoe { expert { dims: 4 } tower { dims: 2 } } } } }",
+      "model.two_tower.distill: the model's input has no teacher view of the slots");
 }
 
 }  // namespace
