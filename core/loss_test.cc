@@ -98,6 +98,15 @@ TEST(MaskedSigmoidBceTest, NullMaskMeansAllObservedAndNullWeightMeansOne) {
 }
 
 // Candidate losses against long-double definitions and central differences of those.
+// The central difference of f at element k of x, step h.
+template <typename F>
+double CentralDifference(const std::vector<float>& x, int64_t k, float h, F f) {
+  std::vector<float> up = x, down = x;
+  up[k] += h;
+  down[k] -= h;
+  return static_cast<double>(f(up) - f(down)) / (2 * h);
+}
+
 long double RefSoftmaxXent(const std::vector<float>& z, int64_t cols, const std::vector<int64_t>& t,
                            const std::vector<uint8_t>& valid) {
   long double total = 0;
@@ -127,13 +136,9 @@ TEST(CandidateSoftmaxXentTest, MatchesDefinitionAndFiniteDifferencesWithExcluded
                                           w, MatView{dz.data(), q, c, c});
   EXPECT_NEAR(got, w * static_cast<double>(RefSoftmaxXent(z, c, t, valid)), 1e-5);
   for (int64_t k = 0; k < q * c; ++k) {
-    std::vector<float> zp = z, zm = z;
-    const float h = 1e-2f;
-    zp[k] += h;
-    zm[k] -= h;
-    const double fd =
-        w * static_cast<double>(RefSoftmaxXent(zp, c, t, valid) - RefSoftmaxXent(zm, c, t, valid)) /
-        (2 * h);
+    const double fd = w * CentralDifference(z, k, 1e-2f, [&](const std::vector<float>& v) {
+                        return RefSoftmaxXent(v, c, t, valid);
+                      });
     EXPECT_NEAR(dz[k], fd, 1e-4) << k;
     if (!valid[k]) {
       EXPECT_EQ(dz[k], 0.0f);
@@ -171,13 +176,9 @@ TEST(SoftmaxKlTest, MatchesDefinitionAndFiniteDifferences) {
   EXPECT_NEAR(got, w * static_cast<double>(RefSoftmaxKl(t, s, c, tau)), 1e-6);
   EXPECT_GT(got, 0.0);
   for (int64_t k = 0; k < q * c; ++k) {
-    std::vector<float> sp = s, sm = s;
-    const float h = 1e-2f;
-    sp[k] += h;
-    sm[k] -= h;
-    const double fd =
-        w * static_cast<double>(RefSoftmaxKl(t, sp, c, tau) - RefSoftmaxKl(t, sm, c, tau)) /
-        (2 * h);
+    const double fd = w * CentralDifference(s, k, 1e-2f, [&](const std::vector<float>& v) {
+                        return RefSoftmaxKl(t, v, c, tau);
+                      });
     EXPECT_NEAR(ds[k], fd, 1e-4) << k;
   }
   // The same distributions: no divergence, no gradient.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <utility>
 
@@ -177,30 +178,39 @@ Status MatchingEvaluator::LoadCorpus() {
   return Status::OK();
 }
 
-Status MatchingEvaluator::LoadTrainPositives() {
-  if (!config_.train().retrieval().exclude_train_positives()) return Status::OK();
+Status MatchingEvaluator::ForEachPositive(
+    const std::vector<std::string>& paths,
+    const std::function<void(const Batch&, int64_t, int64_t)>& fn) const {
   const DataConfig& data = config_.data();
-  std::vector<std::string> paths(data.train().begin(), data.train().end());
   DataReader::Options o = DataReader::OptionsFromConfig(
       data.reader(), false, config_.train().seed(), workers_->rank(), workers_->size());
   ASSIGN_OR_RETURN(std::unique_ptr<DataReader> reader, DataReader::Open(paths, o));
   RETURN_IF_ERROR(reader->StartEpoch(0));
-  const int w = workers_->size();
-  std::vector<std::vector<int64_t>> out(w);  // (user, item) pairs per owner
   while (true) {
     Batch b;
     ASSIGN_OR_RETURN(bool more, reader->Next(&b));
-    if (!more) break;
+    if (!more) return Status::OK();
     for (int64_t i = 0; i < b.size; ++i) {
       uint64_t key = 0;
       if (!IsPositive(b, i) || !Key(b, i, &key)) continue;
       const auto it = item_index_.find(key);
-      if (it == item_index_.end()) continue;
-      auto& to = out[Owner(b.user[i])];
-      to.push_back(static_cast<int64_t>(b.user[i]));
-      to.push_back(it->second);
+      if (it != item_index_.end()) fn(b, i, it->second);
     }
   }
+}
+
+Status MatchingEvaluator::LoadTrainPositives() {
+  if (!config_.train().retrieval().exclude_train_positives()) return Status::OK();
+  const DataConfig& data = config_.data();
+  const int w = workers_->size();
+  std::vector<std::vector<int64_t>> out(w);  // (user, item) pairs per owner
+  RETURN_IF_ERROR(
+      ForEachPositive(std::vector<std::string>(data.train().begin(), data.train().end()),
+                      [&](const Batch& b, int64_t i, int64_t item) {
+                        auto& to = out[Owner(b.user[i])];
+                        to.push_back(static_cast<int64_t>(b.user[i]));
+                        to.push_back(item);
+                      }));
   std::vector<int64_t> send_counts(w), send_displs(w), recv_counts, recv_displs(w);
   std::vector<int64_t> send;
   for (int r = 0; r < w; ++r) {
@@ -282,27 +292,13 @@ Status MatchingEvaluator::GatherQueries(const std::vector<std::string>& paths, i
   const int64_t d = runner_->model()->matching()->embedding_dim();
   // The split's queries read here: (user, scenario) -> held-out items; the first sample of each
   // pair is kept to be embedded.
-  const DataConfig& data = config_.data();
-  DataReader::Options o = DataReader::OptionsFromConfig(
-      data.reader(), false, config_.train().seed(), workers_->rank(), workers_->size());
-  ASSIGN_OR_RETURN(std::unique_ptr<DataReader> reader, DataReader::Open(paths, o));
-  RETURN_IF_ERROR(reader->StartEpoch(0));
   std::map<std::pair<uint64_t, int32_t>, std::vector<int64_t>> local;
   Batch reps;
-  while (true) {
-    Batch b;
-    ASSIGN_OR_RETURN(bool more, reader->Next(&b));
-    if (!more) break;
-    for (int64_t i = 0; i < b.size; ++i) {
-      uint64_t key = 0;
-      if (!IsPositive(b, i) || !Key(b, i, &key)) continue;
-      const auto it = item_index_.find(key);
-      if (it == item_index_.end()) continue;
-      auto [entry, fresh] = local.try_emplace({b.user[i], b.domain[i]});
-      if (fresh) reps.AppendFrom(b, i, i + 1);
-      entry->second.push_back(it->second);
-    }
-  }
+  RETURN_IF_ERROR(ForEachPositive(paths, [&](const Batch& b, int64_t i, int64_t item) {
+    auto [entry, fresh] = local.try_emplace({b.user[i], b.domain[i]});
+    if (fresh) reps.AppendFrom(b, i, i + 1);
+    entry->second.push_back(item);
+  }));
   Packer mine;
   Tensor out;
   if (reps.size > 0) {

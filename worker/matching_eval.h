@@ -23,6 +23,7 @@
 #define MOEREC_WORKER_MATCHING_EVAL_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -77,6 +78,10 @@ class MatchingEvaluator {
                        std::vector<uint64_t>* user_ids, RetrievalUsers* users);
   // This worker's share of the corpus through the item tower: (rows, d) into *shard.
   Status EmbedCorpus(int64_t step, Tensor* shard, int64_t* rows);
+  // Calls fn(batch, row, corpus index) for every positive of split `paths` (this worker's
+  // share) whose item is in the corpus.
+  Status ForEachPositive(const std::vector<std::string>& paths,
+                         const std::function<void(const Batch&, int64_t, int64_t)>& fn) const;
   Status Load();
   Status LoadCorpus();
   Status LoadTrainPositives();
