@@ -5,10 +5,12 @@
 
 #include "data/synthetic/internal/generation.h"
 #include "data/synthetic/internal/synthetic_model.h"
+#include "data/synthetic/matching.h"
 
 namespace moerec {
 
 Status ValidateSyntheticConfig(const DataConfig& c) {
+  if (c.synthetic().has_matching()) return ValidateMatchingConfig(c);
   RETURN_IF_ERROR(ValidateCommonSyntheticConfig(c));
   if (c.num_tasks() < 1 || c.num_tasks() > 1024) {
     return ConfigError("num_tasks", std::to_string(c.num_tasks()), "in [1, 1024]");
@@ -88,6 +90,11 @@ StatusOr<SyntheticOutputs> SyntheticOutputsFromConfig(const DataConfig& config) 
 
 StatusOr<SyntheticSummary> GenerateSynthetic(const DataConfig& config,
                                              const SyntheticOutputs& outputs) {
+  if (config.synthetic().has_matching()) {
+    return InvalidArgument(
+        "data config: synthetic.matching is set; GenerateMatching (data/synthetic/matching.h) "
+        "writes that data");
+  }
   RETURN_IF_ERROR(ValidateSyntheticConfig(config));
   const SyntheticConfig& sc = config.synthetic();
   ASSIGN_OR_RETURN(const auto counts, SplitSizes(sc));
