@@ -8,6 +8,7 @@
 #include "core/file_lock.h"
 #include "data/reader.h"
 #include "data/shard.h"
+#include "data/synthetic/matching.h"
 #include "data/synthetic/synthetic.h"
 #include "worker/metrics/oracle.h"
 
@@ -29,15 +30,32 @@ bool HasShards(const std::string& path) {
 
 Status EnsureSyntheticData(const DataConfig& data, bool force) {
   if (!data.has_synthetic()) return Status::OK();
-  ASSIGN_OR_RETURN(const SyntheticOutputs outputs, SyntheticOutputsFromConfig(data));
-  if (!force && HasShards(outputs.train_dir)) return Status::OK();
+  const bool matching = data.synthetic().has_matching();
+  MatchingOutputs outputs;  // items_dir stays empty for ranking data
+  if (matching) {
+    ASSIGN_OR_RETURN(outputs, MatchingOutputsFromConfig(data));
+  } else {
+    ASSIGN_OR_RETURN(outputs.splits, SyntheticOutputsFromConfig(data));
+  }
+  const std::string& train_dir = outputs.splits.train_dir;
+  const auto present = [&] {
+    return HasShards(train_dir) && (!matching || HasShards(outputs.items_dir));
+  };
+  if (!force && present()) return Status::OK();
   const std::string lock_path =
-      (std::filesystem::path(outputs.train_dir).parent_path() / ".moerec-gen.lock").string();
+      (std::filesystem::path(train_dir).parent_path() / ".moerec-gen.lock").string();
   ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(lock_path));
-  if (!force && HasShards(outputs.train_dir)) return Status::OK();  // written meanwhile
-  LOG(INFO) << "generating " << data.synthetic().num_samples() << " synthetic samples into "
-            << outputs.train_dir << ", " << outputs.validation_dir << ", " << outputs.test_dir;
-  ASSIGN_OR_RETURN(const SyntheticSummary summary, GenerateSynthetic(data, outputs));
+  if (!force && present()) return Status::OK();  // written meanwhile
+  LOG(INFO) << "generating " << data.synthetic().num_samples() << " synthetic "
+            << (matching ? "interactions" : "samples") << " into " << train_dir << ", "
+            << outputs.splits.validation_dir << ", " << outputs.splits.test_dir
+            << (matching ? ", items " + outputs.items_dir : "");
+  if (matching) {
+    ASSIGN_OR_RETURN(const MatchingSummary summary, GenerateMatching(data, outputs));
+    LOG(INFO) << "synthetic data:\n" << FormatMatchingSummary(data, summary);
+    return Status::OK();
+  }
+  ASSIGN_OR_RETURN(const SyntheticSummary summary, GenerateSynthetic(data, outputs.splits));
   std::vector<std::string> split_names;
   std::vector<Report> oracles;
   for (const SyntheticSplitSummary& split : summary.splits) {

@@ -1,8 +1,10 @@
 // What a job settles before it trains: that it alone uses its run folder (LockRunDir), that its
 // data exists (EnsureSyntheticData: when the data config has a `synthetic` section and its
 // train folder holds no shards, or with `force`, the dataset is generated into the config's
-// train/validation/test folders and a summary is logged), and that every split's shards open
-// (CheckSplits), so that a damaged test split stops the job before training, not after it.
+// train/validation/test folders and a summary is logged; with `synthetic.matching`, matching
+// data (data/synthetic/matching.h) whose item corpus folder must hold shards too), and that
+// every split's shards open (CheckSplits), so that a damaged test split stops the job before
+// training, not after it.
 #ifndef MOEREC_LAUNCH_JOB_SETUP_H_
 #define MOEREC_LAUNCH_JOB_SETUP_H_
 

@@ -1,6 +1,7 @@
 // Synthetic multi-domain, multi-task data with known ground truth (`moerec gen`, DESIGN.md §4).
 // Every sample stores the true probability of each of its labels (has_truth shards), so the
-// oracle AUC is known and a model's gap to it can be measured.
+// oracle AUC is known and a model's gap to it can be measured. (With `synthetic.matching` set
+// the config asks for matching data instead: data/synthetic/matching.h.)
 //
 // The generative model (L = latent_dim, S slots, F dense features; every parameter is drawn
 // from `synthetic.seed`):
@@ -86,7 +87,8 @@ struct SyntheticSummary {
 };
 
 // Checks what the generator needs of `config`: num_domains, num_tasks >= 1, names, slots, and
-// every `synthetic` field (ranges in config.proto). InvalidArgument naming the field.
+// every `synthetic` field (ranges in config.proto). InvalidArgument naming the field. With
+// `synthetic.matching` set: ValidateMatchingConfig (matching.h).
 Status ValidateSyntheticConfig(const DataConfig& config);
 
 // The output directories of a config whose train, validation and test lists each hold one
@@ -94,6 +96,7 @@ Status ValidateSyntheticConfig(const DataConfig& config);
 StatusOr<SyntheticOutputs> SyntheticOutputsFromConfig(const DataConfig& config);
 
 // Generates config.synthetic().num_samples samples and writes the three splits.
+// InvalidArgument for a config with `synthetic.matching` (GenerateMatching writes that).
 StatusOr<SyntheticSummary> GenerateSynthetic(const DataConfig& config,
                                              const SyntheticOutputs& outputs);
 

@@ -11,6 +11,7 @@
 #include "core/parallel.h"
 #include "core/random.h"
 #include "data/reader.h"
+#include "data/synthetic/internal/test_util.h"
 #include "data/synthetic/internal/zipf.h"
 #include "data/test_util.h"
 #include "worker/metrics/domain_task_metrics.h"
@@ -19,6 +20,8 @@
 namespace moerec {
 namespace {
 
+using testing::FileBytes;
+using testing::ReadSplit;
 using testing::TempDir;
 
 constexpr char kConfig[] = R"pb(
@@ -60,30 +63,6 @@ SyntheticOutputs Dirs(const TempDir& dir) {
   return {dir.file("train"), dir.file("validation"), dir.file("test")};
 }
 
-// Every sample of a directory, in file order.
-Batch ReadAll(const std::string& dir) {
-  DataReader::Options o;
-  o.batch_size = 1 << 20;
-  auto r = DataReader::Open({dir}, o);
-  CHECK(r.ok()) << r.status().ToString();
-  CHECK((*r)->StartEpoch(0).ok());
-  Batch all, b;
-  while ((*r)->Next(&b).value()) all.AppendFrom(b, 0, b.size);
-  return all;
-}
-
-// Bytes of every file under dir, by name.
-std::map<std::string, std::string> Files(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& split : std::filesystem::directory_iterator(dir)) {
-    for (const auto& f : std::filesystem::directory_iterator(split.path())) {
-      std::ifstream in(f.path(), std::ios::binary);
-      out[f.path().string()] = std::string(std::istreambuf_iterator<char>(in), {});
-    }
-  }
-  return out;
-}
-
 class SyntheticTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -92,8 +71,8 @@ class SyntheticTest : public ::testing::Test {
     auto s = GenerateSynthetic(*config_, Dirs(*dir_));
     CHECK(s.ok()) << s.status().ToString();
     summary_ = new SyntheticSummary(*s);
-    train_ = new Batch(ReadAll(dir_->file("train")));
-    test_ = new Batch(ReadAll(dir_->file("test")));
+    train_ = new Batch(ReadSplit(dir_->file("train")));
+    test_ = new Batch(ReadSplit(dir_->file("test")));
   }
   static void TearDownTestSuite() {
     delete test_;
@@ -330,7 +309,7 @@ TEST(SyntheticSeesawTest, TaskRelationsFlipByDomainAndTheTailIsSmall) {
   const std::string common = "num_samples: 60000 task_presence: 1 tail_share: 0.03 ";
   auto s = GenerateSynthetic(Config(common + "seesaw_correlation: 0.9"), Dirs(dir));
   ASSERT_TRUE(s.ok()) << s.status();
-  const Batch train = ReadAll(dir.file("train"));
+  const Batch train = ReadSplit(dir.file("train"));
   const std::vector<double> corr = TaskLogitCorrelation(train, 3);
   LOG(INFO) << "seesaw task-logit correlation by domain: " << corr[0] << " " << corr[1] << " "
             << corr[2];
@@ -344,7 +323,8 @@ TEST(SyntheticSeesawTest, TaskRelationsFlipByDomainAndTheTailIsSmall) {
   // Without the seesaw, the tasks agree in every domain (they share part of their factors).
   auto plain = GenerateSynthetic(Config(common), Dirs(plain_dir));
   ASSERT_TRUE(plain.ok());
-  const std::vector<double> plain_corr = TaskLogitCorrelation(ReadAll(plain_dir.file("train")), 3);
+  const std::vector<double> plain_corr =
+      TaskLogitCorrelation(ReadSplit(plain_dir.file("train")), 3);
   for (int d = 0; d < 3; ++d) EXPECT_GT(plain_corr[d], 0.0) << d;
   // Out-of-range settings are refused, naming the field.
   EXPECT_NE(ValidateSyntheticConfig(Config("seesaw_correlation: 1"))
@@ -364,20 +344,20 @@ TEST(SyntheticDeterminismTest, SameSeedSameBytesAnyThreadCount) {
   SetComputeThreads(3);
   auto sb = GenerateSynthetic(config, Dirs(b));
   ASSERT_TRUE(sb.ok());
-  const auto fa = Files(a.path());
-  const auto fb = Files(b.path());
+  const auto fa = FileBytes(a.path());
+  const auto fb = FileBytes(b.path());
   ASSERT_EQ(fa.size(), 4u + 1 + 1);
   auto ib = fb.begin();
   for (const auto& [name, bytes] : fa) {
     ASSERT_NE(ib, fb.end());
-    EXPECT_EQ(name.substr(a.path().size()), ib->first.substr(b.path().size()));
+    EXPECT_EQ(name, ib->first);
     EXPECT_TRUE(bytes == ib->second) << name;
     ++ib;
   }
   ASSERT_TRUE(
       GenerateSynthetic(Config("num_samples: 12000 samples_per_shard: 3000 seed: 6"), Dirs(c))
           .ok());
-  const auto fc = Files(c.path());
+  const auto fc = FileBytes(c.path());
   EXPECT_FALSE(fa.begin()->second == fc.begin()->second);
   SetComputeThreads(2);
 }
@@ -392,14 +372,14 @@ TEST(SyntheticDeterminismTest, RegeneratingReplacesStaleShards) {
   ASSERT_TRUE(s.ok());
   EXPECT_FALSE(std::filesystem::exists(dir.file("train/part-00004.mrs")));
   EXPECT_TRUE(std::filesystem::exists(dir.file("train/keep.txt")));
-  EXPECT_EQ(ReadAll(dir.file("train")).size, 9600);
+  EXPECT_EQ(ReadSplit(dir.file("train")).size, 9600);
   // Without validation and test fractions those directories hold one empty shard.
   TempDir none;
   ASSERT_TRUE(GenerateSynthetic(Config("num_samples: 500 validation_fraction: 0 test_fraction: 0"),
                                 Dirs(none))
                   .ok());
-  EXPECT_EQ(ReadAll(none.file("test")).size, 0);
-  EXPECT_EQ(ReadAll(none.file("train")).size, 500);
+  EXPECT_EQ(ReadSplit(none.file("test")).size, 0);
+  EXPECT_EQ(ReadSplit(none.file("train")).size, 500);
 }
 
 TEST(SyntheticConfigTest, RejectsBadFieldsByName) {

@@ -40,7 +40,7 @@ struct SyntheticModel::Draw {
 };
 
 SyntheticModel::SyntheticModel(const DataConfig& config, int64_t train_samples)
-    : zipf_(config.synthetic().vocab_size(), config.synthetic().zipf_exponent()) {
+    : domains_(config), zipf_(config.synthetic().vocab_size(), config.synthetic().zipf_exponent()) {
   const SyntheticConfig& sc = config.synthetic();
   num_domains_ = config.num_domains();
   num_tasks_ = config.num_tasks();
@@ -57,23 +57,6 @@ SyntheticModel::SyntheticModel(const DataConfig& config, int64_t train_samples)
   for (int t = 0; t < num_tasks_; ++t) {
     base_rate_.push_back(sc.task_base_rate_size() > 0 ? sc.task_base_rate(t) : 0.2);
   }
-  // Shares by domain_skew; with tail_share, the last domain gets exactly that and the others
-  // split the rest in the same proportions.
-  const bool fixed_tail = sc.tail_share() > 0 && num_domains_ > 1;
-  const int skewed = fixed_tail ? num_domains_ - 1 : num_domains_;
-  double total = 0;
-  for (int d = 0; d < skewed; ++d) {
-    domain_share_.push_back(std::pow(d + 1.0, -sc.domain_skew()));
-    total += domain_share_.back();
-  }
-  const double rest = fixed_tail ? 1.0 - sc.tail_share() : 1.0;
-  for (int d = 0; d < skewed; ++d) domain_share_[d] *= rest / total;
-  if (fixed_tail) domain_share_.push_back(sc.tail_share());
-  for (int d = 0; d < num_domains_; ++d) {
-    domain_cdf_.push_back((d > 0 ? domain_cdf_[d - 1] : 0.0) + domain_share_[d]);
-  }
-  domain_cdf_.back() = 1.0;
-
   // Slots, and the expected training counts behind the shrinkage of rare ids.
   std::vector<double> mean_ids(num_slots_);
   for (int s = 0; s < num_slots_; ++s) {
@@ -171,10 +154,7 @@ void SyntheticModel::AddLatent(int slot, uint64_t id, double weight, double* out
 SyntheticModel::Draw SyntheticModel::DrawSample(uint64_t index) const {
   Rng rng(index);
   Draw draw;
-  const double u = rng.Uniform();
-  draw.domain = static_cast<int>(std::upper_bound(domain_cdf_.begin(), domain_cdf_.end(), u) -
-                                 domain_cdf_.begin());
-  draw.domain = std::min(draw.domain, num_domains_ - 1);
+  draw.domain = domains_.Draw(rng.Uniform());
   draw.user = rng.Below(num_users_);
   draw.ids.resize(num_slots_);
   draw.pooled.assign(num_slots_ * latent_dim_, 0.0);

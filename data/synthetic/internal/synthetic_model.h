@@ -11,6 +11,7 @@
 
 #include "core/random.h"
 #include "data/batch.h"
+#include "data/synthetic/internal/generation.h"
 #include "data/synthetic/internal/zipf.h"
 #include "proto/config.pb.h"
 
@@ -27,7 +28,7 @@ class SyntheticModel {
   void AppendSample(uint64_t index, Batch* batch) const;
 
   // Expected share of samples in domain d.
-  double domain_share(int d) const { return domain_share_[d]; }
+  double domain_share(int d) const { return domains_.share(d); }
   // Intercept of task t, calibrated so that the task's mean true probability over the samples
   // where it is observed equals its base rate.
   double intercept(int t) const { return intercept_[t]; }
@@ -53,13 +54,12 @@ class SyntheticModel {
   double seesaw_ = 0;  // SyntheticConfig.seesaw_correlation
   int64_t num_users_;
   int max_multi_ids_;
-  std::vector<double> base_rate_;     // (T)
-  std::vector<double> domain_share_;  // (D)
-  std::vector<double> domain_cdf_;    // (D)
-  std::vector<uint64_t> table_key_;   // (S) latents are keyed by table, so shared tables agree
-  std::vector<bool> multi_;           // (S) slot named "*_multi"
-  std::vector<bool> mean_pool_;       // (S)
-  int user_slot_ = -1;                // slot named "user_id": its id is the sample's user
+  std::vector<double> base_rate_;  // (T)
+  DomainSampler domains_;
+  std::vector<uint64_t> table_key_;  // (S) latents are keyed by table, so shared tables agree
+  std::vector<bool> multi_;          // (S) slot named "*_multi"
+  std::vector<bool> mean_pool_;      // (S)
+  int user_slot_ = -1;               // slot named "user_id": its id is the sample's user
   // Expected training count of id x of slot s: zipf_count_[s] * Pmf(x + 1), plus
   // user_count_[s] when x < num_users (summed over the slots that share s's table).
   std::vector<double> zipf_count_;          // (S)
