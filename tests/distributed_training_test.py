@@ -11,7 +11,7 @@
                     checked against its replicated form in tests/expert_parallel_mpi_test.cc:
                     REPLICATED MMoE is MmoeModel, another parameter layout).
 
-  matching_bsp      a two-tower model and a DSMOE student with its co-trained teacher, 2 workers
+  matching_bsp      a two-tower model and a SAP student with its co-trained teacher, 2 workers
                     (+ 1 server) with in-batch candidates gathered from both, give the losses and
                     the test Recall@K over the corpus of one process with the same global batch.
   bench_moe         `moerec bench moe` on 2 and 3 ranks (8 experts: an uneven placement) prints
@@ -168,7 +168,9 @@ train {{ epochs: 1 eval_every_steps: 0 log_every_steps: 5 seed: 9 threads: 1 res
 TOWERS = {
     "two_tower": ("user_tower {{ mlp {{ dims: 16 dims: 8 }} }} "
                   "item_tower {{ mlp {{ dims: 16 dims: 8 }} }}", ""),
-    "dsmoe": ("user_tower {{ sap_mmoe {{ num_experts: 2 dims: 16 output_dim: 8 }} }} "
+    # SAP layers (SAP-MMoE's scenario batch norm uses each worker's batch statistics, so it
+    # matches one process only in evaluation, as STAR's partitioned norm).
+    "dsmoe": ("user_tower {{ mlp {{ dims: 16 dims: 8 activation: ACT_PRELU }} sap {{ rank: 2 }} }} "
               "item_tower {{ mlp {{ dims: 16 dims: 8 }} }}",
               "distill {{ teacher {{ domain_embedding_dim: 4 mmoe {{ num_experts: 2 expert {{ "
               "dims: 16 }} tower {{ dims: 8 }} gate_index: BY_DOMAIN tower_index: BY_DOMAIN }} }} "
