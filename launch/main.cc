@@ -38,7 +38,8 @@ const char kUsage[] =
     "  retrieve --index=INDEX_FILE --users=USER_EMB_FILE --out=TSV [--k=50] [--nprobe=P]\n"
     "        the top-K items of every user: user_id<TAB>scenario<TAB>item:score,...\n"
     "  info\n"
-    "        what this binary was built with (CUDA, MPI, RocksDB, BLAS) and the GPUs it sees\n"
+    "        what this binary was built with (CUDA, MPI, RocksDB, faiss, BLAS) and the GPUs it "
+    "sees\n"
     "run `moerec <command> --help` for the flags of a command";
 
 }  // namespace

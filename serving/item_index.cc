@@ -231,7 +231,7 @@ Status CallFaiss(const std::string& what, Fn&& fn) {
 
 }  // namespace
 
-ItemIndex::ItemIndex(ItemIndexOptions options, int64_t dim, std::vector<uint64_t> ids,
+ItemIndex::ItemIndex(const ItemIndexOptions& options, int64_t dim, std::vector<uint64_t> ids,
                      std::unique_ptr<faiss::Index> index)
     : options_(options), dim_(dim), ids_(std::move(ids)), index_(std::move(index)) {
   CHECK(index_ != nullptr);

@@ -90,7 +90,7 @@ class ItemIndex {
   std::string Describe() const;
 
  private:
-  ItemIndex(ItemIndexOptions options, int64_t dim, std::vector<uint64_t> ids,
+  ItemIndex(const ItemIndexOptions& options, int64_t dim, std::vector<uint64_t> ids,
             std::unique_ptr<faiss::Index> index);
 
   ItemIndexOptions options_;

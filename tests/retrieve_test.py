@@ -113,6 +113,9 @@ def main():
             scores = sorted(((sum(a * b for a, b in zip(u, v)), i)
                              for i, v in zip(item_ids, items)), reverse=True)
             for r, (item, score) in enumerate(results):
+                if item not in id_to_row:
+                    exact_mismatches += 1  # not an item id
+                    continue
                 exact = sum(a * b for a, b in zip(u, id_to_row[item]))
                 if abs(score - exact) > 1e-4 * (1 + abs(exact)):
                     exact_mismatches += 1
@@ -145,7 +148,8 @@ def main():
         recall = sum(len(flat_sets[u] & set(i for i, _ in ivf_rows[u][2]))
                      for u in range(n_users)) / (n_users * k)
         print(f"ivfpq recall@{k} against flat, all lists scanned: {recall:.3f}")
-        t.check(recall >= 0.5, f"ivfpq recall@{k} {recall:.3f} >= 0.5")
+        # 0.83 on this data (the PQ error); 0.51 when only one list is scanned.
+        t.check(recall >= 0.7, f"ivfpq recall@{k} {recall:.3f} >= 0.7")
 
         # --- errors ------------------------------------------------------------------------
         rc, _, err = run(moerec, "index", f"--items={users_path}", f"--out={ivf_path}")
