@@ -16,6 +16,7 @@ packages=(
   libgtest-dev libgmock-dev             # tests
   libopenblas-openmp-dev                # CPU GEMM
   libzstd-dev zlib1g-dev                # shard compression, checksums
+  libfaiss-dev                          # the item index of retrieval (serving/)
   munge slurmctld slurmd slurm-client libpmix-dev  # the local Slurm cluster of the tests
   python3
 )

@@ -1,11 +1,14 @@
 // `moerec bench <name>`: the benchmarks of bench/.
 #include <gflags/gflags.h>
 
+#include <charconv>
 #include <cstdio>
+#include <string>
 
 #include "bench/mmoe_ref.h"
 #include "bench/moe_bench.h"
 #include "bench/ps_bench.h"
+#include "bench/retrieve_bench.h"
 #include "comm/mpi_communicator.h"
 #include "launch/commands.h"
 
@@ -14,7 +17,7 @@ DEFINE_int32(steps, 100, "bench: timed steps");
 DEFINE_int32(warmup, 10, "bench: untimed steps before timing");
 DEFINE_bool(torch, true, "bench mmoe-ref: also run the PyTorch reference in the same run");
 DEFINE_int64(rows, 4000000, "bench ps: rows of the table");
-DEFINE_int32(dim, 16, "bench ps: row width");
+DEFINE_int32(dim, 16, "bench ps: row width; bench retrieve: embedding width (default 64)");
 DEFINE_double(zipf, 1.1, "bench ps: Zipf exponent of the table-10x-cache pulls");
 DEFINE_int64(cache_mb, 0, "bench ps: row cache in MiB (0 = a tenth of the table)");
 DEFINE_int32(batch, 16384, "bench ps: keys per call; bench moe: samples per worker (default 1024)");
@@ -24,6 +27,14 @@ DEFINE_double(seconds, 2.0, "bench ps: seconds timed per figure");
 DEFINE_string(rocksdb, "",
               "bench ps: RocksDbConfig fields (proto/ps.proto) in text format over the defaults, "
               "e.g. \"block_size_kb: 8 verify_checksums: false\"");
+DEFINE_int64(queries, 10000, "bench retrieve: queries (users) searched");
+DEFINE_int64(exact_queries, 0, "bench retrieve: queries ranked by ExactTopK (0: all)");
+// Shared with `moerec index` / `moerec retrieve` (launch/retrieve_command.cc).
+DECLARE_string(items);
+DECLARE_int64(k);
+DECLARE_int32(nprobe);
+DECLARE_int32(nlist);
+DECLARE_int32(pq_m);
 
 namespace moerec {
 
@@ -67,7 +78,28 @@ int BenchCommand(const std::string& name) {
     if (!world.ok()) return ReportStatus("bench moe", world.status());
     return ReportStatus("bench moe", RunMoeBenchmark(options, world->get()));
   }
-  std::fprintf(stderr, "moerec bench: unknown benchmark '%s' (known: mmoe-ref, m3oe, ps, moe)\n",
+  if (name == "retrieve") {
+    RetrieveBenchOptions options;
+    if (!FLAGS_items.empty()) {
+      const char* end = FLAGS_items.data() + FLAGS_items.size();
+      const auto [ptr, ec] = std::from_chars(FLAGS_items.data(), end, options.items);
+      if (ec != std::errc() || ptr != end) {
+        return ReportStatus("bench retrieve",
+                            InvalidArgument("--items=" + FLAGS_items + ": want an item count"));
+      }
+    }
+    if (!gflags::GetCommandLineFlagInfoOrDie("dim").is_default) options.dim = FLAGS_dim;
+    if (!gflags::GetCommandLineFlagInfoOrDie("threads").is_default) options.threads = FLAGS_threads;
+    if (FLAGS_nprobe != -1) options.nprobe = FLAGS_nprobe;
+    options.queries = FLAGS_queries;
+    options.exact_queries = FLAGS_exact_queries;
+    options.k = FLAGS_k;
+    options.nlist = FLAGS_nlist;
+    options.pq_m = FLAGS_pq_m;
+    return ReportStatus("bench retrieve", RunRetrieveBenchmark(options));
+  }
+  std::fprintf(stderr,
+               "moerec bench: unknown benchmark '%s' (known: mmoe-ref, m3oe, ps, moe, retrieve)\n",
                name.c_str());
   return 2;
 }

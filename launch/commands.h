@@ -17,6 +17,9 @@ int TrainCommand(int* argc, char*** argv);
 int GenCommand();
 int ConvertCommand();
 int BenchCommand(const std::string& name);
+// serving/: an item index from an item embedding file; the top-K items of every user.
+int IndexCommand();
+int RetrieveCommand();
 int InfoCommand();
 
 inline constexpr int kExitNoRestart = 78;

@@ -1,6 +1,7 @@
 // `moerec info`: what this binary was built with and what it finds on this machine, for the
 // first look at a cluster node (which MPI, which GPUs, how many compute threads by default).
 #include <cblas.h>
+#include <faiss/Index.h>
 #include <google/protobuf/stubs/common.h>
 #include <mpi.h>
 #include <rocksdb/version.h>
@@ -42,6 +43,7 @@ int InfoCommand() {
   std::printf("rocksdb=%d.%d.%d\n", ROCKSDB_MAJOR, ROCKSDB_MINOR, ROCKSDB_PATCH);
   std::printf("protobuf=%s\n",
               google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION).c_str());
+  std::printf("faiss=%d.%d.%d\n", FAISS_VERSION_MAJOR, FAISS_VERSION_MINOR, FAISS_VERSION_PATCH);
   std::printf("openblas=%s\n", openblas_get_config());
   std::printf("hardware_threads=%u\n", std::thread::hardware_concurrency());
   std::printf("compute_threads_per_rank=%d\n", ResolveComputeThreads(/*configured=*/0));

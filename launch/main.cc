@@ -29,8 +29,17 @@ const char kUsage[] =
     "  bench ps [--rows=N] [--dim=D] [--zipf=S] [--cache_mb=M]\n"
     "        parameter-server storage: hot/cold pull and push keys/s against raw RocksDB\n"
     "        MultiGet and an in-memory hash-map gather\n"
+    "  bench retrieve [--items=N] [--dim=D] [--queries=Q] [--k=K]\n"
+    "        faiss flat and IVF-PQ item indexes: build time, queries/s, IVF-PQ recall, against\n"
+    "        the exact top-K of worker/metrics/retrieval.h\n"
+    "  index --items=ITEM_EMB_FILE --out=INDEX_FILE [--index_kind=flat|ivfpq] [--nlist=N]\n"
+    "        [--pq_m=M] [--pq_bits=B] [--nprobe=P]\n"
+    "        build a faiss inner-product index of exported item embeddings (docs/formats.md)\n"
+    "  retrieve --index=INDEX_FILE --users=USER_EMB_FILE --out=TSV [--k=50] [--nprobe=P]\n"
+    "        the top-K items of every user: user_id<TAB>scenario<TAB>item:score,...\n"
     "  info\n"
-    "        what this binary was built with (CUDA, MPI, RocksDB, BLAS) and the GPUs it sees\n"
+    "        what this binary was built with (CUDA, MPI, RocksDB, faiss, BLAS) and the GPUs it "
+    "sees\n"
     "run `moerec <command> --help` for the flags of a command";
 
 }  // namespace
@@ -49,7 +58,7 @@ int main(int argc, char** argv) {
   int skip = 1;
   if (command == "bench") {
     if (argc < 3 || argv[2][0] == '-') {
-      std::fprintf(stderr, "moerec bench: name a benchmark (mmoe-ref, m3oe, ps, moe)\n");
+      std::fprintf(stderr, "moerec bench: name a benchmark (mmoe-ref, m3oe, ps, moe, retrieve)\n");
       return 2;
     }
     bench_name = argv[2];
@@ -66,6 +75,8 @@ int main(int argc, char** argv) {
   if (command == "gen") return moerec::GenCommand();
   if (command == "convert") return moerec::ConvertCommand();
   if (command == "bench") return moerec::BenchCommand(bench_name);
+  if (command == "index") return moerec::IndexCommand();
+  if (command == "retrieve") return moerec::RetrieveCommand();
   if (command == "info") return moerec::InfoCommand();
   std::fprintf(stderr, "moerec: unknown command '%s'\n%s\n", command.c_str(), kUsage);
   return 2;
