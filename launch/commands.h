@@ -19,6 +19,8 @@ int ConvertCommand();
 int BenchCommand(const std::string& name);
 // serving/: an item index from an item embedding file; the top-K items of every user.
 int IndexCommand();
+// A trained matching model's embeddings, its item index and the index's recall.
+int ExportCommand();
 int RetrieveCommand();
 int InfoCommand();
 

@@ -32,6 +32,9 @@ const char kUsage[] =
     "  bench retrieve [--items=N] [--dim=D] [--queries=Q] [--k=K]\n"
     "        faiss flat and IVF-PQ item indexes: build time, queries/s, IVF-PQ recall, against\n"
     "        the exact top-K of worker/metrics/retrieval.h\n"
+    "  export --config=FILE --run_dir=DIR --out=DIR [--split=test] [--index_kind=flat|ivfpq]\n"
+    "        a trained matching model's item and user embeddings, its faiss item index, and\n"
+    "        Recall@K through the index next to the exact figure\n"
     "  index --items=ITEM_EMB_FILE --out=INDEX_FILE [--index_kind=flat|ivfpq] [--nlist=N]\n"
     "        [--pq_m=M] [--pq_bits=B] [--nprobe=P]\n"
     "        build a faiss inner-product index of exported item embeddings (docs/formats.md)\n"
@@ -75,6 +78,7 @@ int main(int argc, char** argv) {
   if (command == "gen") return moerec::GenCommand();
   if (command == "convert") return moerec::ConvertCommand();
   if (command == "bench") return moerec::BenchCommand(bench_name);
+  if (command == "export") return moerec::ExportCommand();
   if (command == "index") return moerec::IndexCommand();
   if (command == "retrieve") return moerec::RetrieveCommand();
   if (command == "info") return moerec::InfoCommand();

@@ -14,6 +14,10 @@
   matching_bsp      a two-tower model and a SAP student with its co-trained teacher, 2 workers
                     (+ 1 server) with in-batch candidates gathered from both, give the losses and
                     the test Recall@K over the corpus of one process with the same global batch.
+  export_serving    a two-tower model trained by 2 workers (+ 1 server) is exported by one process
+                    (`moerec export`, flat and IVF-PQ faiss indexes): the exact Recall@K of the
+                    exported embeddings is the training's test figure, the flat index's equals
+                    it, IVF-PQ's is close; `moerec retrieve` answers every exported user.
   bench_moe         `moerec bench moe` on 2 and 3 ranks (8 experts: an uneven placement) prints
                     its figures: experts 1/W per rank, dispatch bytes within 5% of the
                     routing minimum, at most top_k active experts per sample.
@@ -200,6 +204,40 @@ def matching_bsp(tmp):
               f"{final['test_recall@50']:.4f} vs one process {ref_final['test_recall@50']:.4f}")
 
 
+def export_serving(tmp):
+    towers, _ = TOWERS["two_tower"]
+    path = os.path.join(tmp, "export.pbtxt")
+    with open(path, "w") as f:
+        f.write(MATCHING.format(data=os.path.join(tmp, "mdata"), batch=64, towers=towers.format(),
+                                distill="").replace("restore_best: false", "restore_best: true")
+                + "checkpoint { every_minutes: 30 }\n")  # the best state is a checkpoint
+    run_dir = os.path.join(tmp, "run")
+    run(train_command(BUILD, path, run_dir, 2, 1))
+    _, _, final = metrics(run_dir)
+    figures = {}
+    for kind in ("flat", "ivfpq"):
+        out = os.path.join(tmp, "export_" + kind)
+        text = run([moerec(BUILD), "export", f"--config={path}", f"--run_dir={run_dir}",
+                    f"--out={out}", f"--index_kind={kind}", "--nlist=16", "--nprobe=4"])
+        figures[kind] = dict(l.split("=", 1) for l in text.splitlines()
+                             if "=" in l and not l.startswith(("I20", "W20", "WARNING")))
+    for key in ("recall@10", "recall@50", "recall@50/d0", "ndcg@50"):
+        exact = float(figures["flat"]["exact_" + key])
+        assert abs(exact - final["test_" + key]) <= 2e-3, (key, exact, final["test_" + key])
+        assert abs(float(figures["flat"]["index_" + key]) - exact) <= 2e-3, (key, figures["flat"])
+        assert abs(float(figures["ivfpq"]["index_" + key]) - exact) <= 0.15, (key, figures["ivfpq"])
+    users = int(figures["flat"]["export_users"])
+    tsv = os.path.join(tmp, "top.tsv")
+    run([moerec(BUILD), "retrieve", f"--index={tmp}/export_flat/items.index",
+         f"--users={tmp}/export_flat/users.emb", "--k=10", f"--out={tsv}"])
+    lines = open(tsv).read().splitlines()
+    assert len(lines) == users and all(len(l.split("\t")[2].split(",")) == 10 for l in lines), \
+        (len(lines), users)
+    print(f"exported {users} users: exact recall@50 {figures['flat']['exact_recall@50']} (training "
+          f"{final['test_recall@50']:.4f}), flat index {figures['flat']['index_recall@50']}, "
+          f"IVF-PQ {figures['ivfpq']['index_recall@50']}")
+
+
 def bench_moe(tmp):
     for ranks in (2, 3):
         out = run(["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(ranks),
@@ -221,4 +259,4 @@ def bench_moe(tmp):
 if __name__ == "__main__":
     main({"bsp_equivalence": bsp_equivalence, "async_modes": async_modes,
           "expert_parallel": expert_parallel, "bench_moe": bench_moe,
-          "matching_bsp": matching_bsp}, "moerec-dist-")
+          "matching_bsp": matching_bsp, "export_serving": export_serving}, "moerec-dist-")
