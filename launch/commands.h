@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "serving/item_index.h"
 
 namespace moerec {
 
@@ -21,6 +22,9 @@ int BenchCommand(const std::string& name);
 int IndexCommand();
 // A trained matching model's embeddings, its item index and the index's recall.
 int ExportCommand();
+// The item index options of the --index_kind, --nlist, --pq_m, --pq_bits, --nprobe and
+// --train_sample flags (index and export).
+StatusOr<ItemIndexOptions> ItemIndexOptionsFromFlags();
 int RetrieveCommand();
 int InfoCommand();
 

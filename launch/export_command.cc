@@ -30,12 +30,6 @@ DECLARE_string(config);
 DECLARE_string(run_dir);
 DECLARE_string(out);
 DECLARE_int64(k);
-DECLARE_int32(nprobe);
-DECLARE_string(index_kind);
-DECLARE_int32(nlist);
-DECLARE_int32(pq_m);
-DECLARE_int32(pq_bits);
-DECLARE_int32(train_sample);
 DEFINE_string(split, "test", "export: the split whose (user, scenario) queries are exported");
 
 namespace moerec {
@@ -45,23 +39,6 @@ using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-StatusOr<ItemIndexOptions> IndexOptionsFromFlags() {
-  ItemIndexOptions options;
-  if (FLAGS_index_kind == "flat") {
-    options.kind = ItemIndexOptions::kFlat;
-  } else if (FLAGS_index_kind == "ivfpq") {
-    options.kind = ItemIndexOptions::kIvfPq;
-  } else {
-    return InvalidArgument("--index_kind=" + FLAGS_index_kind + ": want flat or ivfpq");
-  }
-  options.nlist = FLAGS_nlist;
-  options.pq_m = FLAGS_pq_m;
-  options.pq_bits = FLAGS_pq_bits;
-  if (FLAGS_nprobe != -1) options.nprobe = FLAGS_nprobe;
-  options.train_sample = FLAGS_train_sample;
-  return options;
 }
 
 // The index's top-K of every query as a TopK over corpus positions, the query's excluded
@@ -120,7 +97,7 @@ Status Export() {
   if (FLAGS_split != "test" && FLAGS_split != "validation") {
     return InvalidArgument("--split=" + FLAGS_split + ": want test or validation");
   }
-  ASSIGN_OR_RETURN(const ItemIndexOptions index_options, IndexOptionsFromFlags());
+  ASSIGN_OR_RETURN(const ItemIndexOptions index_options, ItemIndexOptionsFromFlags());
   ASSIGN_OR_RETURN(JobConfig config, LoadJobConfig(FLAGS_config));
   config.mutable_cluster()->set_num_workers(1);
   config.mutable_cluster()->set_num_servers(0);

@@ -47,9 +47,9 @@ double Since(Clock::time_point t0) {
 // Users per Search call: bounds the (users, K) result buffers.
 constexpr int64_t kUserBlock = 16384;
 
-Status BuildIndex() {
-  if (FLAGS_items.empty()) return InvalidArgument("--items (an item embedding file) is required");
-  if (FLAGS_out.empty()) return InvalidArgument("--out (the index file to write) is required");
+}  // namespace
+
+StatusOr<ItemIndexOptions> ItemIndexOptionsFromFlags() {
   ItemIndexOptions options;
   if (FLAGS_index_kind == "flat") {
     options.kind = ItemIndexOptions::kFlat;
@@ -63,6 +63,15 @@ Status BuildIndex() {
   options.pq_bits = FLAGS_pq_bits;
   if (FLAGS_nprobe != -1) options.nprobe = FLAGS_nprobe;
   options.train_sample = FLAGS_train_sample;
+  return options;
+}
+
+namespace {
+
+Status BuildIndex() {
+  if (FLAGS_items.empty()) return InvalidArgument("--items (an item embedding file) is required");
+  if (FLAGS_out.empty()) return InvalidArgument("--out (the index file to write) is required");
+  ASSIGN_OR_RETURN(const ItemIndexOptions options, ItemIndexOptionsFromFlags());
   SetComputeThreads(ResolveComputeThreads(/*configured=*/0));
 
   ASSIGN_OR_RETURN(const EmbeddingMatrix items, ReadEmbeddingFile(FLAGS_items));
