@@ -91,10 +91,13 @@ def main():
     binary = os.path.join(args.build, "launch", "moerec")
     seeds = [int(s) for s in args.seeds.split(",")]
     cfg_dir = os.path.join(ROOT, "configs", "models")
-    # Every single-process config (the expert-parallel *_ep64 ones are distributed jobs).
+    # Every single-process ranking config of the seesaw benchmark (the expert-parallel *_ep64
+    # ones are distributed jobs; the matching ones are bench/matching_bench.py's).
+    def ranking(f):
+        text = open(os.path.join(cfg_dir, f)).read()
+        return "\ncluster {" not in text and "matching {" not in text
     models = args.models.split(",") if args.models else sorted(
-        f[:-len(".pbtxt")] for f in os.listdir(cfg_dir)
-        if f.endswith(".pbtxt") and "\ncluster {" not in open(os.path.join(cfg_dir, f)).read())
+        f[:-len(".pbtxt")] for f in os.listdir(cfg_dir) if f.endswith(".pbtxt") and ranking(f))
     results = {}
     for m in models:
         runs = []
