@@ -119,6 +119,7 @@ Status SameSchema(const DataConfig& produced, const DataConfig& job, const std::
     d->clear_train();
     d->clear_validation();
     d->clear_test();
+    d->clear_items();
     d->clear_reader();
     d->clear_synthetic();
     for (SlotSpec& s : *d->mutable_slots()) {
@@ -227,6 +228,11 @@ class DatasetConfigTest : public ::testing::Test {
                                                         : data->mutable_test();
       list->Clear();
       list->Add((dir_ / "out" / split).string());
+    }
+    if (!data->items().empty()) {
+      EXPECT_EQ(data->items(0), convert.output_dir() + "/items") << job;
+      data->clear_items();
+      data->add_items((dir_ / "out" / "items").string());
     }
     data->mutable_reader()->set_batch_size(64);
     data->mutable_reader()->set_threads(1);
@@ -395,6 +401,28 @@ TEST_F(MovieLensConfigTest, Ml1mM3oeProtocol) {
   }
   EXPECT_EQ(static_cast<int64_t>(seen.size()), n);
   CheckJobOnOutput("movielens_1m_mmoe.pbtxt", original, summary);
+}
+
+TEST_F(MovieLensConfigTest, Ml1mMatchingProtocol) {
+  WriteMl1m();
+  ConvertConfig original;
+  const ConvertSummary summary = Convert("movielens_1m_matching.convert.pbtxt", "ml-1m", &original);
+  ASSERT_EQ(summary.total_samples(), kUsers * kMovies);
+  for (const auto& split : ReadSamples()) {
+    for (const Sample& s : split) {
+      ASSERT_EQ(s.labels.size(), 1u);
+      EXPECT_EQ(s.labels[0], Rating(s.user, s.movie) >= 4 ? 1.0f : 0.0f);
+    }
+  }
+  ASSERT_EQ(summary.data_config.items_size(), 1);
+  CheckJobOnOutput("movielens_1m_two_tower.pbtxt", original, summary);
+}
+
+TEST_F(MovieLensConfigTest, Ml1mDsmoeOnTheMatchingProtocol) {
+  WriteMl1m();
+  ConvertConfig original;
+  const ConvertSummary summary = Convert("movielens_1m_matching.convert.pbtxt", "ml-1m", &original);
+  CheckJobOnOutput("movielens_1m_dsmoe.pbtxt", original, summary);
 }
 
 TEST_F(MovieLensConfigTest, Ml1mMloraGenderProtocol) {

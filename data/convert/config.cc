@@ -1,4 +1,5 @@
 // Loading and validating ConvertConfig (declared in convert.h).
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -196,6 +197,13 @@ Status CheckMovieLens(const MovieLensInput& ml) {
     return Bad("movielens.ratings_file", "must not be empty");
   }
   if (ml.zip_prefix_length() < 1) return Bad("movielens.zip_prefix_length", "must be >= 1");
+  if (ml.write_items() && !ml.features().empty() &&
+      std::find(ml.features().begin(), ml.features().end(), MovieLensInput::ITEM_ID) ==
+          ml.features().end()) {
+    return Bad("movielens.write_items",
+               "needs ITEM_ID among movielens.features (the corpus is "
+               "keyed by the item id)");
+  }
   RETURN_IF_ERROR(CheckTasks(ml.tasks(), "movielens.tasks", Input::kMovieLens));
   const DomainRule& rule = ml.domain();
   if (rule.field() == DomainRule::SINGLE && rule.groups_size() > 0) {

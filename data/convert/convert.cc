@@ -54,12 +54,15 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
   const auto start = std::chrono::steady_clock::now();
   BadRowBudget bad(config.bad_row_budget(), config.bad_rows_logged());
   std::unique_ptr<RowSource> source;
+  std::vector<Row> corpus;  // MovieLens write_items: the movies, for <out>/items
   if (config.has_csv()) {
     ASSIGN_OR_RETURN(source, convert::CsvSource::Open(config.csv(), &bad));
   } else if (config.has_aliccp()) {
     ASSIGN_OR_RETURN(source, convert::AliCcpSource::Open(config.aliccp()));
   } else {
-    ASSIGN_OR_RETURN(source, convert::MovieLensSource::Open(config.movielens(), &bad));
+    ASSIGN_OR_RETURN(auto movielens, convert::MovieLensSource::Open(config.movielens(), &bad));
+    if (config.movielens().write_items()) corpus = movielens->CorpusRows();
+    source = std::move(movielens);
   }
   const convert::SourceSchema& schema = source->schema();
   const int num_domains = static_cast<int>(schema.domain_names.size());
@@ -83,6 +86,7 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
   // Created before reading, so that an unusable output_dir is reported at once.
   ASSIGN_OR_RETURN(std::unique_ptr<convert::OutputWriter> output,
                    convert::OutputWriter::Create(options, schema));
+  if (!corpus.empty()) RETURN_IF_ERROR(output->WriteCorpus(corpus));
 
   convert::Splitter splitter(config.split(), num_domains);
   Row row;

@@ -152,6 +152,34 @@ split { method: EXACT_RANDOM per_domain: true train: 0.6 validation: 0.2 test: 0
   EXPECT_EQ(summary->data_config.slots(2).side(), SIDE_ITEM);
 }
 
+TEST_F(MovieLensTest, WriteItemsAddsTheMovieCorpusWithItsItemFeaturesOnly) {
+  auto summary = Run(R"(
+movielens { layout: ML_1M dir: "ml-1m" domain { field: GENDER } tasks { name: "rated" op: GE threshold: 1 }
+            write_items: true }
+split { train: 0.8 validation: 0.1 test: 0.1 })");
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  ASSERT_EQ(summary->data_config.items_size(), 1);
+  EXPECT_EQ(summary->data_config.items(0), dir_.file("out/items"));
+  const Batch b = Read("items");
+  ASSERT_EQ(b.size, kMovies1M);
+  for (int64_t i = 0; i < b.size; ++i) {
+    const uint64_t m = static_cast<uint64_t>(i + 1);  // the movies in id order
+    EXPECT_EQ(SlotIds(b, kItem, i), (std::vector<uint64_t>{m}));
+    EXPECT_EQ(SlotIds(b, kGenres, i), FixtureGenres(m));
+    EXPECT_EQ(SlotIds(b, kYear, i), (std::vector<uint64_t>{uint64_t(FixtureYear(m))}));
+    for (const int user_side : {kUser, kGender, kAge, kOccupation, kZip}) {
+      EXPECT_TRUE(SlotIds(b, user_side, i).empty()) << i;
+    }
+    EXPECT_EQ(b.label_mask[i], 0);
+  }
+  // Without ITEM_ID there is no key to rank the corpus by.
+  auto refused = Run(R"(
+movielens { dir: "ml-1m" tasks { name: "t" op: GE threshold: 4 } features: [USER_ID, GENRES] write_items: true })",
+                     "out3");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("movielens.write_items"), std::string::npos);
+}
+
 TEST_F(MovieLensTest, DefaultDomainsByOccupationAndAge) {
   auto occupation = Run(
       R"(movielens { dir: "ml-1m" domain { field: OCCUPATION } tasks { name: "t" op: GE threshold: 4 } }

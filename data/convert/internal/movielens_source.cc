@@ -310,7 +310,7 @@ bool MovieLensSource::ParseRating(Row* row, bool* dropped, FieldError* error) {
 }
 
 void MovieLensSource::FillSlots(int64_t user_id, const User& user, int64_t item_id,
-                                const Item& item, Row* row) {
+                                const Item& item, Row* row) const {
   for (size_t s = 0; s < features_.size(); ++s) {
     std::vector<uint64_t>& ids = row->slots[s];
     switch (features_[s]) {
@@ -340,6 +340,25 @@ void MovieLensSource::FillSlots(int64_t user_id, const User& user, int64_t item_
         break;
     }
   }
+}
+
+std::vector<Row> MovieLensSource::CorpusRows() const {
+  std::vector<int64_t> ids;
+  for (const auto& [id, item] : items_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  std::vector<Row> rows(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Row& row = rows[i];
+    row.Reset(schema_);
+    FillSlots(0, User(), ids[i], items_.at(ids[i]), &row);
+    for (size_t s = 0; s < features_.size(); ++s) {
+      const MovieLensInput::Feature f = features_[s];
+      const bool item_side =
+          f == MovieLensInput::ITEM_ID || f == MovieLensInput::GENRES || f == MovieLensInput::YEAR;
+      if (!item_side) row.slots[s].clear();
+    }
+  }
+  return rows;
 }
 
 }  // namespace moerec::convert

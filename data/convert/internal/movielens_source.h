@@ -38,6 +38,9 @@ class MovieLensSource : public RowSource {
 
   int64_t num_users() const { return static_cast<int64_t>(users_.size()); }
   int64_t num_items() const { return static_cast<int64_t>(items_.size()); }
+  // The corpus: one row per movie of the items file (bad ones left out), in id order, with
+  // only the item-side features set; domain 0, user 0, every label unobserved.
+  std::vector<Row> CorpusRows() const;
 
  private:
   struct User {
@@ -71,7 +74,8 @@ class MovieLensSource : public RowSource {
   bool ParseUser(int64_t* id, User* user, FieldError* error);
   bool ParseItem(int64_t* id, Item* item, FieldError* error);
   bool ParseRating(Row* row, bool* dropped, FieldError* error);
-  void FillSlots(int64_t user_id, const User& user, int64_t item_id, const Item& item, Row* row);
+  void FillSlots(int64_t user_id, const User& user, int64_t item_id, const Item& item,
+                 Row* row) const;
 
   const MovieLensInput config_;
   const MovieLensFiles files_;

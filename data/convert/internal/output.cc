@@ -151,6 +151,30 @@ Status OutputWriter::Add(int split, const Row& row) {
   return Status::OK();
 }
 
+Status OutputWriter::WriteCorpus(const std::vector<Row>& rows) {
+  CHECK(!closed_);
+  const std::string dir = staging_dir_ + "/items";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return IoError(dir + ": cannot create: " + ec.message());
+  ASSIGN_OR_RETURN(std::unique_ptr<ShardWriter> writer,
+                   ShardWriter::Open(dir + "/part-00000.mrs", header_, options_.block_samples));
+  Batch block;
+  block.Reset(header_.num_tasks(), header_.num_slots(), header_.num_dense());
+  for (const Row& row : rows) {
+    AppendRow(row, &block);
+    if (block.size >= options_.block_samples) {
+      RETURN_IF_ERROR(writer->Append(block));
+      block.Reset(header_.num_tasks(), header_.num_slots(), header_.num_dense());
+    }
+  }
+  if (block.size > 0) RETURN_IF_ERROR(writer->Append(block));
+  RETURN_IF_ERROR(writer->Close());
+  ++shards_written_;
+  data_config_.add_items((fs::path(final_dir_) / "items").string());
+  return Status::OK();
+}
+
 Status OutputWriter::Close() {
   CHECK(!closed_);
   for (int split = 0; split < kNumSplits; ++split) {

@@ -2,15 +2,17 @@
 // renames it into place in Commit, so output_dir is always either the previous complete output
 // or the new complete one; destroying an uncommitted writer removes the staging directory.
 //
-// Layout: <out>/{train,validation,test}/part-NNNNN.mrs (a split with fraction 0 is absent;
-// an enabled split that received no rows gets one empty shard so it stays readable),
-// <out>/data.pbtxt (a DataConfig in text format) and <out>/summary.txt. Not thread-safe.
+// Layout: <out>/{train,validation,test}/part-NNNNN.mrs, with WriteCorpus <out>/items/ too (a split
+// with fraction 0 is absent; an enabled split that received no rows gets one empty shard so it
+// stays readable), <out>/data.pbtxt (a DataConfig in text format) and <out>/summary.txt. Not
+// thread-safe.
 #ifndef MOEREC_DATA_CONVERT_INTERNAL_OUTPUT_H_
 #define MOEREC_DATA_CONVERT_INTERNAL_OUTPUT_H_
 
 #include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "data/batch.h"
 #include "data/convert/internal/row_source.h"
@@ -40,6 +42,9 @@ class OutputWriter {
   OutputWriter& operator=(const OutputWriter&) = delete;
 
   Status Add(int split, const Row& row);
+  // Writes `rows` as <out>/items (one shard), the item corpus of matching models, and lists it
+  // in data.pbtxt's `items`. Before Close.
+  Status WriteCorpus(const std::vector<Row>& rows);
   // Closes every shard (after the last Add).
   Status Close();
   // Writes data.pbtxt and summary.txt and moves the output into place (after Close).
