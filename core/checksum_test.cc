@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace moerec {
 namespace {
@@ -22,6 +23,13 @@ TEST(ChecksumTest, ExtendingInPiecesEqualsTheWhole) {
   EXPECT_EQ(crc, Crc32(bytes));
   bytes[5000] ^= 1;
   EXPECT_NE(crc, Crc32(bytes));
+}
+
+TEST(ChecksumTest, ExtendingByNothingKeepsTheValueEvenFromANullPointer) {
+  const uint32_t crc = Crc32("moerec");
+  EXPECT_EQ(Crc32Extend(crc, nullptr, 0), crc);
+  const std::vector<float> empty;
+  EXPECT_EQ(Crc32Extend(crc, empty.data(), 0), crc);
 }
 
 }  // namespace
