@@ -133,8 +133,6 @@ Status MatchingEvaluator::LoadCorpus() {
   ASSIGN_OR_RETURN(std::unique_ptr<DataReader> reader, DataReader::Open(paths, o));
   RETURN_IF_ERROR(reader->StartEpoch(0));
   const std::string slot = data.slots(key_slot_).name();
-  Packer keys;
-  int64_t local = 0;
   std::vector<int64_t> domain_begin;
   while (true) {
     Batch b;
@@ -151,14 +149,14 @@ Status MatchingEvaluator::LoadCorpus() {
       if (!Key(b, i, &key)) {
         return InvalidArgument("data.items: a corpus sample has no id in slot '" + slot + "'");
       }
-      keys.Put(key);
       local_keys_.push_back(key);
     }
-    local += b.size;
     corpus_.push_back(std::move(b));
   }
   std::vector<std::string> all;
-  RETURN_IF_ERROR(workers_->AllGather(keys.str(), &all));
+  RETURN_IF_ERROR(workers_->AllGather(std::string(reinterpret_cast<const char*>(local_keys_.data()),
+                                                  local_keys_.size() * sizeof(uint64_t)),
+                                      &all));
   int64_t index = 0;
   for (int w = 0; w < static_cast<int>(all.size()); ++w) {
     if (w == workers_->rank()) corpus_offset_ = index;
@@ -174,7 +172,6 @@ Status MatchingEvaluator::LoadCorpus() {
   }
   corpus_size_ = index;
   if (corpus_size_ == 0) return InvalidArgument("data.items: the corpus shards hold no sample");
-  (void)local;
   return Status::OK();
 }
 
