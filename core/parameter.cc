@@ -162,7 +162,7 @@ Status ParameterSet::SaveTo(std::string* bytes, const Filter& keep) const {
 }
 
 Status ParameterSet::LoadFrom(std::string_view bytes, const Filter& keep,
-                              std::vector<std::string>* found) {
+                              std::vector<std::string>* found, std::string_view prefix) {
   ByteReader in(bytes);
   std::string_view magic;
   if (!in.Take(sizeof(kMagic), &magic) || magic != std::string_view(kMagic, sizeof(kMagic))) {
@@ -218,9 +218,9 @@ Status ParameterSet::LoadFrom(std::string_view bytes, const Filter& keep,
   }
 
   // Match by name, all or nothing.
-  std::unordered_map<std::string_view, const Entry*> by_name;
+  std::unordered_map<std::string, const Entry*> by_name;
   for (const Entry& e : entries) {
-    if (!by_name.emplace(e.name, &e).second) {
+    if (!by_name.emplace(std::string(prefix) + std::string(e.name), &e).second) {
       return InvalidArgument("parameter '" + std::string(e.name) + "' appears twice");
     }
   }
@@ -248,10 +248,10 @@ Status ParameterSet::LoadFrom(std::string_view bytes, const Filter& keep,
   }
   if (!partial && entries.size() != matched) {
     for (const Entry& e : entries) {
-      const Parameter* p = Find(std::string(e.name));
+      const Parameter* p = Find(std::string(prefix) + std::string(e.name));
       if (p == nullptr || !in_subset(*p)) {
-        return InvalidArgument(std::string(KindName(e.is_buffer)) + " '" + std::string(e.name) +
-                               "' in the saved bytes does not exist here");
+        return InvalidArgument(std::string(KindName(e.is_buffer)) + " '" + std::string(prefix) +
+                               std::string(e.name) + "' in the saved bytes does not exist here");
       }
     }
   }

@@ -37,9 +37,12 @@ struct Parameter {
   // Held by one worker only (an expert of an expert-parallel layer): its gradient is complete
   // where it lives and is never all-reduced; the owner saves it in checkpoints.
   bool expert_local = false;
+  // Never trained by this job (a distillation teacher loaded from another job's checkpoint):
+  // no optimizer step in any phase, no gradient all-reduce.
+  bool fixed = false;
 
   // Whether an optimizer step updates this entry now.
-  bool trainable() const { return !is_buffer && !frozen; }
+  bool trainable() const { return !is_buffer && !frozen && !fixed; }
 };
 
 class ParameterSet {
@@ -88,8 +91,10 @@ class ParameterSet {
   // expert-local parameters of a job, saved by their owners): entries of the bytes that are not
   // in the subset here are skipped, subset entries absent from them are left as they are, and
   // the names loaded are added to *found.
+  // `prefix`: the bytes' entry N is this set's entry prefix + N (the set of a model that
+  // another adopted under that prefix: a distillation teacher saved by its own job).
   Status LoadFrom(std::string_view bytes, const Filter& keep = nullptr,
-                  std::vector<std::string>* found = nullptr);
+                  std::vector<std::string>* found = nullptr, std::string_view prefix = {});
 
  private:
   Parameter* AddEntry(const std::string& name, const std::vector<int64_t>& shape, bool is_buffer);

@@ -109,6 +109,32 @@ TEST(ParameterSetTest, SaveAndLoadRoundTripInAnyOrder) {
   EXPECT_EQ(again, bytes);
 }
 
+TEST(ParameterSetTest, LoadWithAPrefixFillsTheAdoptedSetOnly) {
+  ParameterSet teacher;
+  Build(&teacher);
+  FillRandom(&teacher, 5);
+  std::string bytes;
+  ASSERT_TRUE(teacher.SaveTo(&bytes).ok());
+  // A student that adopted a freshly built copy of the teacher under "teacher.".
+  ParameterSet student, copy;
+  Parameter* own = student.Add("w", {3, 4});
+  Build(&copy);
+  student.Adopt(&copy, "teacher.");
+  own->value[0] = 7.0f;
+  auto adopted = [](const Parameter& p) { return p.name.rfind("teacher.", 0) == 0; };
+  const Status s = student.LoadFrom(bytes, adopted, nullptr, "teacher.");
+  ASSERT_TRUE(s.ok()) << s;
+  for (const auto& p : teacher.params()) {
+    const Parameter* q = student.Find("teacher." + p->name);
+    ASSERT_NE(q, nullptr) << p->name;
+    for (int64_t i = 0; i < p->value.size(); ++i) ASSERT_EQ(q->value[i], p->value[i]) << p->name;
+  }
+  EXPECT_EQ(own->value[0], 7.0f) << "the student's own 'w' is not the teacher's 'w'";
+  // Without the prefix, the names do not match.
+  const Status unprefixed = student.LoadFrom(bytes, adopted);
+  EXPECT_NE(unprefixed.message().find("'teacher.w' is missing"), std::string::npos) << unprefixed;
+}
+
 // LoadFrom of `bytes` into a set fails with `code` and a message containing `needle`, and
 // leaves the set's values untouched.
 void ExpectLoadFails(ParameterSet* set, const std::string& bytes, StatusCode code,

@@ -68,10 +68,17 @@ class EmbeddingStore {
   // (the workers go on with step `step`). Synchronous; with several workers
   // every worker calls them (they are collective).
   virtual Status Checkpoint(const std::string& dir, int64_t step, bool incremental) = 0;
+  virtual Status Restore(const std::string& dir, int64_t step) = 0;
+  // Copies tables of another job's whole checkpoint `dir` (any number of shards) into empty
+  // tables of this store under new names: for each (from, to), the checkpoint's table `from`
+  // into table `to` (same dim and optimizer); every other table is untouched (a frozen
+  // distillation teacher's rows). InvalidArgument naming the table when one is missing or
+  // differs, FailedPrecondition when `to` has rows, before any row changes. Synchronous and
+  // collective, like Restore.
+  virtual Status ImportTables(const std::string& dir, const TableRenames& renames) = 0;
 
   // Bytes this store has sent and received over the network so far (0 for in-process stores).
   virtual int64_t wire_bytes() const { return 0; }
-  virtual Status Restore(const std::string& dir, int64_t step) = 0;
 };
 
 }  // namespace moerec

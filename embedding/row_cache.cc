@@ -133,4 +133,9 @@ Status CachingStore::Restore(const std::string& dir, int64_t step) {
   return inner_->Restore(dir, step);
 }
 
+Status CachingStore::ImportTables(const std::string& dir, const TableRenames& renames) {
+  Clear();
+  return inner_->ImportTables(dir, renames);
+}
+
 }  // namespace moerec

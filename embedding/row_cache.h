@@ -39,6 +39,7 @@ class CachingStore : public EmbeddingStore {
   Status RestoreSnapshot() override;
   Status Checkpoint(const std::string& dir, int64_t step, bool incremental) override;
   Status Restore(const std::string& dir, int64_t step) override;
+  Status ImportTables(const std::string& dir, const TableRenames& renames) override;
 
   int64_t wire_bytes() const override { return inner_->wire_bytes(); }
   const RowCacheStats& stats() const { return stats_; }

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proto/config.pb.h"
@@ -30,6 +31,10 @@ struct TableSpec {
 
 // One spec per entry of config.tables(), in order (LoadJobConfig has filled every slot's table).
 std::vector<TableSpec> TableSpecsFromConfig(const JobConfig& config);
+
+// (from, to) pairs of table names: a checkpoint's table `from` imported as this job's `to`
+// (EmbeddingStore::ImportTables).
+using TableRenames = std::vector<std::pair<std::string, std::string>>;
 
 // A stable 64-bit hash of a string (FNV-1a, then Mix64).
 uint64_t StableHash(const std::string& s);

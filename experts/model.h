@@ -164,8 +164,21 @@ class MatchingModel {
 // communicator (borrowed; null = one process), the one expert-parallel layers dispatch over and
 // global statistics (SMES's load balance) are all-reduced on. The compute resources are the
 // process's thread pool (core/parallel.h) on CPU workers; GPU workers add their resources here.
+// A distillation teacher that runs elsewhere (DistillConfig TEACHER_RANKS: dedicated ranks).
+// Start hands over the teacher's input rows of a step's (user, candidate) pairs, (N, F) with
+// their domains (non-decreasing), and returns without waiting; Finish waits for the N logits.
+// One request at a time; the student computes in between (the overlap).
+class TeacherScorer {
+ public:
+  virtual ~TeacherScorer() = default;
+  virtual Status Start(ConstMatView features, const int32_t* domains) = 0;
+  virtual Status Finish(MatView logits) = 0;
+};
+
 struct ModelContext {
   Communicator* workers = nullptr;
+  // The remote teacher of a distilled two-tower model with TEACHER_RANKS; null otherwise.
+  TeacherScorer* teacher = nullptr;
   int rank() const { return workers == nullptr ? 0 : workers->rank(); }
   int num_workers() const { return workers == nullptr ? 1 : workers->size(); }
 };

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "comm/messenger.h"
 #include "comm/mpi_check.h"
 #include "embedding/row_cache.h"
 #include "embedding/table_spec.h"
@@ -14,6 +15,7 @@
 #include "ps/server.h"
 #include "scheduler/health.h"
 #include "scheduler/role_layout.h"
+#include "worker/teacher.h"
 
 namespace moerec {
 namespace {
@@ -45,8 +47,18 @@ Status RunServer(const JobConfig& config, const Trainer::Options& options, const
   return server->Run();
 }
 
+// A teacher rank: serves its workers' pairs (worker w goes to teacher w mod T) until all are done.
+Status RunTeacher(const JobConfig& config, const RoleLayout& layout, int rank,
+                  Messenger* messenger) {
+  std::vector<int> clients;
+  for (int w = 0; w < layout.num_workers(); ++w) {
+    if (layout.teacher_of_worker(w) == rank) clients.push_back(layout.worker_ranks()[w]);
+  }
+  return ServeTeacher(config, messenger, clients);
+}
+
 Status RunWorker(const JobConfig& config, const Trainer::Options& options, const RoleLayout& layout,
-                 int index, MPI_Comm ps_comm, MPI_Comm worker_comm) {
+                 int index, MPI_Comm ps_comm, MPI_Comm worker_comm, Messenger* messenger) {
   PsClient::Options client_options;
   client_options.worker_index = index;
   client_options.server_ranks = layout.server_ranks();
@@ -65,6 +77,11 @@ Status RunWorker(const JobConfig& config, const Trainer::Options& options, const
   Trainer::Options worker_options = options;
   worker_options.interactive = options.interactive && index == 0;
   worker_options.print_table = index == 0;
+  std::unique_ptr<RemoteTeacher> teacher;
+  if (layout.num_teachers() > 0) {
+    teacher = std::make_unique<RemoteTeacher>(messenger, layout.teacher_of_worker(index));
+    worker_options.teacher = teacher.get();
+  }
   Status result;
   int64_t step = 0;
   {
@@ -77,6 +94,7 @@ Status RunWorker(const JobConfig& config, const Trainer::Options& options, const
     }
   }
   if (!result.ok()) return result;
+  if (teacher != nullptr) RETURN_IF_ERROR(teacher->Done());
   return client->Shutdown(step);
 }
 
@@ -131,8 +149,12 @@ Status RunDistributedTraining(const JobConfig& config, const Trainer::Options& o
   MPI_Comm ps_comm = MPI_COMM_NULL, role_comm = MPI_COMM_NULL;
   MPI_RETURN_IF_ERROR(MPI_Comm_dup(MPI_COMM_WORLD, &ps_comm));
   const Role role = layout.role(rank);
-  MPI_RETURN_IF_ERROR(
-      MPI_Comm_split(MPI_COMM_WORLD, role == Role::kWorker ? 0 : 1, rank, &role_comm));
+  MPI_RETURN_IF_ERROR(MPI_Comm_split(MPI_COMM_WORLD, static_cast<int>(role), rank, &role_comm));
+  // Workers and teacher ranks talk point to point (world ranks) when there are teachers.
+  std::unique_ptr<MpiMessenger> messenger;
+  if (layout.num_teachers() > 0) {
+    ASSIGN_OR_RETURN(messenger, MpiMessenger::Create(MPI_COMM_WORLD));
+  }
   MPI_RETURN_IF_ERROR(MPI_Comm_set_errhandler(ps_comm, MPI_ERRORS_RETURN));
   std::unique_ptr<HealthMonitor> health;
   if (config.cluster().health_timeout_s() > 0) {
@@ -140,15 +162,22 @@ Status RunDistributedTraining(const JobConfig& config, const Trainer::Options& o
     h.interval_s = config.cluster().health_interval_s();
     h.timeout_s = config.cluster().health_timeout_s();
     h.chief = layout.chief_rank();
-    h.describe = [&layout](int r) {
-      return std::string(layout.role(r) == Role::kWorker ? "worker " : "server ") +
-             std::to_string(layout.index(r));
-    };
+    h.describe = [&layout](int r) { return layout.Name(r); };
     ASSIGN_OR_RETURN(health, HealthMonitor::Start(MPI_COMM_WORLD, h));
   }
-  Status result = role == Role::kServer
-                      ? RunServer(config, options, layout, layout.index(rank), ps_comm)
-                      : RunWorker(config, options, layout, layout.index(rank), ps_comm, role_comm);
+  Status result;
+  switch (role) {
+    case Role::kServer:
+      result = RunServer(config, options, layout, layout.index(rank), ps_comm);
+      break;
+    case Role::kTeacher:
+      result = RunTeacher(config, layout, rank, messenger.get());
+      break;
+    case Role::kWorker:
+      result = RunWorker(config, options, layout, layout.index(rank), ps_comm, role_comm,
+                         messenger.get());
+      break;
+  }
   if (result.ok()) {
     if (health != nullptr) health->Stop();
     MPI_RETURN_IF_ERROR(MPI_Comm_free(&role_comm));

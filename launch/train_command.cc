@@ -28,6 +28,7 @@ DEFINE_string(run_dir, "", "folder for this run's outputs (metrics.jsonl, checkp
 DEFINE_int64(max_steps, -1, "stop after this many steps (replaces train.max_steps when >= 0)");
 DEFINE_int32(servers, -1, "parameter-server ranks (replaces cluster.num_servers when >= 0)");
 DEFINE_int32(workers, -1, "worker ranks (replaces cluster.num_workers when >= 1)");
+DEFINE_int32(teachers, -1, "teacher ranks (replaces cluster.num_teachers when >= 0)");
 DEFINE_bool(allow_fresh_start, false,
             "train: when checkpoints exist but none is whole, set them aside and start from step "
             "0 (default: refuse, listing them)");
@@ -61,6 +62,9 @@ Status CheckFlagRanges() {
   if (FlagGiven("servers") && FLAGS_servers < 0) {
     return InvalidArgument("--servers=" + std::to_string(FLAGS_servers) + ": must be >= 0");
   }
+  if (FlagGiven("teachers") && FLAGS_teachers < 0) {
+    return InvalidArgument("--teachers=" + std::to_string(FLAGS_teachers) + ": must be >= 0");
+  }
   if (FlagGiven("workers") && FLAGS_workers < 1) {
     return InvalidArgument("--workers=" + std::to_string(FLAGS_workers) + ": must be >= 1");
   }
@@ -78,6 +82,7 @@ StatusOr<JobConfig> LoadWithFlags() {
   ASSIGN_OR_RETURN(JobConfig config, LoadJobConfig(FLAGS_config));
   if (FLAGS_servers >= 0) config.mutable_cluster()->set_num_servers(FLAGS_servers);
   if (FLAGS_workers >= 1) config.mutable_cluster()->set_num_workers(FLAGS_workers);
+  if (FLAGS_teachers >= 0) config.mutable_cluster()->set_num_teachers(FLAGS_teachers);
   if (FLAGS_servers >= 0 || FLAGS_workers >= 1) {
     config.mutable_cluster()->clear_server_ranks();
     config.mutable_cluster()->clear_worker_ranks();
@@ -114,12 +119,14 @@ int TrainCommand(int* argc, char*** argv) {
   const bool mpi = MpiSession::LaunchedByMpi();
   if (!mpi) {
     if (!config.ok()) return ReportStatus("train", config.status());
-    if (config->cluster().num_servers() > 0 || config->cluster().num_workers() > 1) {
+    if (config->cluster().num_servers() > 0 || config->cluster().num_workers() > 1 ||
+        config->cluster().num_teachers() > 0) {
       return ReportStatus(
           "train", FailedPrecondition(
                        FLAGS_config + ": " + std::to_string(config->cluster().num_workers()) +
-                       " workers and " + std::to_string(config->cluster().num_servers()) +
-                       " servers make an MPI job: start it with launch/moerec-launch or mpirun"));
+                       " workers, " + std::to_string(config->cluster().num_servers()) +
+                       " servers and " + std::to_string(config->cluster().num_teachers()) +
+                       " teachers make an MPI job: start it with launch/moerec-launch or mpirun"));
     }
     return ReportStatus("train", TrainLocal(*config, OptionsFromFlags()));
   }

@@ -299,6 +299,21 @@ Status ValidateJobConfig(const JobConfig& config, const std::string& name) {
   CheckDenseOptimizer(config.optimizer(), "optimizer", &c);
   CheckTrain(config.train(), &c);
   CheckCluster(config.cluster(), &c);
+  // Teacher ranks exist exactly for a distilled model that asks for them.
+  const bool teacher_ranks =
+      config.model().has_two_tower() && config.model().two_tower().has_distill() &&
+      config.model().two_tower().distill().placement() == DistillConfig::TEACHER_RANKS;
+  c.AtLeast("cluster.num_teachers", config.cluster().num_teachers(), 0);
+  if (teacher_ranks && config.cluster().num_teachers() < 1) {
+    c.Fail("cluster.num_teachers",
+           "is 0 but model.two_tower.distill.placement is TEACHER_RANKS: give at least 1");
+  }
+  if (!teacher_ranks && config.cluster().num_teachers() > 0) {
+    c.Fail("cluster.num_teachers",
+           "is " + Checker::Str(config.cluster().num_teachers()) +
+               " but only a two_tower model with distill.placement TEACHER_RANKS has teacher "
+               "ranks; set it to 0");
+  }
   CheckCheckpoint(config.checkpoint(), &c);
   RETURN_IF_ERROR(c.status());
   return ValidatePsConfig(config, name);
@@ -317,6 +332,12 @@ StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
   for (auto* list : {data->mutable_train(), data->mutable_validation(), data->mutable_test(),
                      data->mutable_items()}) {
     for (std::string& p : *list) p = ResolvePath(dir.empty() ? "." : dir, p);
+  }
+  // An offline teacher's run folder, like the data, is relative to the config file.
+  if (config.model().has_two_tower() && config.model().two_tower().has_distill() &&
+      !config.model().two_tower().distill().teacher_run_dir().empty()) {
+    DistillConfig* d = config.mutable_model()->mutable_two_tower()->mutable_distill();
+    d->set_teacher_run_dir(ResolvePath(dir.empty() ? "." : dir, d->teacher_run_dir()));
   }
   // Every slot's table (its `table`, else its name) gets an entry in `tables`; unset fields come
   // from the embedding defaults. Slots naming the same table share it.

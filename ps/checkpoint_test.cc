@@ -53,11 +53,14 @@ Shards OpenShards(const std::vector<TableSpec>& specs, int count, bool disk, con
 
 // Training steps [first, first + steps): unique skewed keys per table, routed to their shards,
 // pulled then pushed; with `sweep`, the eviction sweep after every step.
-void Train(const Shards& shards, int64_t first, int steps, uint64_t seed, bool sweep) {
+// Only the first `tables` tables when >= 0.
+void Train(const Shards& shards, int64_t first, int steps, uint64_t seed, bool sweep,
+           int tables = -1) {
   Rng rng(seed);
   const int p = static_cast<int>(shards.size());
+  if (tables < 0) tables = shards[0]->num_tables();
   for (int64_t step = first; step < first + steps; ++step) {
-    for (int t = 0; t < shards[0]->num_tables(); ++t) {
+    for (int t = 0; t < tables; ++t) {
       const TableSpec& spec = shards[0]->spec(t);
       std::set<uint64_t> drawn;
       while (drawn.size() < 250) {
@@ -163,6 +166,65 @@ TEST(CheckpointTest, MemoryOnlyShardsCheckpointToo) {
   Shards again = OpenShards(specs, 2, /*disk=*/true, dir, "again");
   ASSERT_TRUE(RestoreAll(again, dir / "inc").ok());
   ExpectSameRows(Union(old), Union(again));
+}
+
+TEST(CheckpointTest, ImportAddsAnotherJobsTablesUnderNewNamesOnAnyShardCount) {
+  TempDir dir;
+  const auto specs = Specs();
+  Shards teacher = OpenShards(specs, 3, /*disk=*/true, dir, "teacher");
+  Train(teacher, 0, 6, 4, /*sweep=*/false);
+  ASSERT_TRUE(CheckpointAll(teacher, dir / "base", 6, false).ok());
+  Train(teacher, 6, 4, 5, /*sweep=*/true);  // an increment with changed and swept rows
+  ASSERT_TRUE(CheckpointAll(teacher, dir / "inc", 10, true).ok());
+  const RowMap taught = Union(teacher);
+
+  // The student: its own tables, and copies of two of the teacher's under other names.
+  std::vector<TableSpec> student = specs;
+  for (const int t : {0, 1}) {
+    TableSpec copy = specs[t];
+    copy.name = "teacher." + specs[t].name;
+    copy.name_hash = StableHash(copy.name);
+    student.push_back(copy);
+  }
+  const TableRenames renames = {{"user", "teacher.user"}, {"item", "teacher.item"}};
+  for (const auto& [count, disk] : std::vector<std::pair<int, bool>>{{2, true}, {1, false}}) {
+    SCOPED_TRACE(std::to_string(count) + (disk ? " RocksDB shards" : " memory shards"));
+    Shards shards = OpenShards(student, count, disk, dir, "student" + std::to_string(count));
+    Train(shards, 0, 2, 6, /*sweep=*/false, /*tables=*/3);
+    const RowMap before = Union(shards);
+    for (const auto& s : shards) ASSERT_TRUE(s->ImportTables(dir / "inc", renames).ok());
+    // Tables 3 and 4 hold the teacher's user and item rows; every other row is untouched.
+    RowMap want = before;
+    int64_t copied = 0;
+    for (const auto& [id, row] : taught) {
+      if (id.first >= 2) continue;
+      want[std::make_pair(id.first + 3, id.second)] = row;
+      ++copied;
+    }
+    ASSERT_GT(copied, 1000);
+    ExpectSameRows(want, Union(shards));
+    int64_t rows = 0;
+    for (const auto& s : shards) rows += s->stats(3).rows + s->stats(4).rows;
+    int64_t want_rows = 0;
+    for (const auto& [id, row] : want) want_rows += id.first >= 3 ? 1 : 0;
+    EXPECT_EQ(rows, want_rows);
+  }
+
+  // A table the checkpoint lacks, or one of another layout, is refused by name, and nothing
+  // changes.
+  Shards shards = OpenShards(student, 1, /*disk=*/false, dir, "refused");
+  const Status missing = shards[0]->ImportTables(dir / "inc", {{"nope", "teacher.user"}});
+  EXPECT_EQ(missing.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.message().find("no table \"nope\""), std::string::npos) << missing;
+  const Status layout = shards[0]->ImportTables(dir / "inc", {{"ctx", "teacher.user"}});
+  EXPECT_NE(layout.message().find("has dim 2 and optimizer FTRL"), std::string::npos) << layout;
+  const Status target = shards[0]->ImportTables(dir / "inc", {{"user", "student.user"}});
+  EXPECT_NE(target.message().find("\"student.user\" is not in this job"), std::string::npos)
+      << target;
+  EXPECT_TRUE(Union(shards).empty());
+  ASSERT_TRUE(shards[0]->ImportTables(dir / "inc", renames).ok());
+  const Status again = shards[0]->ImportTables(dir / "inc", renames);
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << again;
 }
 
 TEST(CheckpointTest, IncrementalChainRestoresEachStep) {

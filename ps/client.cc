@@ -26,7 +26,7 @@ StatusOr<std::unique_ptr<PsClient>> PsClient::Create(std::vector<TableSpec> tabl
 
 EmbeddingStore::Ticket PsClient::Start(PsOp op, const std::vector<TableRequest>* requests,
                                        int64_t step, std::vector<TableRequest>* pull_target,
-                                       const std::string& path, bool incremental) {
+                                       const PsRequest* fields) {
   const Ticket ticket = next_ticket_++;
   Pending& pending = pending_[ticket];
   pending.pull_target = pull_target;
@@ -91,15 +91,12 @@ EmbeddingStore::Ticket PsClient::Start(PsOp op, const std::vector<TableRequest>*
     ex.request_of_slice = std::move(request_of_slice);
     for (size_t k = 0; k < slices.size(); ++k) slices[k].keys = ex.keys[k].data();
     PsRequest header;
+    if (fields != nullptr) header.MergeFrom(*fields);
     header.set_op(op);
     ex.request_id = next_request_id_++;
     header.set_request_id(ex.request_id);
     header.set_worker(options_.worker_index);
     header.set_step(step);
-    if (!path.empty()) {
-      header.set_path(path);
-      header.set_incremental(incremental);
-    }
     EncodeFrame(&header, slices, /*with_keys=*/true, /*with_values=*/push, &ex.frame);
     for (SliceView& v : slices) v.values = nullptr;
     ex.slices = std::move(slices);
@@ -181,19 +178,34 @@ Status PsClient::Wait(Ticket ticket) {
   return result;
 }
 
-Status PsClient::Collective(PsOp op, int64_t step, const std::string& path, bool incremental) {
-  const Ticket t = Start(op, nullptr, step, nullptr, path, incremental);
+Status PsClient::Collective(PsOp op, int64_t step, const PsRequest* fields) {
+  const Ticket t = Start(op, nullptr, step, nullptr, fields);
   return Wait(t);
 }
 
 Status PsClient::Checkpoint(const std::string& dir, int64_t step, bool incremental) {
-  return Collective(PS_CHECKPOINT, step, dir, incremental);
+  PsRequest fields;
+  fields.set_path(dir);
+  fields.set_incremental(incremental);
+  return Collective(PS_CHECKPOINT, step, &fields);
 }
 
 Status PsClient::Restore(const std::string& dir, int64_t step) {
-  RETURN_IF_ERROR(Collective(PS_RESTORE, step, dir));
+  PsRequest fields;
+  fields.set_path(dir);
+  RETURN_IF_ERROR(Collective(PS_RESTORE, step, &fields));
   last_step_ = step;
   return Status::OK();
+}
+
+Status PsClient::ImportTables(const std::string& dir, const TableRenames& renames) {
+  PsRequest fields;
+  fields.set_path(dir);
+  for (const auto& [from, to] : renames) {
+    fields.add_import_from(from);
+    fields.add_import_to(to);
+  }
+  return Collective(PS_IMPORT, last_step_, &fields);
 }
 
 Status PsClient::SaveSnapshot() { return Collective(PS_SAVE_SNAPSHOT, last_step_); }

@@ -46,6 +46,7 @@ class PsClient : public EmbeddingStore {
   Status RestoreSnapshot() override;
   Status Checkpoint(const std::string& dir, int64_t step, bool incremental) override;
   Status Restore(const std::string& dir, int64_t step) override;
+  Status ImportTables(const std::string& dir, const TableRenames& renames) override;
 
   // Collective: every server exits its loop once every worker has asked.
   Status Shutdown(int64_t step);
@@ -77,9 +78,9 @@ class PsClient : public EmbeddingStore {
 
   PsClient(std::vector<TableSpec> tables, const Options& options, MPI_Comm comm);
   Ticket Start(PsOp op, const std::vector<TableRequest>* requests, int64_t step,
-               std::vector<TableRequest>* pull_target, const std::string& path = "",
-               bool incremental = false);
-  Status Collective(PsOp op, int64_t step, const std::string& path = "", bool incremental = false);
+               std::vector<TableRequest>* pull_target, const PsRequest* fields = nullptr);
+  // `fields`: the request's other header fields (path, incremental, import tables).
+  Status Collective(PsOp op, int64_t step, const PsRequest* fields = nullptr);
   Status Finish(Exchange* ex, std::vector<TableRequest>* pull_target, PsReply* reply);
 
   const std::vector<TableSpec> tables_;

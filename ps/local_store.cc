@@ -51,6 +51,10 @@ Status LocalStore::Checkpoint(const std::string& dir, int64_t step, bool increme
 
 Status LocalStore::Restore(const std::string& dir, int64_t step) { return rows_->Restore(dir); }
 
+Status LocalStore::ImportTables(const std::string& dir, const TableRenames& renames) {
+  return rows_->ImportTables(dir, renames);
+}
+
 Status LocalStore::Wait(Ticket ticket) {
   auto it = done_.find(ticket);
   CHECK(it != done_.end()) << "Wait on unknown or already waited ticket " << ticket;

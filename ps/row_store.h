@@ -53,6 +53,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/key_index.h"
@@ -178,6 +179,12 @@ class RowStore {
   // file first and the table layout (names, dims, optimizer state); on any such error nothing
   // changes. Admission counts restart from zero.
   Status Restore(const std::string& dir);
+  // Fills the empty table `to` with the rows of table `from` of the whole checkpoint `dir` (of
+  // another job, written by any number of shards) that this shard owns under `to`, for each
+  // (from, to) of `renames`; every other table is untouched. The two tables need the same row
+  // layout (dim, optimizer). InvalidArgument naming the table when one is missing or differs,
+  // FailedPrecondition when `to` holds rows, before anything changes.
+  Status ImportTables(const std::string& dir, const TableRenames& renames);
   // The step of the checkpoint last written or restored; -1 when none.
   int64_t last_checkpoint_step() const { return last_checkpoint_step_; }
 
@@ -253,7 +260,11 @@ class RowStore {
   Status Reset();
   Status WriteFullCheckpoint(const std::string& shard_dir, ShardManifest* manifest);
   Status WriteIncrement(const std::string& shard_dir, ShardManifest* manifest);
-  Status LoadCheckpointShard(const std::string& shard_dir, const ShardManifest& manifest);
+  // Puts the rows of one checkpoint shard that this store owns: of every table (restore), or,
+  // with `into` (source table hash -> table index), of those tables only, under the target
+  // table (an import).
+  Status LoadCheckpointShard(const std::string& shard_dir, const ShardManifest& manifest,
+                             const std::unordered_map<uint64_t, int>* into = nullptr);
   // Stores one row read from a checkpoint (value = nullptr: deletes it).
   Status PutRestoredRow(Table& t, uint64_t key, const std::string_view* value,
                         const std::string& where);

@@ -273,15 +273,90 @@ Status RowStore::Restore(const std::string& dir) {
   return Status::OK();
 }
 
-Status RowStore::LoadCheckpointShard(const std::string& shard_dir, const ShardManifest& manifest) {
-  auto owned = [&](uint64_t table_hash, uint64_t key, Table** t) -> Status {
-    auto it = table_by_hash_.find(table_hash);
-    if (it == table_by_hash_.end()) {
-      return Corruption(shard_dir + ": a row of table hash " + std::to_string(table_hash) +
-                        ", which its manifest does not list");
+Status RowStore::ImportTables(const std::string& dir, const TableRenames& renames) {
+  ASSIGN_OR_RETURN(const std::vector<CheckpointLevel> chain, LoadCheckpointChain(dir));
+  // Source table hash -> this store's table; every source must be in every shard's manifest
+  // with the target's row layout.
+  std::unordered_map<uint64_t, int> into;
+  std::vector<int> targets;
+  for (const auto& [from, to] : renames) {
+    auto target = table_by_hash_.find(StableHash(to));
+    if (target == table_by_hash_.end() || tables_[target->second].spec.name != to) {
+      return InvalidArgument("import from " + dir + ": table \"" + to + "\" is not in this job");
     }
-    *t = ShardOf(table_hash, key, options_.num_shards) == options_.shard ? &tables_[it->second]
-                                                                         : nullptr;
+    const Table& t = tables_[target->second];
+    if (t.rows != 0) {
+      return FailedPrecondition("import from " + dir + ": table \"" + to + "\" already holds " +
+                                std::to_string(t.rows) +
+                                " rows; tables are imported into empty ones");
+    }
+    for (const CheckpointLevel& level : chain) {
+      for (const CheckpointShard& shard : level.shards) {
+        const std::string where = shard.dir + "/" + kManifestName;
+        const CheckpointTable* found = nullptr;
+        for (const CheckpointTable& ct : shard.manifest.tables()) {
+          if (ct.name() == from) found = &ct;
+        }
+        if (found == nullptr) {
+          return InvalidArgument(where + ": the checkpoint has no table \"" + from +
+                                 "\" to import into \"" + to + "\"");
+        }
+        const std::string optimizer = RowOptimizerConfig::Type_Name(t.spec.optimizer.type());
+        if (found->dim() != t.spec.dim || found->optimizer() != optimizer ||
+            found->state_floats() != t.stride - t.spec.dim) {
+          return InvalidArgument(where + ": table \"" + from + "\" has dim " +
+                                 std::to_string(found->dim()) + " and optimizer " +
+                                 found->optimizer() + ", but \"" + to + "\" of this job has dim " +
+                                 std::to_string(t.spec.dim) + " and optimizer " + optimizer +
+                                 " (give both the same embedding settings)");
+        }
+        into[found->name_hash()] = target->second;
+      }
+    }
+    targets.push_back(target->second);
+  }
+  for (const CheckpointLevel& level : chain) {
+    for (const CheckpointShard& shard : level.shards) {
+      RETURN_IF_ERROR(LoadCheckpointShard(shard.dir, shard.manifest, &into));
+    }
+  }
+  RETURN_IF_ERROR(CommitPending());
+  if (db_ != nullptr) {
+    for (const int index : targets) {
+      Table& t = tables_[index];
+      t.rows = 0;
+      RETURN_IF_ERROR(ScanTableRange(db_.get(), t.spec.name_hash, [&](uint64_t, std::string_view) {
+        ++t.rows;
+        return Status::OK();
+      }));
+    }
+  }
+  return Status::OK();
+}
+
+Status RowStore::LoadCheckpointShard(const std::string& shard_dir, const ShardManifest& manifest,
+                                     const std::unordered_map<uint64_t, int>* into) {
+  auto owned = [&](uint64_t table_hash, uint64_t key, Table** t) -> Status {
+    int index = -1;
+    if (into != nullptr) {
+      // An import: rows of the tables not asked for are skipped.
+      auto it = into->find(table_hash);
+      if (it == into->end()) {
+        *t = nullptr;
+        return Status::OK();
+      }
+      index = it->second;
+    } else {
+      auto it = table_by_hash_.find(table_hash);
+      if (it == table_by_hash_.end()) {
+        return Corruption(shard_dir + ": a row of table hash " + std::to_string(table_hash) +
+                          ", which its manifest does not list");
+      }
+      index = it->second;
+    }
+    Table& target = tables_[index];
+    *t = ShardOf(target.spec.name_hash, key, options_.num_shards) == options_.shard ? &target
+                                                                                    : nullptr;
     return Status::OK();
   };
   if (manifest.rocksdb()) {

@@ -130,6 +130,7 @@ Status PsServer::Handle(std::unique_ptr<Incoming> in) {
     case PS_RESTORE_SNAPSHOT:
     case PS_CHECKPOINT:
     case PS_RESTORE:
+    case PS_IMPORT:
     case PS_SHUTDOWN: {
       for (const auto& other : collective_) {
         if (other->request.op() != op) {
@@ -235,6 +236,21 @@ Status PsServer::ServeCollective(PsOp op) {
       // The workers go on from the request's step.
       if (result.ok()) clock_.Reset(collective_[0]->request.step());
       break;
+    case PS_IMPORT: {
+      const PsRequest& r = collective_[0]->request;
+      if (r.import_from_size() != r.import_to_size()) {
+        result =
+            InvalidArgument("ps request: PS_IMPORT with " + std::to_string(r.import_from_size()) +
+                            " source and " + std::to_string(r.import_to_size()) + " target tables");
+        break;
+      }
+      TableRenames renames;
+      for (int i = 0; i < r.import_from_size(); ++i) {
+        renames.emplace_back(r.import_from(i), r.import_to(i));
+      }
+      result = store_->ImportTables(r.path(), renames);
+      break;
+    }
     case PS_SHUTDOWN:
       done_ = true;
       break;

@@ -285,6 +285,33 @@ StatusOr<std::string> JobCheckpointer::FindLatest() const {
       root_ + " holds finished checkpoints, but none is whole any more:" + answer.substr(1));
 }
 
+StatusOr<std::string> JobCheckpointer::FindFinalState(const std::string& run_dir,
+                                                      Communicator* workers) {
+  const JobCheckpointer other(CheckpointConfig(), run_dir, workers, nullptr, 0);
+  ASSIGN_OR_RETURN(const std::string newest, other.FindLatest());
+  std::string chosen = other.PathOf(newest);
+  Status read;
+  JobCheckpointManifest manifest;
+  if (workers->rank() == 0) {
+    read = ReadManifest((fs::path(chosen) / kManifestName).string(), &manifest);
+  }
+  RETURN_IF_ERROR(Agree(workers, read, "reading the checkpoint manifest"));
+  if (workers->rank() == 0) {
+    const std::string& best = manifest.best_checkpoint();
+    if (!best.empty() && best != newest) {
+      JobCheckpointManifest unused;
+      if (Status s = Verify(other.PathOf(best), &unused); s.ok()) {
+        chosen = other.PathOf(best);
+      } else {
+        LOG(WARNING) << "the best checkpoint " << best << " of " << run_dir << " is not whole ("
+                     << s.ToString() << "); using the newest, " << newest;
+      }
+    }
+  }
+  RETURN_IF_ERROR(BroadcastString(workers, &chosen));
+  return chosen;
+}
+
 StatusOr<std::string> JobCheckpointer::SetAside(const std::string& why) {
   std::string moved_to;
   Status local;

@@ -85,8 +85,18 @@ class JobCheckpointer {
   // The workers go on at `step` (the servers' clocks are set to it).
   Status LoadState(const std::string& name, int64_t step, ParameterSet* params);
 
+  // The checkpoint holding the state another job ended with (a distillation teacher's): the
+  // best checkpoint that the newest whole one of `run_dir` names (the state a job with
+  // train.restore_best ends with), when it is whole, else that newest one. Returns its path.
+  // NotFound or FailedPrecondition, as FindLatest, naming the folder. Collective.
+  static StatusOr<std::string> FindFinalState(const std::string& run_dir, Communicator* workers);
+
   // Verifies a checkpoint folder: its MANIFEST, dense.bin and the whole ps chain.
   static Status Verify(const std::string& dir, JobCheckpointManifest* manifest);
+  // The sections of a dense.bin: the parameters (ParameterSet bytes), the optimizer's state and
+  // the architecture optimizer's (empty when the job had none). Corruption naming the file.
+  static Status ReadDense(const std::string& path, std::string* params, std::string* optimizer,
+                          std::string* arch_optimizer);
 
   std::string dir() const { return root_; }
   std::string PathOf(const std::string& name) const;
@@ -101,8 +111,6 @@ class JobCheckpointer {
   // written; FailedPrecondition naming a parameter that none of them holds.
   static Status LoadExperts(const std::string& dir, const JobCheckpointManifest& manifest,
                             ParameterSet* params, DenseOptimizer* optimizer);
-  static Status ReadDense(const std::string& path, std::string* params, std::string* optimizer,
-                          std::string* arch_optimizer);
   // Chief: deletes checkpoints beyond keep_last that nothing kept depends on.
   Status CollectGarbage(const std::string& best);
 

@@ -52,11 +52,14 @@ StatusOr<RoleLayout> RoleLayout::Create(const ClusterConfig& cluster, int world_
                                         const std::vector<int>& node_of_rank) {
   const int w = cluster.num_workers();
   const int p = cluster.num_servers();
+  const int t = cluster.num_teachers();
   if (w < 1) return InvalidArgument("cluster.num_workers: must be >= 1, got " + std::to_string(w));
   if (p < 0) return InvalidArgument("cluster.num_servers: must be >= 0, got " + std::to_string(p));
-  if (w + p != world_size) {
+  if (t < 0) return InvalidArgument("cluster.num_teachers: must be >= 0, got " + std::to_string(t));
+  if (w + p + t != world_size) {
     return InvalidArgument("cluster: " + std::to_string(w) + " workers + " + std::to_string(p) +
-                           " servers = " + std::to_string(w + p) + " ranks, but the job has " +
+                           " servers" + (t > 0 ? " + " + std::to_string(t) + " teachers" : "") +
+                           " = " + std::to_string(w + p + t) + " ranks, but the job has " +
                            std::to_string(world_size) + " (mpirun -np / srun -n must match)");
   }
   if (!node_of_rank.empty() && static_cast<int>(node_of_rank.size()) != world_size) {
@@ -123,12 +126,21 @@ StatusOr<RoleLayout> RoleLayout::Create(const ClusterConfig& cluster, int world_
                           Role::kServer, "cluster.server_ranks", &layout.servers_));
     RETURN_IF_ERROR(place(remaining(w), Role::kWorker, "cluster.worker_ranks", &layout.workers_));
   }
+  RETURN_IF_ERROR(place(remaining(t), Role::kTeacher, "cluster.num_teachers", &layout.teachers_));
   return layout;
+}
+
+std::string RoleLayout::Name(int rank) const {
+  const char* role = role_[rank] == Role::kWorker   ? "worker "
+                     : role_[rank] == Role::kServer ? "server "
+                                                    : "teacher ";
+  return role + std::to_string(index_[rank]);
 }
 
 std::string RoleLayout::Describe() const {
   return std::to_string(num_nodes_) + (num_nodes_ == 1 ? " node" : " nodes") +
-         "; workers on ranks " + JoinRanks(workers_) + "; servers on ranks " + JoinRanks(servers_);
+         "; workers on ranks " + JoinRanks(workers_) + "; servers on ranks " + JoinRanks(servers_) +
+         (teachers_.empty() ? "" : "; teachers on ranks " + JoinRanks(teachers_));
 }
 
 }  // namespace moerec

@@ -1,5 +1,6 @@
-// RoleLayout: which world rank plays which role in a job (DESIGN.md §2). W workers and P
-// parameter servers. The cluster config may list the ranks of either role (the other role then
+// RoleLayout: which world rank plays which role in a job (DESIGN.md §2). W workers, P
+// parameter servers and T teacher ranks (a distilled model's teacher: cluster.num_teachers),
+// which take the ranks left after the workers and servers are placed. The cluster config may list the ranks of either role (the other role then
 // takes the remaining ranks in order); with no lists the layout spreads the servers evenly over
 // the nodes, each on one of its node's highest ranks, and the workers take the rest in order,
 // so on a single node workers are [0, W) and servers [W, W + P). The scheduler's duties (clocks,
@@ -18,7 +19,7 @@
 
 namespace moerec {
 
-enum class Role { kWorker, kServer };
+enum class Role { kWorker, kServer, kTeacher };
 
 class RoleLayout {
  public:
@@ -32,12 +33,21 @@ class RoleLayout {
   int world_size() const { return static_cast<int>(role_.size()); }
   int num_workers() const { return static_cast<int>(workers_.size()); }
   int num_servers() const { return static_cast<int>(servers_.size()); }
+  int num_teachers() const { return static_cast<int>(teachers_.size()); }
   int num_nodes() const { return num_nodes_; }
   Role role(int rank) const { return role_[rank]; }
   // Index of `rank` among its role's ranks.
   int index(int rank) const { return index_[rank]; }
   const std::vector<int>& worker_ranks() const { return workers_; }
   const std::vector<int>& server_ranks() const { return servers_; }
+  const std::vector<int>& teacher_ranks() const { return teachers_; }
+  // The teacher rank that worker `index` sends its pairs to (workers spread over the
+  // teachers: index mod T); -1 without teachers.
+  int teacher_of_worker(int index) const {
+    return teachers_.empty() ? -1 : teachers_[index % teachers_.size()];
+  }
+  // "worker 2", "server 0", "teacher 1".
+  std::string Name(int rank) const;
   int chief_rank() const { return workers_[0]; }
   // One line for the job log: "2 nodes; workers on ranks 0,1,2; servers on ranks 3,7".
   std::string Describe() const;
@@ -47,6 +57,7 @@ class RoleLayout {
   std::vector<int> index_;
   std::vector<int> workers_;
   std::vector<int> servers_;
+  std::vector<int> teachers_;
   int num_nodes_ = 1;
 };
 

@@ -24,6 +24,29 @@ TEST(RoleLayoutTest, OneNodePutsWorkersFirstAndServersLast) {
   EXPECT_EQ(layout.Describe(), "1 node; workers on ranks 0,1,2; servers on ranks 3,4");
 }
 
+TEST(RoleLayoutTest, TeachersTakeTheRanksLeftAndServeWorkersInTurn) {
+  ClusterConfig c = Cluster(3, 1);
+  c.set_num_teachers(2);
+  const RoleLayout layout = RoleLayout::Create(c, 6).value();
+  EXPECT_EQ(layout.worker_ranks(), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(layout.server_ranks(), (std::vector<int>{5}));
+  EXPECT_EQ(layout.teacher_ranks(), (std::vector<int>{3, 4}));
+  EXPECT_EQ(layout.role(4), Role::kTeacher);
+  EXPECT_EQ(layout.Name(4), "teacher 1");
+  EXPECT_EQ(layout.Name(5), "server 0");
+  EXPECT_EQ(layout.teacher_of_worker(0), 3);
+  EXPECT_EQ(layout.teacher_of_worker(1), 4);
+  EXPECT_EQ(layout.teacher_of_worker(2), 3);
+  EXPECT_EQ(layout.Describe(),
+            "1 node; workers on ranks 0,1,2; servers on ranks 5; teachers on ranks 3,4");
+  const auto wrong = RoleLayout::Create(c, 5);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("3 workers + 1 servers + 2 teachers = 6 ranks"),
+            std::string::npos)
+      << wrong.status();
+  EXPECT_EQ(RoleLayout::Create(Cluster(2, 1), 3).value().teacher_of_worker(0), -1);
+}
+
 TEST(RoleLayoutTest, ServersSpreadOverNodesFromRanksPerNode) {
   ClusterConfig c = Cluster(6, 2);
   c.set_ranks_per_node(4);  // nodes {0..3} and {4..7}

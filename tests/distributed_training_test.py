@@ -18,13 +18,20 @@
                     (`moerec export`, flat and IVF-PQ faiss indexes): the exact Recall@K of the
                     exported embeddings is the training's test figure, the flat index's equals
                     it, IVF-PQ's is close; `moerec retrieve` answers every exported user.
+  teacher_ranks     an offline teacher: a ranking model trained by its own job is loaded, frozen,
+                    into a distilled two-tower student (2 workers + 1 server); with the teacher
+                    on 1 and on 2 dedicated teacher ranks the student's losses and test Recall@K
+                    equal those with the teacher on the workers, and the student's final
+                    checkpoint holds the teacher's parameters bit for bit.
   bench_moe         `moerec bench moe` on 2 and 3 ranks (8 experts: an uneven placement) prints
                     its figures: experts 1/W per rank, dispatch bytes within 5% of the
                     routing minimum, at most top_k active experts per sample.
 
 Usage: distributed_training_test.py BUILD_DIR CASE
 """
+import math
 import os
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -204,6 +211,87 @@ def matching_bsp(tmp):
               f"{final['test_recall@50']:.4f} vs one process {ref_final['test_recall@50']:.4f}")
 
 
+# The teacher alone: the same data and tables, the teacher of TOWERS["dsmoe"] as a ranking
+# model trained pointwise on the labelled pairs, its final state a checkpoint.
+TEACHER_MMOE = ("mmoe {{ num_experts: 2 expert {{ dims: 16 }} tower {{ dims: 8 }} "
+                "gate_index: BY_DOMAIN tower_index: BY_DOMAIN }}")
+TEACHER_MODEL = "domain_embedding_dim: 4 " + TEACHER_MMOE
+
+
+def dense_entries(path):
+    """{name: raw value bytes} of a dense.bin's parameter section (MRPSET01), read here."""
+    data = open(path, "rb").read()
+    n = struct.unpack_from("<Q", data, 8)[0]
+    params = data[16:16 + n]
+    assert params[:8] == b"MRPSET01", path
+    count = struct.unpack_from("<I", params, 8)[0]
+    at, out = 12, {}
+    for _ in range(count):
+        length = struct.unpack_from("<I", params, at)[0]
+        name = params[at + 4:at + 4 + length].decode()
+        at += 4 + length
+        rank = params[at + 1]
+        dims = struct.unpack_from(f"<{rank}q", params, at + 2)
+        at += 2 + 8 * rank
+        size = 4 * math.prod(dims)
+        out[name] = params[at:at + size]
+        at += size
+    return out
+
+
+def teacher_ranks(tmp):
+    data = os.path.join(tmp, "mdata")
+    teacher_config = os.path.join(tmp, "teacher.pbtxt")
+    with open(teacher_config, "w") as f:
+        f.write(MATCHING.format(data=data, batch=128, towers="", distill="")
+                .replace("two_tower {  temperature: 0.1  }", TEACHER_MMOE.format())
+                .replace("retrieval { ks: 10 ks: 50 }", "")
+                .replace("restore_best: false", "restore_best: true")
+                + "checkpoint { every_minutes: 30 }\n")  # the best state is a checkpoint
+    teacher_dir = os.path.join(tmp, "teacher")
+    run(train_command(BUILD, teacher_config, teacher_dir))
+    towers, _ = TOWERS["dsmoe"]
+    def student(tag, placement, teachers):
+        path = os.path.join(tmp, f"student_{tag}.pbtxt")
+        distill = (f"distill {{{{ teacher {{{{ {TEACHER_MODEL} }}}} mode: OFFLINE "
+                   f"teacher_run_dir: \"{teacher_dir}\" placement: {placement} list_size: 6 }}}}")
+        with open(path, "w") as f:
+            f.write(MATCHING.format(data=data, batch=64, towers=towers.format(),
+                                    distill=distill.format())
+                    .replace("restore_best: false", "restore_best: true")
+                    + f"checkpoint {{ every_minutes: 30 }}\ncluster {{ num_teachers: {teachers} }}\n")
+        run_dir = os.path.join(tmp, "student_" + tag)
+        cmd = train_command(BUILD, path, run_dir, 2, 1)
+        cmd[cmd.index("-np") + 1] = str(3 + teachers)
+        run(cmd + [f"--teachers={teachers}"])
+        lines, losses, final = metrics(run_dir)
+        loaded = [l for l in lines if l["event"] == "teacher"]
+        assert len(loaded) == 1 and loaded[0]["placement"] == placement, loaded
+        return run_dir, losses, final, loaded[0]["checkpoint"]
+    ref_dir, ref_losses, ref_final, source = student("workers", "ON_WORKERS", 0)
+    assert source.startswith(teacher_dir), source
+    # The teacher's parameters are in the student, unchanged by its training.
+    taught = dense_entries(os.path.join(source, "dense.bin"))
+    checkpoints = os.path.join(ref_dir, "checkpoints")
+    final_ckpt = sorted(os.listdir(checkpoints))[-1]
+    held = dense_entries(os.path.join(checkpoints, final_ckpt, "dense.bin"))
+    assert taught and all(held["teacher." + k] == v for k, v in taught.items()), \
+        sorted(k for k, v in taught.items() if held.get("teacher." + k) != v)
+    assert len(ref_losses) >= 5
+    for teachers in (1, 2):
+        _, losses, final, used = student(f"ranks{teachers}", "TEACHER_RANKS", teachers)
+        assert used == source, (used, source)
+        assert losses.keys() == ref_losses.keys(), (losses, ref_losses)
+        for step, ref in ref_losses.items():
+            assert abs(losses[step] - ref) <= 1e-6 * max(1.0, abs(ref)), (teachers, step,
+                                                                        losses[step], ref)
+        for key in ("test_recall@10", "test_recall@50", "test_ndcg@50"):
+            assert final[key] == ref_final[key], (teachers, key, final[key], ref_final[key])
+        print(f"{teachers} teacher rank(s): {len(losses)} losses equal to the teacher on the "
+              f"workers, test recall@50 {final['test_recall@50']:.4f}")
+    print(f"the student holds the teacher's {len(taught)} parameters of {source} bit for bit")
+
+
 def export_serving(tmp):
     towers, _ = TOWERS["two_tower"]
     path = os.path.join(tmp, "export.pbtxt")
@@ -259,4 +347,5 @@ def bench_moe(tmp):
 if __name__ == "__main__":
     main({"bsp_equivalence": bsp_equivalence, "async_modes": async_modes,
           "expert_parallel": expert_parallel, "bench_moe": bench_moe,
-          "matching_bsp": matching_bsp, "export_serving": export_serving}, "moerec-dist-")
+          "matching_bsp": matching_bsp, "export_serving": export_serving,
+          "teacher_ranks": teacher_ranks}, "moerec-dist-")

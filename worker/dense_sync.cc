@@ -6,7 +6,7 @@ namespace moerec {
 namespace {
 
 // Replicated parameters are all-reduced; an expert-local one's gradient is already complete.
-bool Synced(const Parameter& p) { return !p.is_buffer && !p.expert_local; }
+bool Synced(const Parameter& p) { return !p.is_buffer && !p.expert_local && !p.fixed; }
 
 }  // namespace
 

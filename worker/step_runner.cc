@@ -6,6 +6,7 @@
 
 #include "core/activation.h"
 #include "core/random.h"
+#include "embedding/table_spec.h"
 #include "proto/text_config.h"
 #include "worker/task_loss.h"
 
@@ -74,18 +75,44 @@ StepRunner::StepRunner(const JobConfig& config, EmbeddingStore* store, Communica
 
 StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config,
                                                          EmbeddingStore* store,
-                                                         Communicator* workers) {
+                                                         Communicator* workers,
+                                                         TeacherScorer* teacher) {
+  const bool remote_teacher =
+      config.model().has_two_tower() && config.model().two_tower().has_distill() &&
+      config.model().two_tower().distill().placement() == DistillConfig::TEACHER_RANKS;
+  if (remote_teacher && teacher == nullptr) {
+    return FailedPrecondition(
+        "model.two_tower.distill.placement is TEACHER_RANKS: the teacher runs on teacher ranks of "
+        "a distributed job (cluster.num_teachers >= 1, under mpirun or srun); for one process "
+        "set placement: ON_WORKERS");
+  }
   std::unique_ptr<StepRunner> r(new StepRunner(config, store, workers));
+  ModelContext context;
+  context.workers = workers;
+  context.teacher = remote_teacher ? teacher : nullptr;
   ASSIGN_OR_RETURN(r->model_, CreateModel(config.model(), ModelShapeFromConfig(config),
-                                          config.train().seed(), ModelContext{workers}));
+                                          config.train().seed(), context));
+  // An offline teacher's tables are never pushed to.
+  if (config.model().has_two_tower() && config.model().two_tower().has_distill() &&
+      config.model().two_tower().distill().mode() == DistillConfig::OFFLINE) {
+    const std::vector<TableSpec> specs = TableSpecsFromConfig(config);
+    r->fixed_tables_.assign(specs.size(), false);
+    for (const SlotSpec& slot : config.data().slots()) {
+      const std::string name = TeacherTableName(config, slot);
+      for (size_t t = 0; t < specs.size(); ++t) {
+        if (specs[t].name == name) r->fixed_tables_[t] = true;
+      }
+    }
+  }
   const ArchitectureConfig& arch = config.train().architecture();
   for (const auto& p : r->model_->params()->params()) {
     if (IsArchitectureParameter(*p)) r->arch_params_.push_back(p.get());
   }
   // JOINT: the main optimizer takes everything; otherwise it leaves them out.
-  DenseOptimizer::Filter main_filter = nullptr;
+  // Fixed parameters (an offline teacher's) have no optimizer state.
+  DenseOptimizer::Filter main_filter = [](const Parameter& p) { return !p.fixed; };
   if (arch.mode() != ArchitectureConfig::JOINT && !r->arch_params_.empty()) {
-    main_filter = [](const Parameter& p) { return !IsArchitectureParameter(p); };
+    main_filter = [](const Parameter& p) { return !p.fixed && !IsArchitectureParameter(p); };
   }
   ASSIGN_OR_RETURN(r->optimizer_,
                    DenseOptimizer::Create(DenseOptimizerOptionsFromConfig(config.optimizer()),
@@ -200,12 +227,12 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
       model_->Backward(model_batch_, dlogits_.view(), MatView{});
     }
   }
-  if (!train_rows_) {
-    // The push still goes out (the servers' step clock counts every worker's), with no rows.
-    for (TableRequest& r : buf.sparse.requests) {
-      r.keys.clear();
-      r.values.clear();
-    }
+  // The push still goes out (the servers' step clock counts every worker's), without the rows
+  // of frozen tables (a phase that freezes rows; an offline teacher's tables).
+  for (TableRequest& r : buf.sparse.requests) {
+    if (train_rows_ && (fixed_tables_.empty() || !fixed_tables_[r.table])) continue;
+    r.keys.clear();
+    r.values.clear();
   }
   const Clock::time_point t3 = Clock::now();
 

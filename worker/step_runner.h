@@ -60,8 +60,11 @@ class StepRunner {
  public:
   // The config must come from LoadJobConfig (tables filled). Dense parameters are broadcast
   // from worker 0 so all workers start equal.
+  // `teacher`: the remote teacher of a distilled matching model with TEACHER_RANKS (required
+  // there, unused otherwise).
   static StatusOr<std::unique_ptr<StepRunner>> Create(const JobConfig& config,
-                                                      EmbeddingStore* store, Communicator* workers);
+                                                      EmbeddingStore* store, Communicator* workers,
+                                                      TeacherScorer* teacher = nullptr);
 
   // One training step at global step `step`; returns the batch's loss. `next` (optional) is
   // the batch of step + 1, whose pull starts during this step.
@@ -126,6 +129,7 @@ class StepRunner {
   std::vector<Parameter*> arch_params_;
   std::vector<float> arch_grads_;  // packed for the all-reduce
   std::unique_ptr<DenseSync> dense_sync_;
+  std::vector<bool> fixed_tables_;  // by table index: never pushed to (empty: none)
 
   const bool early_prefetch_;
   bool train_rows_ = true;  // ASP/SSP on servers: next pull before this step's compute

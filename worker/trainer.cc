@@ -16,6 +16,7 @@
 #include "worker/metrics/report_format.h"
 #include "worker/progress.h"
 #include "worker/step_runner.h"
+#include "worker/teacher.h"
 #include "worker/training_stream.h"
 
 namespace moerec {
@@ -145,7 +146,7 @@ Status TrainerImpl::Init() {
   SetComputeThreads(ResolveComputeThreads(config_.train().threads()));
   RETURN_IF_ERROR(OpenReaders());
 
-  ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_));
+  ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_, options_.teacher));
   if (runner_->model()->matching() != nullptr &&
       (!config_.data().validation().empty() || !config_.data().test().empty())) {
     ASSIGN_OR_RETURN(matching_eval_, MatchingEvaluator::Create(config_, runner_.get(), workers_));
@@ -204,7 +205,20 @@ Status TrainerImpl::FreshStart(const std::string& reason, const std::string& set
   JsonObject line;
   line.Add("event", "fresh_start").Add("reason", reason);
   if (!set_aside.empty()) line.Add("set_aside", set_aside);
-  return WriteLog(line);
+  RETURN_IF_ERROR(WriteLog(line));
+  if (!HasOfflineTeacher(config_)) return Status::OK();
+  // A teacher trained by its own job: its parameters (unless it runs on teacher ranks) and the
+  // rows of its tables; a resume finds them in this run's checkpoints.
+  const bool here = config_.model().two_tower().distill().placement() == DistillConfig::ON_WORKERS;
+  std::string checkpoint;
+  RETURN_IF_ERROR(ImportTeacher(config_, workers_, here ? runner_->model()->params() : nullptr,
+                                store_, &checkpoint));
+  if (is_chief()) LOG(INFO) << "distilling from the teacher of " << checkpoint;
+  JsonObject teacher;
+  teacher.Add("event", "teacher")
+      .Add("checkpoint", checkpoint)
+      .Add("placement", here ? "ON_WORKERS" : "TEACHER_RANKS");
+  return WriteLog(teacher);
 }
 
 Status TrainerImpl::MaybeResume() {

@@ -25,6 +25,7 @@
 #include "comm/communicator.h"
 #include "core/status.h"
 #include "embedding/embedding_store.h"
+#include "experts/model.h"
 #include "proto/config.pb.h"
 #include "worker/matching_eval.h"
 #include "worker/metrics/domain_task_metrics.h"
@@ -45,6 +46,8 @@ class Trainer {
     // checkpoint.resume is false and checkpoints of an earlier run are there: move them aside
     // (default), or refuse to start.
     bool refuse_earlier_checkpoints = false;
+    // The teacher ranks' end on this worker (distill.placement TEACHER_RANKS), or null.
+    TeacherScorer* teacher = nullptr;
   };
 
   // `workers` spans the training workers (SelfCommunicator for one process); worker w reads

@@ -178,14 +178,20 @@ TwoTowerModel::TwoTowerModel(const ModelConfig& config, const ModelShape& shape,
           TeacherBlock{Block{dense_column, shape.num_dense}, false, teacher_user_width_});
       teacher_user_width_ += shape.num_dense;
     }
-    auto teacher =
-        CreateModel(config_.distill().teacher(), TeacherShape(shape), seed + 17, context);
-    CHECK(teacher.ok()) << teacher.status().ToString();  // validated with the config
-    teacher_ = std::move(*teacher);
-    params_.Adopt(teacher_->params(), "teacher.");
-    if (config_.distill().mode() == DistillConfig::OFFLINE) {
-      for (const auto& p : params_.params()) {
-        if (p->name.rfind("teacher.", 0) == 0) p->frozen = true;
+    distill_ = true;
+    teacher_shape_ = DistillTeacherShape(shape);
+    if (config_.distill().placement() == DistillConfig::TEACHER_RANKS) {
+      remote_ = context.teacher;
+      CHECK(remote_ != nullptr) << "TEACHER_RANKS without a remote teacher in the model context";
+    } else {
+      auto teacher = CreateModel(config_.distill().teacher(), teacher_shape_, seed + 17, context);
+      CHECK(teacher.ok()) << teacher.status().ToString();  // validated with the config
+      teacher_ = std::move(*teacher);
+      params_.Adopt(teacher_->params(), kTeacherPrefix);
+      if (config_.distill().mode() == DistillConfig::OFFLINE) {
+        for (const auto& p : params_.params()) {
+          if (p->name.rfind(kTeacherPrefix, 0) == 0) p->fixed = true;
+        }
       }
     }
   }
@@ -210,7 +216,7 @@ std::vector<std::pair<std::string, double>> TwoTowerModel::Stats() const {
   std::vector<std::pair<std::string, double>> stats = {{"candidates", last_candidates_},
                                                        {"queries", last_queries_},
                                                        {"mean_log_q", last_mean_log_q_}};
-  if (teacher_ != nullptr) {
+  if (distill_) {
     stats.insert(stats.end(), {{"task_loss", last_task_}, {"kd_loss", last_kd_}});
     if (config_.distill().mode() == DistillConfig::ONLINE)
       stats.push_back({"teacher_loss", last_teacher_});
@@ -484,6 +490,12 @@ StatusOr<double> TwoTowerModel::TrainingLoss(const ModelBatch& batch) {
   int64_t per = 0;
   if (q > 0) {
     if (config_.loss() == TwoTowerConfig::IN_BATCH_SOFTMAX) {
+      // The teacher (remote: on its own ranks) scores the lists while the softmax runs.
+      if (distill_) {
+        per = config_.distill().list_size();
+        cand = DrawLists(batch.seed, per);
+        RETURN_IF_ERROR(StartTeacher(batch, cand, per));
+      }
       const MatView z = RowBuffer(&z_, q, c);
       Gemm(false, true, inv_tau_, uq, pool, 0.0f, z);
       std::vector<int64_t> target(q);
@@ -505,13 +517,10 @@ StatusOr<double> TwoTowerModel::TrainingLoss(const ModelBatch& batch) {
       Gemm(true, false, inv_tau_, dz, uq, 0.0f, dpool);
       for (int64_t k = 0; k < q; ++k)
         std::memcpy(du.row(queries_[k]), duq.row(k), d * sizeof(float));
-      if (teacher_ != nullptr) {
-        per = config_.distill().list_size();
-        cand = DrawLists(batch.seed, per);
-      }
     } else {
       per = config_.num_negatives() + 1;
       cand = DrawLists(batch.seed, per);
+      if (distill_) RETURN_IF_ERROR(StartTeacher(batch, cand, per));
       std::vector<float> logits(q * per, 0.0f), labels(q * per, 0.0f), dl(q * per, 0.0f);
       std::vector<uint8_t> mask(q * per, 0);
       ListScores(uq, pool, cand, per, logits.data());
@@ -528,7 +537,7 @@ StatusOr<double> TwoTowerModel::TrainingLoss(const ModelBatch& batch) {
     }
   }
   last_task_ = loss;
-  if (teacher_ != nullptr) {
+  if (distill_) {
     ASSIGN_OR_RETURN(const double extra, Distill(batch, cand, per, weight, du, dpool_all));
     loss += extra;
   }

@@ -35,6 +35,10 @@
 // and the loss is L_task + weight * L_kd; the teacher gets no gradient from it. ONLINE: the
 // teacher trains at the same step on its pairs, label 1 for the own item and 0 for the others,
 // (1/Q) sum of BCE, which is added to the loss. The teacher's parameters are "teacher.*".
+// OFFLINE: the teacher was trained by its own job; its "teacher.*" parameters are fixed (the
+// worker loads them, worker/teacher.h) and it runs in evaluation mode. TEACHER_RANKS (OFFLINE
+// only): the model holds no teacher; ModelContext::teacher scores the pairs' input rows
+// elsewhere, started before the task loss is computed and finished after it.
 // Forward (evaluation, and pointwise scoring of labelled pairs): logit_i = <u_i, v_i> / tau.
 // Parameters: "user_tower.*", "item_tower.*", "scenario_embedding.table". Contract of
 // Forward/Backward, memory and threads: experts/model.h; TrainingLoss: MatchingModel.
@@ -52,6 +56,14 @@
 #include "experts/model.h"
 
 namespace moerec {
+
+// The distillation teacher's parameters are the student's "teacher.*".
+inline constexpr char kTeacherPrefix[] = "teacher.";
+
+// The shape of a distillation teacher of a two-tower model of `shape`: the teacher's views of
+// the slots (ModelShape::num_teacher_slots), the dense features, one task. A teacher trained by
+// its own job on the same data has this shape.
+ModelShape DistillTeacherShape(const ModelShape& shape);
 
 class TwoTowerModel : public Model, public MatchingModel {
  public:
@@ -104,14 +116,15 @@ class TwoTowerModel : public Model, public MatchingModel {
                     int64_t per, const float* dscores, MatView du, MatView dpool) const;
   // The student's (B, d) embeddings after normalisation (l2_normalize), from a tower output.
   ConstMatView Normalize(ConstMatView y, Tensor* raw, Tensor* out, std::vector<float>* rnorm);
-  // Distillation of one training step (two_tower_distill.cc): the lists (cand, lists of
-  // `per` pool indices per query, -1 = none), the teacher's pair scores, the KD loss and its
-  // gradients into du and the pool's gradient, the online teacher's own loss and backward.
-  // Returns weight * L_kd + the teacher's loss.
+  // Distillation of one training step (two_tower_distill.cc), in two parts. StartTeacher: the
+  // teacher's input rows of the lists (cand, lists of `per` pool indices per query, -1 =
+  // none), handed to the remote teacher when there is one (it scores them meanwhile).
+  // Distill: the teacher's pair scores (the remote's, or the teacher's forward here), the KD
+  // loss and its gradients into du and the pool's gradient, the online teacher's own loss and
+  // backward. Returns weight * L_kd + the teacher's loss.
+  Status StartTeacher(const ModelBatch& batch, const std::vector<int64_t>& cand, int64_t per);
   StatusOr<double> Distill(const ModelBatch& batch, const std::vector<int64_t>& cand, int64_t per,
                            float inv_queries, MatView du, MatView dpool);
-  // The teacher's shape: its slots (ModelShape::num_teacher_slots) and the dense features.
-  static ModelShape TeacherShape(const ModelShape& shape);
   static Status ValidateDistill(const ModelConfig& config, const ModelShape& shape);
 
   const TwoTowerConfig config_;
@@ -120,10 +133,15 @@ class TwoTowerModel : public Model, public MatchingModel {
   float inv_tau_ = 1.0f;
   std::vector<Block> user_blocks_, item_blocks_;  // dense columns are in user_blocks_
   int64_t user_width_ = 0, item_width_ = 0;       // tower inputs, before the scenario
-  // Distillation: the teacher, and its input's blocks by side (dense in the user side). The
-  // teacher's input row is its slots in data order, then dense; `teacher_layout_` says for
-  // each teacher block whether it is item-side and where it sits in its side's packing.
+  // Distillation: the teacher (here, or remote_ on teacher ranks), and its input's blocks by
+  // side (dense in the user side). The teacher's input row is its slots in data order, then
+  // dense; `teacher_layout_` says for each teacher block whether it is item-side and where it
+  // sits in its side's packing.
+  bool distill_ = false;
+  ModelShape teacher_shape_;
   std::unique_ptr<Model> teacher_;
+  TeacherScorer* remote_ = nullptr;
+  bool teacher_pending_ = false;  // a remote request of this step is out
   struct TeacherBlock {
     Block features;  // in the model's features
     bool item = false;

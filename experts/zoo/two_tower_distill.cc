@@ -12,7 +12,7 @@
 
 namespace moerec {
 
-ModelShape TwoTowerModel::TeacherShape(const ModelShape& shape) {
+ModelShape DistillTeacherShape(const ModelShape& shape) {
   ModelShape t;
   t.num_domains = shape.num_domains;
   t.num_tasks = 1;
@@ -59,16 +59,23 @@ Status TwoTowerModel::ValidateDistill(const ModelConfig& config, const ModelShap
                            ".teacher: a model trained in phases (MoE-MLoRA) cannot be "
                            "co-trained as a teacher");
   }
-  if (Status s = ValidateModelConfig(d.teacher(), TeacherShape(shape)); !s.ok()) {
+  if (Status s = ValidateModelConfig(d.teacher(), DistillTeacherShape(shape)); !s.ok()) {
     return InvalidArgument(f + ".teacher: " + std::string(s.message()));
   }
-  if (d.mode() == DistillConfig::OFFLINE) {
+  if (d.mode() == DistillConfig::OFFLINE && d.teacher_run_dir().empty()) {
     return InvalidArgument(f +
-                           ".mode: OFFLINE (a frozen teacher from teacher_run_dir) is not "
-                           "available yet; use ONLINE");
+                           ".teacher_run_dir: OFFLINE loads the teacher from the run folder of "
+                           "its own job (moerec train with the teacher's config); name it");
   }
-  if (d.placement() == DistillConfig::TEACHER_RANKS) {
-    return InvalidArgument(f + ".placement: TEACHER_RANKS is not available yet; use ON_WORKERS");
+  if (d.mode() == DistillConfig::ONLINE && !d.teacher_run_dir().empty()) {
+    return InvalidArgument(f +
+                           ".teacher_run_dir: an ONLINE teacher is trained with the student "
+                           "from scratch; set mode: OFFLINE to load it from that run");
+  }
+  if (d.placement() == DistillConfig::TEACHER_RANKS && d.mode() != DistillConfig::OFFLINE) {
+    return InvalidArgument(f +
+                           ".placement: TEACHER_RANKS serve a frozen teacher (mode: OFFLINE); "
+                           "a co-trained (ONLINE) teacher runs on the workers (ON_WORKERS)");
   }
   if (!(d.weight() >= 0.0f)) return InvalidArgument(f + ".weight must be >= 0");
   if (!(d.temperature() > 0.0f)) return InvalidArgument(f + ".temperature must be > 0");
@@ -81,14 +88,13 @@ Status TwoTowerModel::ValidateDistill(const ModelConfig& config, const ModelShap
   return Status::OK();
 }
 
-StatusOr<double> TwoTowerModel::Distill(const ModelBatch& batch, const std::vector<int64_t>& cand,
-                                        int64_t per, float inv_queries, MatView du, MatView dpool) {
+Status TwoTowerModel::StartTeacher(const ModelBatch& batch, const std::vector<int64_t>& cand,
+                                   int64_t per) {
   const int64_t q = static_cast<int64_t>(queries_.size());
   const int64_t pairs = q * per;
-  last_kd_ = last_teacher_ = 0.0;
   const bool online = config_.distill().mode() == DistillConfig::ONLINE;
   const int64_t d = embedding_dim();
-  const ModelShape& ts = teacher_->shape();
+  const ModelShape& ts = teacher_shape_;
   // The pairs' teacher input: the query's user-side columns, the candidate's item-side ones.
   // A list entry without a candidate (-1) repeats the query's own item and is masked below.
   const MatView x = RowBuffer(&teacher_x_, pairs, ts.num_features);
@@ -117,9 +123,29 @@ StatusOr<double> TwoTowerModel::Distill(const ModelBatch& batch, const std::vect
   }
   teacher_batch_.training = online;
   teacher_batch_.seed = batch.seed ^ 0x7eac4e55ULL;
+  teacher_pending_ = remote_ != nullptr && pairs > 0;
+  if (teacher_pending_) return remote_->Start(x, teacher_domain_.data());
+  return Status::OK();
+}
+
+StatusOr<double> TwoTowerModel::Distill(const ModelBatch& batch, const std::vector<int64_t>& cand,
+                                        int64_t per, float inv_queries, MatView du, MatView dpool) {
+  const int64_t q = static_cast<int64_t>(queries_.size());
+  const int64_t pairs = q * per;
+  last_kd_ = last_teacher_ = 0.0;
+  const bool online = config_.distill().mode() == DistillConfig::ONLINE;
+  const int64_t d = embedding_dim();
+  const ModelShape& ts = teacher_shape_;
+  const ConstMatView pool =
+      ConstMatView(pool_.view()).Rows(0, static_cast<int64_t>(pool_keys_.size()));
   const MatView t = RowBuffer(&teacher_logits_, pairs, 1);
   if (pairs == 0) return 0.0;
-  teacher_->Forward(teacher_batch_, t);
+  if (teacher_pending_) {
+    teacher_pending_ = false;
+    RETURN_IF_ERROR(remote_->Finish(t));
+  } else {
+    teacher_->Forward(teacher_batch_, t);
+  }
 
   // The student's scores of the same lists, and the divergence.
   std::vector<float> s(pairs), ds(pairs, 0.0f);

@@ -320,6 +320,116 @@ TEST(TwoTowerDistillTest, TheKdTermIsTheKlOfTheTeachersAndStudentsListDistributi
   EXPECT_EQ(StatValue(model->get(), "kd_loss"), 0.0);
 }
 
+// A teacher scorer in this process: the teacher model, scoring on Finish (as a teacher rank
+// does between the student's Start and Finish); counts the pairs it scored.
+class InProcessTeacher : public TeacherScorer {
+ public:
+  explicit InProcessTeacher(Model* teacher) : teacher_(teacher) {}
+  Status Start(ConstMatView features, const int32_t* domains) override {
+    x_.assign(features.data, features.data + features.rows * features.ld);
+    rows_ = features.rows;
+    cols_ = features.cols;
+    ld_ = features.ld;
+    domains_.assign(domains, domains + rows_);
+    return Status::OK();
+  }
+  Status Finish(MatView logits) override {
+    ModelBatch b;
+    b.size = rows_;
+    b.features = ConstMatView(x_.data(), rows_, cols_, ld_);
+    b.domain = domains_.data();
+    b.domain_begin.assign(teacher_->shape().num_domains + 1, 0);
+    for (const int32_t d : domains_) ++b.domain_begin[d + 1];
+    for (int d = 0; d < teacher_->shape().num_domains; ++d) {
+      b.domain_begin[d + 1] += b.domain_begin[d];
+    }
+    b.training = false;
+    teacher_->Forward(b, logits);
+    scored += rows_;
+    return Status::OK();
+  }
+  int64_t scored = 0;
+
+ private:
+  Model* teacher_;
+  std::vector<float> x_;
+  std::vector<int32_t> domains_;
+  int64_t rows_ = 0, cols_ = 0, ld_ = 0;
+};
+
+TEST(TwoTowerDistillTest, ARemoteTeacherGivesTheStudentOfTheTeacherOnTheWorker) {
+  for (const bool listwise : {true, false}) {
+    SCOPED_TRACE(listwise ? "listwise" : "pointwise");
+    ModelConfig here = Config(kDistill);
+    DistillConfig* d = here.mutable_two_tower()->mutable_distill();
+    d->set_mode(DistillConfig::OFFLINE);
+    d->set_teacher_run_dir("unused");
+    if (!listwise) {
+      here.mutable_two_tower()->set_loss(TwoTowerConfig::SAMPLED_BCE);
+      here.mutable_two_tower()->set_num_negatives(3);
+    }
+    ModelConfig remote = here;
+    remote.mutable_two_tower()->mutable_distill()->set_placement(DistillConfig::TEACHER_RANKS);
+    // The same teacher on both sides: the on-worker student's "teacher.*" are the remote
+    // teacher's parameters.
+    auto teacher =
+        CreateModel(here.two_tower().distill().teacher(), DistillTeacherShape(DistillShape()), 3);
+    ASSERT_TRUE(teacher.ok());
+    testing::PerturbParameters((*teacher)->params(), 8, 0.3f);
+    InProcessTeacher scorer(teacher->get());
+    ModelContext context;
+    context.teacher = &scorer;
+    auto a = CreateModel(here, DistillShape(), 5);
+    auto b = CreateModel(remote, DistillShape(), 5, context);
+    ASSERT_TRUE(a.ok() && b.ok());
+    std::string bytes;
+    ASSERT_TRUE((*teacher)->params()->SaveTo(&bytes).ok());
+    ASSERT_TRUE((*a)->params()
+                    ->LoadFrom(
+                        bytes,
+                        [](const Parameter& p) { return p.name.rfind(kTeacherPrefix, 0) == 0; },
+                        nullptr, kTeacherPrefix)
+                    .ok());
+    int fixed = 0;
+    for (const auto& p : (*a)->params()->params()) {
+      fixed += p->fixed;
+      EXPECT_EQ(p->fixed, p->name.rfind(kTeacherPrefix, 0) == 0) << p->name;
+      EXPECT_TRUE((*b)->params()->Find(p->name) != nullptr || p->fixed) << p->name;
+    }
+    EXPECT_GT(fixed, 4);
+    RandomBatch rows(DistillShape(), {5, 4}, 9);
+    MatchingBatch labels(9);
+    rows.batch.labels = labels.labels.data();
+    rows.batch.label_mask = labels.mask.data();
+    rows.batch.keys = labels.keys.data();
+    rows.batch.seed = 77;
+    Tensor da({rows.batch.size, DistillShape().num_features});
+    Tensor db({rows.batch.size, DistillShape().num_features});
+    for (Model* m : {a->get(), b->get()}) m->params()->ZeroGrad();
+    const auto la = (*a)->matching()->TrainingLoss(rows.batch);
+    const auto lb = (*b)->matching()->TrainingLoss(rows.batch);
+    ASSERT_TRUE(la.ok() && lb.ok());
+    EXPECT_GT(scorer.scored, 0);
+    EXPECT_GT(StatValue(b->get(), "kd_loss"), 1e-4);
+    EXPECT_EQ(*la, *lb);
+    EXPECT_EQ(StatValue(a->get(), "kd_loss"), StatValue(b->get(), "kd_loss"));
+    (*a)->Backward(rows.batch, ConstMatView(), da.view());
+    (*b)->Backward(rows.batch, ConstMatView(), db.view());
+    for (int64_t i = 0; i < da.size(); ++i) ASSERT_EQ(da[i], db[i]) << "dfeatures " << i;
+    for (const auto& p : (*b)->params()->params()) {
+      const Parameter* q = (*a)->params()->Find(p->name);
+      if (p->is_buffer) continue;
+      for (int64_t i = 0; i < p->grad.size(); ++i) ASSERT_EQ(p->grad[i], q->grad[i]) << p->name;
+    }
+    // The offline teacher gets no gradient.
+    for (const auto& p : (*a)->params()->params()) {
+      if (p->fixed && !p->is_buffer) {
+        EXPECT_TRUE(testing::AllZero(p->grad)) << p->name;
+      }
+    }
+  }
+}
+
 TEST(TwoTowerTest, ConfigsThatDoNotFitAreRefusedNamingTheField) {
   auto expect = [](const std::string& text, const std::string& message) {
     auto m = CreateModel(Config(text), MatchingShape(), 1);
