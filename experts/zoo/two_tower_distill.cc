@@ -90,6 +90,11 @@ Status TwoTowerModel::ValidateDistill(const ModelConfig& config, const ModelShap
 
 Status TwoTowerModel::StartTeacher(const ModelBatch& batch, const std::vector<int64_t>& cand,
                                    int64_t per) {
+  if (teacher_ == nullptr && remote_ == nullptr) {
+    return FailedPrecondition(
+        "model.two_tower.distill.placement TEACHER_RANKS: this model was built without teacher "
+        "ranks to score its lists");
+  }
   const int64_t q = static_cast<int64_t>(queries_.size());
   const int64_t pairs = q * per;
   const bool online = config_.distill().mode() == DistillConfig::ONLINE;
