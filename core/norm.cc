@@ -96,7 +96,7 @@ void GroupBatchNormForward(ConstMatView x, const int32_t* group, const float* ga
 void GroupBatchNormForward(ConstMatView x, const int32_t* group, int num_groups, const float* gamma,
                            const float* beta, float eps, float momentum, bool training,
                            float* running_mean, float* running_var, MatView y,
-                           GroupBatchNormCache* cache) {
+                           GroupBatchNormCache* cache, const GroupSum* sum_over_workers) {
   CHECK(x.rows == y.rows && x.cols == y.cols);
   CHECK_GT(num_groups, 0);
   const int64_t c = x.cols;
@@ -112,14 +112,22 @@ void GroupBatchNormForward(ConstMatView x, const int32_t* group, int num_groups,
     ++cache->count[g];
   }
   if (training) {
-    cache->scratch.assign(2 * gc, 0.0);
+    // [sums (G, C) | row counts (G) | squared deviations (G, C)]: the first two are summed over
+    // the workers in one call when synchronised.
+    cache->scratch.assign(2 * gc + num_groups, 0.0);
     double* const sum[1] = {cache->scratch.data()};
-    double* const sq[1] = {cache->scratch.data() + gc};
+    double* const counts = cache->scratch.data() + gc;
+    double* const sq[1] = {cache->scratch.data() + gc + num_groups};
     ReduceRows(x.rows, c, gc, sum, [&](int64_t r, double* const* acc) {
       const float* xr = x.row(r);
       double* __restrict s = acc[0] + group[r] * c;
       for (int64_t j = 0; j < c; ++j) s[j] += xr[j];
     });
+    if (sum_over_workers != nullptr) {
+      for (int g = 0; g < num_groups; ++g) counts[g] = static_cast<double>(cache->count[g]);
+      (*sum_over_workers)(sum[0], gc + num_groups);
+      for (int g = 0; g < num_groups; ++g) cache->count[g] = std::llround(counts[g]);
+    }
     for (int g = 0; g < num_groups; ++g) {
       const int64_t n = cache->count[g];
       if (n == 0) continue;
@@ -137,6 +145,7 @@ void GroupBatchNormForward(ConstMatView x, const int32_t* group, int num_groups,
         q[j] += d * d;
       }
     });
+    if (sum_over_workers != nullptr) (*sum_over_workers)(sq[0], gc);
     for (int g = 0; g < num_groups; ++g) {
       const int64_t n = cache->count[g];
       if (n == 0) continue;
@@ -172,7 +181,7 @@ void GroupBatchNormForward(ConstMatView x, const int32_t* group, int num_groups,
 
 void GroupBatchNormBackward(ConstMatView x, const int32_t* group, const float* gamma,
                             const GroupBatchNormCache& cache, ConstMatView dy, MatView dx,
-                            float* dgamma, float* dbeta) {
+                            float* dgamma, float* dbeta, const GroupSum* sum_over_workers) {
   CHECK(x.rows == dy.rows && x.cols == dy.cols && x.rows == dx.rows && x.cols == dx.cols);
   const int64_t c = x.cols;
   const int num_groups = static_cast<int>(cache.count.size());
@@ -203,6 +212,10 @@ void GroupBatchNormBackward(ConstMatView x, const int32_t* group, const float* g
       dbeta[g * c + j] += static_cast<float>(sum_dy[g * c + j]);
       dgamma[g * c + j] += static_cast<float>(sum_dy_xhat[g * c + j]);
     }
+  }
+  // dx's mean terms are the global batch's (the parameter gradients above stay this worker's).
+  if (sum_over_workers != nullptr && cache.training) {
+    (*sum_over_workers)(cache.scratch.data(), 2 * gc);
   }
   ForEachRow(x.rows, c, [&](int64_t r) {
     const int g = group[r];

@@ -9,6 +9,7 @@
 #define MOEREC_CORE_NORM_H_
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/tensor.h"
@@ -38,6 +39,13 @@ void LayerNormBackward(ConstMatView x, const float* gamma, const LayerNormCache&
 // in any (G, C) buffers (e.g. ParameterSet buffers, so that checkpoints carry them).
 // All reductions run in an order fixed by the shapes: results are bit-identical for any
 // thread count.
+// Synchronised (`sum` given): the batch is one worker's part of a global batch, and `sum` adds
+// an array over the workers in place (their all-reduce). The training statistics, the running
+// statistics and the mean terms of dx are then the global batch's; dgamma and dbeta get this
+// worker's part only (the caller all-reduces parameter gradients). Every worker calls the
+// training passes, with or without rows.
+using GroupSum = std::function<void(double* data, int64_t n)>;
+
 struct GroupBatchNormState {
   int num_groups = 0;
   Tensor running_mean;  // (G, C), starts at 0
@@ -61,10 +69,10 @@ void GroupBatchNormForward(ConstMatView x, const int32_t* group, const float* ga
 void GroupBatchNormForward(ConstMatView x, const int32_t* group, int num_groups, const float* gamma,
                            const float* beta, float eps, float momentum, bool training,
                            float* running_mean, float* running_var, MatView y,
-                           GroupBatchNormCache* cache);
+                           GroupBatchNormCache* cache, const GroupSum* sum = nullptr);
 void GroupBatchNormBackward(ConstMatView x, const int32_t* group, const float* gamma,
                             const GroupBatchNormCache& cache, ConstMatView dy, MatView dx,
-                            float* dgamma, float* dbeta);
+                            float* dgamma, float* dbeta, const GroupSum* sum = nullptr);
 
 // Row L2 normalisation: y_r = x_r / max(||x_r||, eps). rnorm (B) keeps 1 / max(||x_r||, eps).
 // Backward: dx_r = rnorm_r (dy_r - y_r <dy_r, y_r>) where the norm exceeds eps, else

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include "core/internal/test_util.h"
 #include "core/parallel.h"
@@ -137,6 +141,102 @@ TEST(GroupBatchNormTest, TrainingForwardUsesPerGroupBatchStatistics) {
     }
   }
   EXPECT_TRUE(y.PaddingIntact());
+}
+
+// Sums arrays over `n` threads in place: each caller adds its array and gets the total once
+// every thread has added (a stand-in for the workers' all-reduce).
+class ThreadSum {
+ public:
+  explicit ThreadSum(int n) : n_(n) {}
+  void Sum(double* data, int64_t size) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const int64_t generation = generation_;
+    if (arrived_ == 0) total_.assign(size, 0.0);
+    for (int64_t i = 0; i < size; ++i) total_[i] += data[i];
+    if (++arrived_ == n_) {
+      result_ = total_;
+      arrived_ = 0;
+      ++generation_;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock, [&] { return generation_ != generation; });
+    }
+    std::copy(result_.begin(), result_.end(), data);
+  }
+
+ private:
+  const int n_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  int64_t generation_ = 0;
+  std::vector<double> total_, result_;
+};
+
+TEST(GroupBatchNormTest, SynchronisedPartsGiveTheWholeBatch) {
+  Rng rng(9);
+  const int64_t rows = 11, cols = 5;
+  const int groups = 4;
+  const std::vector<int32_t> group = Groups(rows);
+  TestMat x = RandomMat(rows, cols, 0, &rng, -2.0f, 3.0f), dy = RandomMat(rows, cols, 0, &rng);
+  TestMat gamma = RandomMat(groups, cols, 0, &rng), beta = RandomMat(groups, cols, 0, &rng);
+  const float eps = 1e-3f, momentum = 0.2f;
+  // The whole batch in one call.
+  GroupBatchNormState whole;
+  whole.Init(groups, cols);
+  TestMat y(rows, cols, 0), dx(rows, cols, 0);
+  std::vector<float> dgamma(groups * cols, 0.0f), dbeta(groups * cols, 0.0f);
+  GroupBatchNormCache cache;
+  GroupBatchNormForward(x.cview(), group.data(), gamma.data(), beta.data(), eps, momentum, true,
+                        &whole, y.view(), &cache);
+  GroupBatchNormBackward(x.cview(), group.data(), gamma.data(), cache, dy.cview(), dx.view(),
+                         dgamma.data(), dbeta.data());
+  // Three workers' parts of it, one of them empty, each in its own thread.
+  const std::vector<std::pair<int64_t, int64_t>> parts = {{0, 4}, {4, 0}, {4, 7}};
+  ThreadSum summer(3);
+  const GroupSum sum = [&](double* data, int64_t n) { summer.Sum(data, n); };
+  std::vector<GroupBatchNormState> states(3);
+  std::vector<TestMat> ys, dxs;
+  std::vector<std::vector<float>> dgammas(3, std::vector<float>(groups * cols, 0.0f));
+  std::vector<std::vector<float>> dbetas = dgammas;
+  for (const auto& [begin, n] : parts) {
+    ys.emplace_back(std::max<int64_t>(n, 1), cols, 0);
+    dxs.emplace_back(std::max<int64_t>(n, 1), cols, 0);
+  }
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 3; ++w) {
+    threads.emplace_back([&, w] {
+      const auto [begin, n] = parts[w];
+      states[w].Init(groups, cols);
+      GroupBatchNormCache part;
+      const ConstMatView xp = x.cview().Rows(begin, n);
+      GroupBatchNormForward(xp, group.data() + begin, groups, gamma.data(), beta.data(), eps,
+                            momentum, true, states[w].running_mean.data(),
+                            states[w].running_var.data(), ys[w].view().Rows(0, n), &part, &sum);
+      GroupBatchNormBackward(xp, group.data() + begin, gamma.data(), part,
+                             dy.cview().Rows(begin, n), dxs[w].view().Rows(0, n), dgammas[w].data(),
+                             dbetas[w].data(), &sum);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int w = 0; w < 3; ++w) {
+    const auto [begin, n] = parts[w];
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        EXPECT_NEAR(ys[w].at(r, c), y.at(begin + r, c), 1e-5) << w << " " << r << " " << c;
+        EXPECT_NEAR(dxs[w].at(r, c), dx.at(begin + r, c), 1e-5) << w << " " << r << " " << c;
+      }
+    }
+    for (int64_t i = 0; i < groups * cols; ++i) {
+      EXPECT_NEAR(states[w].running_mean[i], whole.running_mean[i], 1e-6) << w << " " << i;
+      EXPECT_NEAR(states[w].running_var[i], whole.running_var[i], 1e-6) << w << " " << i;
+    }
+  }
+  // The parameter gradients are each worker's part: their sum is the whole batch's.
+  for (int64_t i = 0; i < groups * cols; ++i) {
+    EXPECT_NEAR(dgammas[0][i] + dgammas[1][i] + dgammas[2][i], dgamma[i], 1e-5) << i;
+    EXPECT_NEAR(dbetas[0][i] + dbetas[1][i] + dbetas[2][i], dbeta[i], 1e-5) << i;
+  }
 }
 
 TEST(GroupBatchNormTest, TrainingBackwardMatchesFiniteDifferences) {

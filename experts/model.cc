@@ -105,7 +105,7 @@ StatusOr<std::unique_ptr<Model>> CreateModel(const ModelConfig& config, const Mo
     case ModelConfig::kPle:
       return std::unique_ptr<Model>(new PleModel(config, shape, seed));
     case ModelConfig::kStar:
-      return std::unique_ptr<Model>(new StarModel(config, shape, seed));
+      return std::unique_ptr<Model>(new StarModel(config, shape, seed, context));
     case ModelConfig::kM3Oe:
       return std::unique_ptr<Model>(new M3oeModel(config, shape, seed));
     case ModelConfig::kCtr:

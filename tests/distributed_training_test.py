@@ -3,7 +3,8 @@
 
   bsp_equivalence   W workers in BSP (GLOBAL_BATCH_SLICES) with 1 and 2 servers, and with
                     workers and servers interleaved over two "nodes", give the losses and
-                    final AUC of one process with the same global batch.
+                    final AUC of one process with the same global batch; so does STAR, whose
+                    partitioned norm is synchronised over the workers.
   async_modes       ASP and SSP (staleness 2) end within 0.01 mean test AUC of BSP.
   expert_parallel   top-k MoE, SMES and MMoE with their experts spread over 2 workers (1 server)
                     4 workers (1 server) and 1 worker (no server) give the losses and final AUC of the same model
@@ -98,6 +99,21 @@ def bsp_equivalence(tmp):
         print(f"{layout}: {len(losses)} logged losses within 2e-4, "
               f"mean test AUC {final['mean_test_auc']:.5f} vs one process "
               f"{ref_final['mean_test_auc']:.5f}")
+    # STAR: its partitioned norm's training statistics are the global batch's (synchronised).
+    star = "star {{ star {{ dims: 16 dims: 8 }} tower {{ dims: 8 }} aux {{ dims: 8 }} }}"
+    runs = []
+    for workers, servers, size in ((1, 0, 2 * batch), (2, 1, batch)):
+        config = write_config(tmp, f"star_{workers}", batch=size, split="GLOBAL_BATCH_SLICES",
+                              epochs=1, sync="BSP")
+        with_model(config, star.format())
+        runs.append(train(config, os.path.join(tmp, f"star_{workers}"), workers, servers))
+    (ref_losses, ref_final), (losses, final) = runs
+    assert losses.keys() == ref_losses.keys() and len(losses) >= 10, (losses, ref_losses)
+    for step, ref in ref_losses.items():
+        assert abs(losses[step] - ref) <= 2e-4 * max(1.0, abs(ref)), ("star", step, losses[step],
+                                                                    ref)
+    assert abs(final["mean_test_auc"] - ref_final["mean_test_auc"]) <= 1e-3, (final, ref_final)
+    print(f"STAR, 2 workers + 1 server: {len(losses)} logged losses within 2e-4 of one process")
 
 
 def async_modes(tmp):
@@ -179,8 +195,9 @@ train {{ epochs: 1 eval_every_steps: 0 log_every_steps: 5 seed: 9 threads: 1 res
 TOWERS = {
     "two_tower": ("user_tower {{ mlp {{ dims: 16 dims: 8 }} }} "
                   "item_tower {{ mlp {{ dims: 16 dims: 8 }} }}", ""),
-    # SAP layers (SAP-MMoE's scenario batch norm uses each worker's batch statistics, so it
-    # matches one process only in evaluation, as STAR's partitioned norm).
+    # SAP layers (a SAP-MMoE student is not in this test: with its scenario batch norm
+    # synchronised over the workers, 2 workers still drift from one process by up to 1e-2 of the
+    # loss over 40 steps, a discrepancy not explained yet; STAR's synchronised norm holds 2e-4).
     "dsmoe": ("user_tower {{ mlp {{ dims: 16 dims: 8 activation: ACT_PRELU }} sap {{ rank: 2 }} }} "
               "item_tower {{ mlp {{ dims: 16 dims: 8 }} }}",
               "distill {{ teacher {{ domain_embedding_dim: 4 mmoe {{ num_experts: 2 expert {{ "

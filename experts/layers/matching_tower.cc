@@ -10,12 +10,12 @@ namespace moerec {
 
 MatchingTower::MatchingTower(const TowerConfig& config, int64_t input_dim, int64_t scenario_dim,
                              int num_domains, const std::string& name, ParameterSet* params,
-                             uint64_t seed)
+                             uint64_t seed, Communicator* workers)
     : input_dim_(input_dim), activation_(config.mlp().activation()) {
   if (config.has_sap_mmoe()) {
     kind_ = Kind::kSapMmoe;
     mmoe_ = SapMmoe(config.sap_mmoe(), input_dim, scenario_dim, scenario_dim, num_domains,
-                    name + ".mmoe", params, seed);
+                    name + ".mmoe", params, seed, workers);
     output_dim_ = mmoe_.output_dim();
     return;
   }

@@ -39,12 +39,17 @@ class MatchingTower {
   MatchingTower() = default;
   // `config` must be valid (TwoTowerModel::Validate). scenario_dim >= 1 when the tower uses
   // the scenario (sap or sap_mmoe).
+  // `workers`: a SAP-MMoE's batch norm is synchronised over them (SapMmoe).
   MatchingTower(const TowerConfig& config, int64_t input_dim, int64_t scenario_dim, int num_domains,
-                const std::string& name, ParameterSet* params, uint64_t seed);
+                const std::string& name, ParameterSet* params, uint64_t seed,
+                Communicator* workers = nullptr);
 
   int64_t input_dim() const { return input_dim_; }
   int64_t output_dim() const { return output_dim_; }
   bool uses_scenario() const { return kind_ != Kind::kMlp; }
+  // Training Forward and Backward are collective over the workers (a synchronised DSBN): every
+  // worker calls them, with or without rows.
+  bool synchronised() const { return kind_ == Kind::kSapMmoe && mmoe_.synchronised(); }
 
   // x: (B, I); e: (B, De), read only when uses_scenario(). Returns y (B, O), valid until the
   // next Forward.

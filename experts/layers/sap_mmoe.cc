@@ -9,7 +9,7 @@ namespace moerec {
 
 SapMmoe::SapMmoe(const SapMmoeConfig& config, int64_t input_dim, int64_t scenario_dim,
                  int64_t gate_dim, int num_domains, const std::string& name, ParameterSet* params,
-                 uint64_t seed)
+                 uint64_t seed, Communicator* workers)
     : num_domains_(num_domains) {
   CHECK_GE(config.num_experts(), 1);
   CHECK_GE(config.dims_size(), 1);
@@ -19,6 +19,7 @@ SapMmoe::SapMmoe(const SapMmoeConfig& config, int64_t input_dim, int64_t scenari
   bn.momentum = config.bn_momentum();
   bn.eps = config.bn_eps();
   bn.shared_affine = false;
+  bn.workers = workers;
   experts_.resize(config.num_experts());
   for (int k = 0; k < config.num_experts(); ++k) {
     int64_t in = input_dim;

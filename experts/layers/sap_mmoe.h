@@ -65,8 +65,12 @@ class SapMmoe {
   SapMmoe() = default;
   // `config` must be valid (CHECKed): num_experts >= 1, dims non-empty and >= 1 each,
   // output_dim >= 1, sap.rank >= 1, bn_momentum in (0, 1], bn_eps > 0. Widths >= 1.
+  // `workers` (several): DSBN's training statistics are the workers' global batch's
+  // (PartitionedNormOptions::workers); training passes are then collective.
   SapMmoe(const SapMmoeConfig& config, int64_t input_dim, int64_t scenario_dim, int64_t gate_dim,
-          int num_domains, const std::string& name, ParameterSet* params, uint64_t seed);
+          int num_domains, const std::string& name, ParameterSet* params, uint64_t seed,
+          Communicator* workers = nullptr);
+  bool synchronised() const { return experts_[0][0].bn.synchronised(); }
 
   int num_experts() const { return static_cast<int>(experts_.size()); }
   int64_t expert_dim() const { return experts_[0].back().sap.output_dim(); }

@@ -125,6 +125,19 @@ PartitionedNorm::PartitionedNorm(int64_t channels, int num_domains,
   running_var_ = params->AddBuffer(name + ".running_var", {num_domains, channels}, 1.0f);
 }
 
+namespace {
+
+// The workers' all-reduce for the synchronised statistics. A failed all-reduce leaves the
+// workers' statistics apart, which no later step repairs: the job stops here, saying why.
+GroupSum WorkerSum(Communicator* workers) {
+  return [workers](double* data, int64_t n) {
+    const Status s = workers->AllReduceSum(data, n);
+    CHECK(s.ok()) << "the all-reduce of the batch-norm statistics failed: " << s;
+  };
+}
+
+}  // namespace
+
 const float* PartitionedNorm::Scale(const PartitionedNormCache& cache) const {
   return options_.shared_affine ? cache.gamma.data() : domain_gamma_->value.data();
 }
@@ -147,9 +160,10 @@ ConstMatView PartitionedNorm::Forward(ConstMatView x, const int32_t* domain, boo
   }
   cache->y.Resize({std::max<int64_t>(x.rows, 1), channels_});
   const MatView y = cache->y.view().Rows(0, x.rows);
+  const GroupSum sum = synchronised() ? WorkerSum(options_.workers) : GroupSum();
   GroupBatchNormForward(x, domain, num_domains_, Scale(*cache), beta, options_.eps,
                         options_.momentum, training, running_mean_->value.data(),
-                        running_var_->value.data(), y, &cache->norm);
+                        running_var_->value.data(), y, &cache->norm, sum ? &sum : nullptr);
   return y;
 }
 
@@ -160,9 +174,11 @@ void PartitionedNorm::Backward(ConstMatView x, const int32_t* domain, ConstMatVi
     cache->dx.Resize({std::max<int64_t>(x.rows, 1), channels_});
     out = cache->dx.view().Rows(0, x.rows);
   }
+  const GroupSum sum = synchronised() ? WorkerSum(options_.workers) : GroupSum();
+  const GroupSum* synced = sum ? &sum : nullptr;
   if (!options_.shared_affine) {
     GroupBatchNormBackward(x, domain, Scale(*cache), cache->norm, dy, out,
-                           domain_gamma_->grad.data(), domain_beta_->grad.data());
+                           domain_gamma_->grad.data(), domain_beta_->grad.data(), synced);
     return;
   }
   cache->dgamma.Resize({num_domains_, channels_});
@@ -170,7 +186,7 @@ void PartitionedNorm::Backward(ConstMatView x, const int32_t* domain, ConstMatVi
   cache->dgamma.Fill(0.0f);
   cache->dbeta.Fill(0.0f);
   GroupBatchNormBackward(x, domain, Scale(*cache), cache->norm, dy, out, cache->dgamma.data(),
-                         cache->dbeta.data());
+                         cache->dbeta.data(), synced);
   for (int d = 0; d < num_domains_; ++d) {
     ProductBackward(gamma_->value.data(), domain_gamma_->value.data() + d * channels_,
                     cache->dgamma.data() + d * channels_, channels_, gamma_->grad.data(),

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/communicator.h"
 #include "core/norm.h"
 #include "core/parameter.h"
 #include "core/tensor.h"
@@ -93,11 +94,17 @@ struct PartitionedNormOptions {
   float momentum = 0.1f;      // running-statistics momentum, in (0, 1]
   float eps = 1e-5f;          // added to the variance, > 0
   bool shared_affine = true;  // gamma_shared · gamma_d, beta_shared + beta_d; false: the _d alone
+  // Several workers: the training statistics are those of the workers' global batch (a
+  // synchronised batch norm, so that W BSP workers train as one process with the global
+  // batch); training Forward and Backward are then collective over them.
+  Communicator* workers = nullptr;
 };
 
 class PartitionedNorm {
  public:
   PartitionedNorm() = default;
+  // Whether training passes are collective (options.workers with more than one worker).
+  bool synchronised() const { return options_.workers != nullptr && options_.workers->size() > 1; }
   PartitionedNorm(int64_t channels, int num_domains, const PartitionedNormOptions& options,
                   const std::string& name, ParameterSet* params);
 

@@ -39,7 +39,8 @@ Status StarModel::Validate(const ModelConfig& config, const ModelShape& shape) {
   return Status::OK();
 }
 
-StarModel::StarModel(const ModelConfig& config, const ModelShape& shape, uint64_t seed)
+StarModel::StarModel(const ModelConfig& config, const ModelShape& shape, uint64_t seed,
+                     const ModelContext& context)
     : Model(shape) {
   const StarConfig& c = config.star();
   norm_ = c.partitioned_norm();
@@ -50,6 +51,7 @@ StarModel::StarModel(const ModelConfig& config, const ModelShape& shape, uint64_
   if (norm_) {
     PartitionedNormOptions norm;
     norm.momentum = c.norm_momentum();
+    norm.workers = context.workers;
     partitioned_norm_ = PartitionedNorm(f, shape.num_domains, norm, "norm", &params_);
   }
   star_ = StarMlp(c.star(), f, shape.num_domains, "star", &params_, seed);
@@ -63,7 +65,14 @@ StarModel::StarModel(const ModelConfig& config, const ModelShape& shape, uint64_
 
 void StarModel::Forward(const ModelBatch& batch, MatView logits) {
   CheckModelBatch(batch, shape_, logits.rows, logits.cols);
-  if (batch.size == 0) return;
+  if (batch.size == 0) {
+    // A synchronised norm's statistics need every worker, rows or not.
+    if (Collective(batch.training)) {
+      const ConstMatView none(nullptr, 0, shape_.num_features, shape_.num_features);
+      partitioned_norm_.Forward(none, batch.domain, true, &norm_cache_);
+    }
+    return;
+  }
   x_ = input_.Forward(batch.features, batch.domain_begin);
   const ConstMatView features = x_.Cols(0, shape_.num_features);
   normed_ = norm_ ? partitioned_norm_.Forward(features, batch.domain, batch.training, &norm_cache_)
@@ -80,8 +89,14 @@ void StarModel::Forward(const ModelBatch& batch, MatView logits) {
 
 void StarModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatView dfeatures) {
   CheckModelBatch(batch, shape_, dlogits.rows, dlogits.cols);
-  if (batch.size == 0) return;
   const int64_t f = shape_.num_features;
+  if (batch.size == 0) {
+    if (Collective(/*training=*/true)) {
+      const ConstMatView none(nullptr, 0, f, f);
+      partitioned_norm_.Backward(none, batch.domain, none, MatView{}, &norm_cache_);
+    }
+    return;
+  }
   const MatView dx = input_.GradBuffer(batch.size, dfeatures);
   // The auxiliary network writes every input column first; the main path adds to the features'.
   if (aux_) {

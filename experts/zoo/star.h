@@ -32,10 +32,16 @@ class StarModel : public Model {
   // InvalidArgument naming the field.
   static Status Validate(const ModelConfig& config, const ModelShape& shape);
   // `config` must have passed Validate.
-  StarModel(const ModelConfig& config, const ModelShape& shape, uint64_t seed);
+  // With several workers the partitioned norm is synchronised over them (the global batch's
+  // statistics), which makes training collective.
+  StarModel(const ModelConfig& config, const ModelShape& shape, uint64_t seed,
+            const ModelContext& context = {});
 
   void Forward(const ModelBatch& batch, MatView logits) override;
   void Backward(const ModelBatch& batch, ConstMatView dlogits, MatView dfeatures) override;
+  bool Collective(bool training) const override {
+    return training && norm_ && partitioned_norm_.synchronised();
+  }
 
  private:
   bool norm_ = true;

@@ -183,7 +183,8 @@ TwoTowerModel::TwoTowerModel(const ModelConfig& config, const ModelShape& shape,
     if (config_.distill().placement() == DistillConfig::TEACHER_RANKS) {
       remote_ = context.teacher;  // null: TrainingLoss refuses to train
     } else {
-      auto teacher = CreateModel(config_.distill().teacher(), teacher_shape_, seed + 17, context);
+      // The teacher scores each worker's pairs on its own: no collectives.
+      auto teacher = CreateModel(config_.distill().teacher(), teacher_shape_, seed + 17);
       CHECK(teacher.ok()) << teacher.status().ToString();  // validated with the config
       teacher_ = std::move(*teacher);
       params_.Adopt(teacher_->params(), kTeacherPrefix);
@@ -199,8 +200,9 @@ TwoTowerModel::TwoTowerModel(const ModelConfig& config, const ModelShape& shape,
     FillNormal(ParamSeed(seed, scenario_table_->name), 0.05f, &scenario_table_->value);
   }
   const bool user_mlp = !config_.user_tower().has_sap() && !config_.user_tower().has_sap_mmoe();
-  user_ = MatchingTower(config_.user_tower(), user_width_ + (user_mlp ? scenario_dim_ : 0),
-                        scenario_dim_, shape.num_domains, "user_tower", &params_, seed + 11);
+  user_ =
+      MatchingTower(config_.user_tower(), user_width_ + (user_mlp ? scenario_dim_ : 0),
+                    scenario_dim_, shape.num_domains, "user_tower", &params_, seed + 11, workers_);
   item_ = MatchingTower(config_.item_tower(), item_width_, scenario_dim_, shape.num_domains,
                         "item_tower", &params_, seed + 13);
   counts_ = params_.AddBuffer("freq.counts", {config_.frequency_buckets()}, 0.0f);
@@ -566,8 +568,10 @@ void TwoTowerModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatV
     }
   }
   if (!loss_pending_) teacher_grads_ = false;
+  const bool loss_pending_was = loss_pending_;
   loss_pending_ = false;
-  if (rows == 0) return;
+  // A synchronised DSBN needs every worker in its backward, rows or not.
+  if (rows == 0 && !(loss_pending_was && user_.synchronised())) return;
   const MatView du_raw = RowBuffer(&du_raw_, rows, d);
   const MatView dv_raw = RowBuffer(&dv_raw_, rows, d);
   if (config_.l2_normalize()) {
