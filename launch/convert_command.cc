@@ -24,7 +24,7 @@ int ConvertCommand() {
                        if (progress == nullptr) {
                          progress = std::make_unique<Progress>(InteractiveProgress(), total, 10);
                        }
-                       progress->Count(done, "rows");
+                       progress->Count(done, "rows", /*last=*/done == total);
                      }));
     if (progress != nullptr) progress->Break();
     std::printf("%s", FormatConvertSummary(summary).c_str());

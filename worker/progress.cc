@@ -54,10 +54,10 @@ void Progress::Step(int64_t step, double loss, double samples_per_sec) {
   }
 }
 
-void Progress::Count(int64_t done, const char* unit) {
+void Progress::Count(int64_t done, const char* unit, bool last) {
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const bool last = total_steps_ > 0 && done >= total_steps_;
+  last = last || (total_steps_ > 0 && done >= total_steps_);
   std::string eta = "?";
   if (total_steps_ > 0 && done > 0) {
     eta = FormatDuration(elapsed / done * static_cast<double>(total_steps_ - done));

@@ -19,8 +19,8 @@ class Progress {
   // Called after each step with the step's loss and the samples/s over the recent window.
   void Step(int64_t step, double loss, double samples_per_sec);
   // `done` units of work (rows) of total_steps (0 = unknown), at the rate since construction.
-  // The last call (done == total_steps, or any call before Break) is always shown.
-  void Count(int64_t done, const char* unit);
+  // A call with `last` (or with done == total_steps) is always shown.
+  void Count(int64_t done, const char* unit, bool last = false);
   // Ends the live line (before other output is printed).
   void Break();
 

@@ -772,12 +772,13 @@ Status TrainerImpl::Predict(const std::vector<std::string>& paths,
                                                                          config_.train().seed())));
   const ShardHeader& h = reader->header();
   if (h.num_tasks() != data.num_tasks() || h.num_slots() != data.slots_size() ||
-      h.num_dense() != data.num_dense()) {
+      h.num_dense() != data.num_dense() || h.num_domains() > data.num_domains()) {
     return InvalidArgument(
         paths[0] + ": the shards hold " + std::to_string(h.num_tasks()) + " tasks, " +
-        std::to_string(h.num_slots()) + " slots and " + std::to_string(h.num_dense()) +
-        " dense features; the model reads " + std::to_string(data.num_tasks()) + ", " +
-        std::to_string(data.slots_size()) + " and " + std::to_string(data.num_dense()));
+        std::to_string(h.num_slots()) + " slots, " + std::to_string(h.num_dense()) +
+        " dense features and " + std::to_string(h.num_domains()) + " domains; the model reads " +
+        std::to_string(data.num_tasks()) + ", " + std::to_string(data.slots_size()) + ", " +
+        std::to_string(data.num_dense()) + " and at most " + std::to_string(data.num_domains()));
   }
   for (int s = 0; s < data.slots_size(); ++s) {
     if (h.slot_names(s) != data.slots(s).name()) {

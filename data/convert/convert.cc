@@ -131,7 +131,7 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
   }
   RETURN_IF_ERROR(splitter.Finish());
   RETURN_IF_ERROR(output->Close());
-  if (progress) progress(written, total);
+  if (progress) progress(written, written);  // the end: the total is known now
 
   summary.rows_read = source->rows_read();
   summary.rows_dropped = source->rows_dropped();
