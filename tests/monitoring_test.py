@@ -6,6 +6,8 @@
                       by hand): read while a job runs and after it is killed; a finished
                       distributed job's chief writes the one file, holding the metrics.jsonl
                       figures under their tags (scalars and the expert-load histogram).
+  progress            `moerec gen` and `moerec convert` show rows, rows/s and ETA: log lines, or
+                      a live line on a terminal.
   report_chromium     `moerec report` of two runs: a self-contained page (no URL anywhere) that
                       headless Chromium, with every host name unresolvable, renders with every
                       plot drawn; the screenshot is kept in BUILD_DIR/tests/. Skips (77) when
@@ -299,6 +301,46 @@ def saved_model(tmp):
     assert p.returncode != 0 and "not a checkpoint folder" in p.stdout, p.stdout
 
 
+def progress(tmp):
+    """gen and convert report rows, rows/s and ETA: log lines off a terminal, a live line
+    (carriage return, erase line) when MOEREC_PROGRESS=1 stands in for a terminal."""
+    import re
+    config = write_config(tmp, "gen")
+
+    def command(cmd, live):
+        env = dict(ENV, MOEREC_PROGRESS="1" if live else "0")
+        # Bytes: text mode would turn the live line's carriage returns into newlines.
+        p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=300)
+        p.stdout, p.stderr = p.stdout.decode(), p.stderr.decode()
+        assert p.returncode == 0, p.stdout + p.stderr
+        return p
+
+    logged = command([moerec(BUILD), "gen", f"--config={config}"], live=False)
+    assert re.search(r"progress\.cc:\d+\] rows 30000/30000 \| \d+ rows/s \| ETA 0s",
+                     logged.stderr), logged.stderr[-2000:]
+    live = command([moerec(BUILD), "gen", f"--config={config}", "--force"], live=True)
+    assert re.search(r"\r\x1b\[Krows 30000/30000 \| \d+ rows/s \| ETA 0s\n", live.stdout), live.stdout
+
+    with open(os.path.join(tmp, "clicks.csv"), "w") as f:
+        f.write("scenario,uid,item,clicked\n")
+        for i in range(20000):
+            f.write(f"{'home' if i % 3 else 'search'},{i % 97},{i % 1013},{i % 2}\n")
+    convert = os.path.join(tmp, "convert.pbtxt")
+    with open(convert, "w") as f:
+        f.write("""csv { files: "clicks.csv" delimiter: "," header: true domain_column: "scenario"
+  domain_groups { name: "home" values: "home" } domain_groups { name: "search" values: "search" }
+  tasks { name: "click" column: "clicked" } user_column: "uid"
+  slots { name: "item_id" column: "item" } }
+output_dir: "out" overwrite: true
+""")
+    logged = command([moerec(BUILD), "convert", f"--config={convert}"], live=False)
+    assert re.search(r"progress\.cc:\d+\] rows 20000 \| \d+ rows/s", logged.stderr), logged.stderr
+    live = command([moerec(BUILD), "convert", f"--config={convert}"], live=True)
+    assert re.search(r"\r\x1b\[Krows 20000 \| \d+ rows/s", live.stdout), live.stdout
+    print("gen and convert progress lines seen")
+
+
 if __name__ == "__main__":
     main({"tensorboard_events": tensorboard_events, "report_chromium": report_chromium,
-          "saved_model": saved_model}, "moerec-monitoring-")
+          "saved_model": saved_model, "progress": progress}, "moerec-monitoring-")
