@@ -30,7 +30,9 @@ DECLARE_string(config);
 DECLARE_string(run_dir);
 DECLARE_string(out);
 DECLARE_int64(k);
-DEFINE_string(split, "test", "export: the split whose (user, scenario) queries are exported");
+DEFINE_string(split, "test",
+              "export: the split whose (user, scenario) queries are exported; eval: the split "
+              "evaluated (test or validation)");
 
 namespace moerec {
 namespace {
