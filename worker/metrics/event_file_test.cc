@@ -122,7 +122,8 @@ TEST(TensorBoardLogTest, MetricsLinesBecomeTaggedSeries) {
   ASSERT_TRUE((*tb)
                   ->Add(R"({"event":"train","step":50,"epoch":0,"loss":0.9,"ms_pull":1.5,)"
                         R"("ps_bytes_per_step":100.0,"expert_load.0":0.75,"expert_load.1":0.25,)"
-                        R"("expert_load_cv":0.5,"active_experts_mean":3.0})")
+                        R"("expert_load_cv":0.5,"active_experts_mean":3.0,"expert_load/1/0.0":0.5,)"
+                        R"("expert_load/1/0.1":0.5})")
                   .ok());
   ASSERT_TRUE((*tb)
                   ->Add(R"({"event":"eval","step":100,"val_auc/home/click":0.8,)"
@@ -134,17 +135,18 @@ TEST(TensorBoardLogTest, MetricsLinesBecomeTaggedSeries) {
   const std::vector<TbEvent> events = ReadEvents((*tb)->path());
   ASSERT_EQ(events.size(), 3u);  // version, train, eval
   std::map<std::string, float> train;
-  bool histogram = false;
+  std::map<std::string, double> histograms;  // tag -> values counted
   for (const auto& v : events[1].summary().value()) {
     if (v.has_histo()) {
-      EXPECT_EQ(v.tag(), "experts/load");
-      EXPECT_EQ(v.histo().num(), 2);
-      histogram = true;
+      histograms[v.tag()] = v.histo().num();
     } else {
       train[v.tag()] = v.simple_value();
     }
   }
-  EXPECT_TRUE(histogram);
+  EXPECT_EQ(histograms.size(), 2u);
+  EXPECT_EQ(histograms["experts/load"], 2);
+  EXPECT_EQ(histograms["experts/load/1/0"], 2);  // per (domain, task), no scalars
+  EXPECT_EQ(train.count("model/expert_load/1/0.0"), 0u);
   EXPECT_EQ(events[1].step(), 50);
   EXPECT_FLOAT_EQ(train["train/loss"], 0.9f);
   EXPECT_FLOAT_EQ(train["time/ms_pull"], 1.5f);

@@ -114,7 +114,29 @@ LoadMatrix ExpertLoads(const RunRecord& run) {
       if (!loads.empty()) ordered.emplace_back("step " + std::to_string(step), loads);
     }
   } else {
-    m.rows_are = "(" + m.rows_are + ") at step " + std::to_string(run.train.rbegin()->first);
+    m.rows_are = m.rows_are + " at step " + std::to_string(run.train.rbegin()->first);
+    // Models log domain and task indices: name them after the run's (domain, task) cells,
+    // which its final (or last evaluation) line lists domain-major.
+    const std::vector<std::string> cells = Cells(run);
+    std::vector<std::string> domains, tasks;
+    for (const std::string& c : cells) {
+      const size_t slash = c.find('/');
+      if (slash == std::string::npos) continue;
+      const std::string d = c.substr(0, slash), t = c.substr(slash + 1);
+      if (std::find(domains.begin(), domains.end(), d) == domains.end()) domains.push_back(d);
+      if (std::find(tasks.begin(), tasks.end(), t) == tasks.end()) tasks.push_back(t);
+    }
+    for (auto& [row, loads] : ordered) {
+      const size_t slash = row.find('/');
+      if (slash == std::string::npos) continue;
+      const std::string d = row.substr(0, slash), t = row.substr(slash + 1);
+      if (d.empty() || t.empty() || d.find_first_not_of("0123456789") != std::string::npos ||
+          t.find_first_not_of("0123456789") != std::string::npos) {
+        continue;
+      }
+      const size_t di = std::stoul(d), ti = std::stoul(t);
+      if (di < domains.size() && ti < tasks.size()) row = domains[di] + "/" + tasks[ti];
+    }
   }
   int experts = 0;
   for (const auto& [row, loads] : ordered) {

@@ -87,5 +87,21 @@ TEST(RunReportTest, HeatmapRowsPerDomainTaskWhenLogged) {
   EXPECT_NE(html.find("(domain, task)"), std::string::npos);
 }
 
+TEST(RunReportTest, HeatmapNamesTheIndicesOfTheModelsLoads) {
+  testing::TempDir dir;
+  WriteLines(dir / "metrics.jsonl",
+             {R"({"event":"train","step":10,"expert_load/0/1.0":0.5,"expert_load/0/1.1":0.5,)"
+              R"("expert_load/1/0.0":0.9,"expert_load/1/0.1":0.1})",
+              R"({"event":"final","step":10,"test_auc/home/click":0.8,"test_auc/home/like":0.7,)"
+              R"("test_auc/tail/click":0.6,"test_auc/tail/like":0.5})"});
+  StatusOr<RunRecord> run = ReadRun(dir.path());
+  ASSERT_TRUE(run.ok());
+  const std::string html = RenderRunReport({*run});
+  EXPECT_EQ(Marks(html, "expert_load_0"), 4);
+  EXPECT_NE(html.find(">home/like<"), std::string::npos);
+  EXPECT_NE(html.find(">tail/click<"), std::string::npos);
+  EXPECT_EQ(html.find(">0/1<"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace moerec

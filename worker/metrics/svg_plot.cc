@@ -256,7 +256,7 @@ std::string Heatmap(const std::string& id, const std::string& title,
     }
   }
   if (!any || rows == 0 || cols == 0) return s + NoData();
-  const double left = 120, right = kWidth - 70, top = kTop + 4, bottom = kHeight - 40;
+  const double left = 120, right = kWidth - 96, top = kTop + 4, bottom = kHeight - 40;
   const double cw = (right - left) / static_cast<double>(cols);
   const double ch = (bottom - top) / static_cast<double>(rows);
   for (size_t r = 0; r < rows; ++r) {

@@ -26,6 +26,7 @@ std::string TrainTag(const std::string& key) {
   if (key == "ps_bytes_per_step") return "wire/ps_bytes_per_step";
   if (key == "allreduce_bytes_per_step") return "wire/allreduce_bytes_per_step";
   if (StartsWith(key, "expert_load.")) return "experts/load/" + key.substr(12);
+  if (StartsWith(key, "expert_load/")) return "";  // per (domain, task): histograms below
   if (StartsWith(key, "expert_load_")) return "experts/load_" + key.substr(12);
   if (StartsWith(key, "active_experts_") || key == "tokens_dropped") return "experts/" + key;
   return "model/" + key;
@@ -54,8 +55,17 @@ TbSummary TensorBoardLog::SummaryOf(const JsonValue& line) {
   const std::string event = line.StringOr("event", "");
   if (event == "train") {
     std::map<int, double> loads;  // expert -> share
+    // "<domain>/<task>" -> expert -> mean gate weight
+    std::map<std::string, std::map<int, double>> cell_loads;
     for (const auto& [key, value] : line.members()) {
       if (!value.is_number()) continue;
+      if (StartsWith(key, "expert_load/")) {
+        const size_t dot = key.rfind('.');
+        if (dot != std::string::npos && dot > 12) {
+          cell_loads[key.substr(12, dot - 12)][std::atoi(key.c_str() + dot + 1)] = value.number();
+        }
+        continue;
+      }
       const std::string tag = TrainTag(key);
       if (tag.empty()) continue;
       AddScalar(tag, value.number(), &summary);
@@ -68,6 +78,13 @@ TbSummary TensorBoardLog::SummaryOf(const JsonValue& line) {
       for (const auto& [e, share] : loads) shares.push_back(share);
       TbSummary::Value* v = summary.add_value();
       v->set_tag("experts/load");
+      *v->mutable_histo() = MakeHistogram(shares, std::min<int>(30, shares.size()));
+    }
+    for (const auto& [cell, experts] : cell_loads) {
+      std::vector<double> shares;
+      for (const auto& [e, share] : experts) shares.push_back(share);
+      TbSummary::Value* v = summary.add_value();
+      v->set_tag("experts/load/" + cell);
       *v->mutable_histo() = MakeHistogram(shares, std::min<int>(30, shares.size()));
     }
   } else if (event == "eval" || event == "final") {

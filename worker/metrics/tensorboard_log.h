@@ -4,7 +4,9 @@
 //   "train"  train/loss, train/samples_per_sec, time/ms_<phase>, wire/<what>_bytes_per_step,
 //            experts/load_cv, experts/load_max_mean, experts/active_experts_{mean,max} (SMES's
 //            active set), experts/tokens_dropped, experts/load/<e>, the histogram
-//            experts/load (the experts' shares), other model scalars under model/<name>
+//            experts/load (the experts' shares), per (domain, task) the histogram
+//            experts/load/<d>/<t> (MMoE's "expert_load/<d>/<t>.<e>"), other model scalars
+//            under model/<name>
 //   "eval"   val/<metric>/<domain>/<task> (auc, gauc, logloss, calibration, oracle_auc),
 //            val/mean_auc, val/weighted_auc, val/mean_auc/<task>, ...
 //   "final"  test/... like val/, at the final step
