@@ -19,6 +19,7 @@ packages=(
   libfaiss-dev                          # the item index of retrieval (serving/)
   munge slurmctld slurmd slurm-client libpmix-dev  # the local Slurm cluster of the tests
   python3
+  chromium                              # the report's test renders the page headless
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy)

@@ -27,6 +27,11 @@ int ExportCommand();
 StatusOr<ItemIndexOptions> ItemIndexOptionsFromFlags();
 int RetrieveCommand();
 int InfoCommand();
+// argv[1..argc) are the run folders.
+int ReportCommand(int argc, char** argv);
+// A saved model (a checkpoint folder): its metrics on a split; its predictions for shards.
+int EvalCommand();
+int PredictCommand();
 
 inline constexpr int kExitNoRestart = 78;
 

@@ -131,6 +131,7 @@ Status RunDistributedTraining(const JobConfig& config, const Trainer::Options& o
     LOG(INFO) << "layout: " << layout.Describe();
     setup = [&]() -> Status {
       ASSIGN_OR_RETURN(run_lock, LockRunDir(options.run_dir));
+      RETURN_IF_ERROR(SaveRunConfig(config, options.run_dir));
       RETURN_IF_ERROR(EnsureSyntheticData(config.data(), /*force=*/false));
       return CheckSplits(config.data());
     }();

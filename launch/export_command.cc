@@ -30,7 +30,9 @@ DECLARE_string(config);
 DECLARE_string(run_dir);
 DECLARE_string(out);
 DECLARE_int64(k);
-DEFINE_string(split, "test", "export: the split whose (user, scenario) queries are exported");
+DEFINE_string(split, "test",
+              "export: the split whose (user, scenario) queries are exported; eval: the split "
+              "evaluated (test or validation)");
 
 namespace moerec {
 namespace {
@@ -108,6 +110,7 @@ Status Export() {
   Trainer::Options options;
   options.run_dir = FLAGS_run_dir;
   options.print_table = false;
+  options.tb_flush_secs = 0;  // an export is no training: no event file in the run folder
   ASSIGN_OR_RETURN(auto trainer, Trainer::Create(config, options, store.get(), &self));
   ASSIGN_OR_RETURN(const auto e, trainer->ExportMatching(FLAGS_split));
   const int64_t d = e->items.cols();

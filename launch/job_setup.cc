@@ -1,16 +1,22 @@
 #include "launch/job_setup.h"
 
 #include <glog/logging.h>
+#include <google/protobuf/text_format.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 
+#include "comm/mpi_communicator.h"
 #include "core/file_lock.h"
+#include "core/file_util.h"
 #include "data/reader.h"
 #include "data/shard.h"
 #include "data/synthetic/matching.h"
 #include "data/synthetic/synthetic.h"
 #include "worker/metrics/oracle.h"
+#include "worker/progress.h"
 
 namespace moerec {
 namespace {
@@ -55,7 +61,12 @@ Status EnsureSyntheticData(const DataConfig& data, bool force) {
     LOG(INFO) << "synthetic data:\n" << FormatMatchingSummary(data, summary);
     return Status::OK();
   }
-  ASSIGN_OR_RETURN(const SyntheticSummary summary, GenerateSynthetic(data, outputs.splits));
+  // Rows generated: a live line on a terminal, else a log line every 10 seconds.
+  Progress progress(InteractiveProgress(), data.synthetic().num_samples(), 10);
+  ASSIGN_OR_RETURN(const SyntheticSummary summary,
+                   GenerateSynthetic(data, outputs.splits,
+                                     [&](int64_t done, int64_t) { progress.Count(done, "rows"); }));
+  progress.Break();
   std::vector<std::string> split_names;
   std::vector<Report> oracles;
   for (const SyntheticSplitSummary& split : summary.splits) {
@@ -67,6 +78,12 @@ Status EnsureSyntheticData(const DataConfig& data, bool force) {
   LOG(INFO) << "synthetic data:\n"
             << FormatSyntheticSummary(data, summary) << FormatOracleTable(split_names, oracles);
   return Status::OK();
+}
+
+bool InteractiveProgress() {
+  const char* env = std::getenv("MOEREC_PROGRESS");
+  if (env != nullptr) return std::string(env) == "1";
+  return isatty(STDOUT_FILENO) != 0 && !MpiSession::LaunchedByMpi();
 }
 
 StatusOr<std::unique_ptr<FileLock>> LockRunDir(const std::string& run_dir) {
@@ -84,6 +101,22 @@ Status CheckSplits(const DataConfig& data) {
     if (!reader.ok()) return reader.status().WithContext(std::string("data.") + name);
   }
   return Status::OK();
+}
+
+Status SaveRunConfig(const JobConfig& config, const std::string& run_dir) {
+  JobConfig saved = config;
+  DataConfig* data = saved.mutable_data();
+  for (auto* list : {data->mutable_train(), data->mutable_validation(), data->mutable_test(),
+                     data->mutable_items()}) {
+    for (std::string& p : *list) p = std::filesystem::absolute(p).lexically_normal().string();
+  }
+  std::string text;
+  if (!google::protobuf::TextFormat::PrintToString(saved, &text)) {
+    return Internal("cannot print the job config as text");
+  }
+  return WriteFileAtomically(
+      (std::filesystem::path(run_dir) / kRunConfigName).string(),
+      "# The config of the job that wrote this folder (moerec train).\n" + text);
 }
 
 }  // namespace moerec

@@ -21,6 +21,10 @@ namespace moerec {
 // has no synthetic section or its shards exist.
 Status EnsureSyntheticData(const DataConfig& data, bool force);
 
+// Whether progress goes to a live terminal line: stdout is a terminal of one's own (mpirun hands
+// ranks a pseudo terminal that ends up in logs); MOEREC_PROGRESS=1/0 overrides.
+bool InteractiveProgress();
+
 // Takes <run_dir>/LOCK for the life of the returned object (creating run_dir when missing). A
 // second job on the same folder gets FailedPrecondition naming the holder's host, pid and start
 // time; a lock left by a dead job is stale and is taken.
@@ -29,6 +33,12 @@ StatusOr<std::unique_ptr<FileLock>> LockRunDir(const std::string& run_dir);
 // Opens every split of `data` (train, validation, test) as the trainer will: headers and
 // footers of all shards checked, the files of a split agreeing with each other.
 Status CheckSplits(const DataConfig& data);
+
+// Writes the job's config, as loaded (tables filled in, data paths made absolute), to
+// <run_dir>/config.pbtxt, so that `moerec eval` and `moerec predict` find the model of the
+// folder's checkpoints without being told.
+Status SaveRunConfig(const JobConfig& config, const std::string& run_dir);
+inline constexpr char kRunConfigName[] = "config.pbtxt";
 
 }  // namespace moerec
 

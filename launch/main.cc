@@ -40,6 +40,12 @@ const char kUsage[] =
     "        build a faiss inner-product index of exported item embeddings (docs/formats.md)\n"
     "  retrieve --index=INDEX_FILE --users=USER_EMB_FILE --out=TSV [--k=50] [--nprobe=P]\n"
     "        the top-K items of every user: user_id<TAB>scenario<TAB>item:score,...\n"
+    "  report RUN_DIR [RUN_DIR ...] [--out=FILE]\n"
+    "        one self-contained HTML page of the runs' metrics (default RUN_DIR/report.html)\n"
+    "  eval --checkpoint=DIR [--split=test] [--config=FILE]\n"
+    "        the metrics table of a saved model (a checkpoint folder of any run)\n"
+    "  predict --checkpoint=DIR --data=SHARDS --out=FILE [--config=FILE]\n"
+    "        a saved model's probability per task of every sample (docs/formats.md)\n"
     "  info\n"
     "        what this binary was built with (CUDA, MPI, RocksDB, faiss, BLAS) and the GPUs it "
     "sees\n"
@@ -70,10 +76,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i + skip < argc; ++i) argv[i] = argv[i + skip];
   argc -= skip;
   gflags::ParseCommandLineFlags(&argc, &argv, true);
-  if (argc > 1) {
+  // Only `report` takes positional arguments (its run folders).
+  if (argc > 1 && command != "report") {
     std::fprintf(stderr, "moerec %s: unexpected argument '%s'\n", command.c_str(), argv[1]);
     return 2;
   }
+  if (command == "report") return moerec::ReportCommand(argc, argv);
+  if (command == "eval") return moerec::EvalCommand();
+  if (command == "predict") return moerec::PredictCommand();
   if (command == "train") return moerec::TrainCommand(&argc, &argv);
   if (command == "gen") return moerec::GenCommand();
   if (command == "convert") return moerec::ConvertCommand();

@@ -23,7 +23,9 @@ DEFINE_string(items, "",
               "(default 100000)");
 DEFINE_string(users, "", "retrieve: the user embedding file (docs/formats.md)");
 DEFINE_string(index, "", "retrieve: the item index file written by `moerec index`");
-DEFINE_string(out, "", "index: the index file to write; retrieve: the TSV file to write");
+DEFINE_string(out, "",
+              "index: the index file to write; retrieve, predict: the TSV file to write; report: "
+              "the HTML file (default RUN_DIR/report.html)");
 DEFINE_int64(k, 50, "retrieve, bench retrieve: items per user");
 DEFINE_int32(nprobe, -1,
              "retrieve: IVF lists scanned per user (-1: the index's own); index: the default "

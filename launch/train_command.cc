@@ -32,6 +32,9 @@ DEFINE_int32(teachers, -1, "teacher ranks (replaces cluster.num_teachers when >=
 DEFINE_bool(allow_fresh_start, false,
             "train: when checkpoints exist but none is whole, set them aside and start from step "
             "0 (default: refuse, listing them)");
+DEFINE_double(tb_flush_secs, 10,
+              "train: TensorBoard event files in RUN_DIR/tb/ are written out at least this often "
+              "(seconds); 0 = no event files");
 DEFINE_bool(refuse_earlier_checkpoints, false,
             "train: with checkpoint.resume false, refuse to start when the run folder holds "
             "checkpoints (default: move them aside)");
@@ -42,6 +45,7 @@ namespace {
 // Single process: in-process tables, one worker.
 Status TrainLocal(const JobConfig& config, const Trainer::Options& options) {
   ASSIGN_OR_RETURN(const std::unique_ptr<FileLock> lock, LockRunDir(options.run_dir));
+  RETURN_IF_ERROR(SaveRunConfig(config, options.run_dir));
   RETURN_IF_ERROR(EnsureSyntheticData(config.data(), /*force=*/false));
   RETURN_IF_ERROR(CheckSplits(config.data()));
   ASSIGN_OR_RETURN(auto store, LocalStore::Open(TableSpecsFromConfig(config)));
@@ -49,6 +53,7 @@ Status TrainLocal(const JobConfig& config, const Trainer::Options& options) {
   ASSIGN_OR_RETURN(auto trainer, Trainer::Create(config, options, store.get(), &self));
   RETURN_IF_ERROR(trainer->Run().status());
   std::printf("metrics: %s/metrics.jsonl\n", options.run_dir.c_str());
+  if (options.tb_flush_secs > 0) std::printf("tensorboard: %s/tb\n", options.run_dir.c_str());
   return Status::OK();
 }
 
@@ -67,6 +72,10 @@ Status CheckFlagRanges() {
   }
   if (FlagGiven("workers") && FLAGS_workers < 1) {
     return InvalidArgument("--workers=" + std::to_string(FLAGS_workers) + ": must be >= 1");
+  }
+  if (FLAGS_tb_flush_secs < 0) {
+    return InvalidArgument("--tb_flush_secs=" + std::to_string(FLAGS_tb_flush_secs) +
+                           ": must be >= 0 (0 = no TensorBoard files)");
   }
   if (FlagGiven("max_steps") && FLAGS_max_steps < 0) {
     return InvalidArgument("--max_steps=" + std::to_string(FLAGS_max_steps) +
@@ -103,12 +112,8 @@ Trainer::Options OptionsFromFlags() {
   options.max_steps = FLAGS_max_steps;
   options.allow_fresh_start = FLAGS_allow_fresh_start;
   options.refuse_earlier_checkpoints = FLAGS_refuse_earlier_checkpoints;
-  // A live progress line only on a terminal of one's own: mpirun hands ranks a pseudo
-  // terminal that ends up in logs. MOEREC_PROGRESS=1/0 overrides.
-  const char* progress = std::getenv("MOEREC_PROGRESS");
-  options.interactive = progress != nullptr
-                            ? std::string(progress) == "1"
-                            : isatty(STDOUT_FILENO) != 0 && !MpiSession::LaunchedByMpi();
+  options.tb_flush_secs = FLAGS_tb_flush_secs;
+  options.interactive = InteractiveProgress();
   return options;
 }
 

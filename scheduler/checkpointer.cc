@@ -1,6 +1,7 @@
 #include "scheduler/checkpointer.h"
 
 #include <glog/logging.h>
+#include <google/protobuf/text_format.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <set>
+#include <sstream>
 
 #include "core/checksum.h"
 #include "core/file_util.h"
@@ -181,6 +183,73 @@ Status JobCheckpointer::Verify(const std::string& dir, JobCheckpointManifest* ma
   return VerifyCheckpoint((fs::path(dir) / "ps").string());
 }
 
+namespace {
+
+// The identity of `config`'s model: its kind, a fingerprint of the model section and the
+// embedding tables' shapes, and the data schema in words.
+JobCheckpointManifest ModelIdentity(const JobConfig& config) {
+  JobCheckpointManifest id;
+  const ModelConfig& m = config.model();
+  const auto* kind = m.GetDescriptor()->FindFieldByNumber(m.kind_case());
+  id.set_model_kind(kind == nullptr ? "none" : kind->name());
+  std::string shape;
+  google::protobuf::TextFormat::PrintToString(m, &shape);
+  for (const TableConfig& t : config.tables()) {
+    shape += "table " + t.name() + " dim " + std::to_string(t.dim()) + "\n";
+  }
+  char hex[16];
+  std::snprintf(hex, sizeof(hex), "%08x", Crc32(shape));
+  id.set_model_fingerprint(hex);
+  id.set_model_text(shape);
+  const DataConfig& d = config.data();
+  auto join = [](const auto& list) {
+    std::string out;
+    for (const auto& x : list) out += (out.empty() ? "" : ",") + x;
+    return out;
+  };
+  std::vector<std::string> slots;
+  for (const SlotSpec& s : d.slots()) slots.push_back(s.name());
+  id.set_schema(std::to_string(d.num_domains()) + " domains (" + join(d.domain_names()) + "), " +
+                std::to_string(d.num_tasks()) + " tasks (" + join(d.task_names()) + "), slots " +
+                join(slots) + ", " + std::to_string(d.num_dense()) + " dense");
+  return id;
+}
+
+}  // namespace
+
+void JobCheckpointer::RecordModel(const JobConfig& config) { model_ = ModelIdentity(config); }
+
+Status JobCheckpointer::CheckModel(const std::string& dir, const JobCheckpointManifest& manifest,
+                                   const JobConfig& config) {
+  if (!manifest.has_model_fingerprint()) return Status::OK();
+  const JobCheckpointManifest want = ModelIdentity(config);
+  if (manifest.schema() != want.schema()) {
+    return FailedPrecondition(dir + " is a model of other data: its schema is " +
+                              manifest.schema() + "; the config's is " + want.schema());
+  }
+  if (manifest.model_fingerprint() != want.model_fingerprint()) {
+    // Name the first line of the model's text that differs.
+    std::istringstream have(manifest.model_text()), config_text(want.model_text());
+    std::string a, b, differs;
+    while (differs.empty()) {
+      const bool more_a = static_cast<bool>(std::getline(have, a));
+      const bool more_b = static_cast<bool>(std::getline(config_text, b));
+      if (!more_a && !more_b) break;
+      a = more_a ? a.substr(std::min(a.size(), a.find_first_not_of(' '))) : "(nothing)";
+      b = more_b ? b.substr(std::min(b.size(), b.find_first_not_of(' '))) : "(nothing)";
+      if (a != b) {
+        differs =
+            "; first difference: \"" + a + "\" in the checkpoint, \"" + b + "\" in the config";
+      }
+    }
+    return FailedPrecondition(dir + " is a checkpoint of another model: " + manifest.model_kind() +
+                              " (fingerprint " + manifest.model_fingerprint() +
+                              ") in the checkpoint, " + want.model_kind() + " (fingerprint " +
+                              want.model_fingerprint() + ") in the config" + differs);
+  }
+  return Status::OK();
+}
+
 Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSet& params,
                               const DenseOptimizer& optimizer, bool is_best, std::string* name,
                               const DenseOptimizer* arch_optimizer) {
@@ -232,6 +301,7 @@ Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSe
       manifest.set_evals_since_best(position.evals_since_best);
       manifest.set_best_checkpoint(is_best ? *name : position.best_checkpoint);
       manifest.set_is_best(is_best);
+      manifest.MergeFrom(model_);
       RETURN_IF_ERROR(WriteDense((fs::path(dir) / "dense.bin").string(), params, optimizer,
                                  arch_optimizer, manifest.mutable_dense(), replicated));
       for (const std::string& f : expert_files) {

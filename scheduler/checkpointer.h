@@ -98,6 +98,14 @@ class JobCheckpointer {
   static Status ReadDense(const std::string& path, std::string* params, std::string* optimizer,
                           std::string* arch_optimizer);
 
+  // Records `config`'s model kind, fingerprint and data schema in every checkpoint written.
+  void RecordModel(const JobConfig& config);
+  // OK when the checkpoint in `dir` (its verified `manifest`) is a model of `config`;
+  // FailedPrecondition naming what differs (model kind and fingerprint, or the schema) when
+  // not. OK for a checkpoint that records no model (older builds).
+  static Status CheckModel(const std::string& dir, const JobCheckpointManifest& manifest,
+                           const JobConfig& config);
+
   std::string dir() const { return root_; }
   std::string PathOf(const std::string& name) const;
 
@@ -120,7 +128,8 @@ class JobCheckpointer {
   EmbeddingStore* const store_;
   const int num_servers_;
   std::chrono::steady_clock::time_point last_write_;
-  int written_ = 0;  // checkpoints written by this process
+  int written_ = 0;              // checkpoints written by this process
+  JobCheckpointManifest model_;  // model_kind, model_fingerprint, schema (RecordModel)
 };
 
 }  // namespace moerec

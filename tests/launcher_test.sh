@@ -169,6 +169,11 @@ expect_contains "real run: launch.log written" "$(cat "$run_dir/launch.log" 2>&1
 # A fake moerec that fails (exit 3) while its run count is below $FAILS, counting runs in a file.
 cat >"$tmp/flaky" <<'EOF'
 #!/usr/bin/env bash
+# The launcher asks for the run's report after a finished run: recorded apart from the runs.
+if [[ $1 == report ]]; then
+  echo "$*" >>"$FAKE_DIR/reports"
+  exit 0
+fi
 count_file=$FAKE_DIR/runs
 n=$(($(cat "$count_file" 2>/dev/null || echo 0) + 1))
 echo "$n" >"$count_file"
@@ -203,6 +208,13 @@ expect_contains "restarts: the run's arguments" "$args" \
   "--run_dir=$tmp/fake-fails once, 2 allowed/run --max_steps=5"
 if [[ $(wc -l <<<"$args") == 1 ]]; then pass "restarts: the same command each time"; else
   fail "restarts: commands differ: $args"; fi
+reports=$(cat "$tmp/fake-fails once, 2 allowed/reports" 2>&1)
+if [[ $reports == "report $tmp/fake-fails once, 2 allowed/run" ]]; then
+  pass "restarts: the report written once, after the finished run"
+else
+  fail "restarts: report requests: $reports"
+fi
+expect_contains "restarts: where the event files are" "$log" "TensorBoard event files: $tmp/fake-fails once, 2 allowed/run/tb"
 restart_case "always fails, 2 allowed" 99 2 3 3
 restart_case "fails once, none allowed" 1 0 3 1
 restart_case "fails twice, 2 allowed" 2 2 0 3

@@ -11,7 +11,8 @@ Progress::Progress(bool interactive, int64_t total_steps, int64_t every)
       total_steps_(total_steps),
       every_(every < 1 ? 1 : every),
       start_(std::chrono::steady_clock::now()),
-      last_draw_(start_) {}
+      last_draw_(start_),
+      last_log_(start_) {}
 
 std::string Progress::FormatDuration(double seconds) {
   if (!(seconds >= 0)) return "?";
@@ -49,6 +50,30 @@ void Progress::Step(int64_t step, double loss, double samples_per_sec) {
     std::fflush(stdout);
     line_open_ = true;
   } else if (step % every_ == 0) {
+    LOG(INFO) << line;
+  }
+}
+
+void Progress::Count(int64_t done, const char* unit, bool last) {
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  last = last || (total_steps_ > 0 && done >= total_steps_);
+  std::string eta = "?";
+  if (total_steps_ > 0 && done > 0) {
+    eta = FormatDuration(elapsed / done * static_cast<double>(total_steps_ - done));
+  }
+  char line[200];
+  const std::string total = total_steps_ > 0 ? "/" + std::to_string(total_steps_) : "";
+  std::snprintf(line, sizeof(line), "%s %ld%s | %.0f %s/s | ETA %s", unit, static_cast<long>(done),
+                total.c_str(), elapsed > 0 ? done / elapsed : 0.0, unit, eta.c_str());
+  if (interactive_) {
+    if (std::chrono::duration<double>(now - last_draw_).count() < 0.2 && !last) return;
+    last_draw_ = now;
+    std::printf("\r\033[K%s", line);
+    std::fflush(stdout);
+    line_open_ = true;
+  } else if (last || std::chrono::duration<double>(now - last_log_).count() >= every_) {
+    last_log_ = now;
     LOG(INFO) << line;
   }
 }

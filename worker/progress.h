@@ -1,6 +1,7 @@
-// Progress: how a training run reports itself while it runs. On a terminal, one live line
-// (step, samples/s, loss, ETA) rewritten in place; otherwise (cluster logs, pipes) a plain log
-// line every `every` steps. Not thread-safe.
+// Progress: how long work reports itself while it runs. On a terminal, one live line rewritten
+// in place; otherwise (cluster logs, pipes) a plain log line now and then. Training calls Step
+// (step, samples/s, loss, ETA; logged every `every` steps); data generation and conversion call
+// Count (rows, rows/s, ETA; logged every `every` seconds). Step and Count are not thread-safe.
 #ifndef MOEREC_WORKER_PROGRESS_H_
 #define MOEREC_WORKER_PROGRESS_H_
 
@@ -17,6 +18,9 @@ class Progress {
 
   // Called after each step with the step's loss and the samples/s over the recent window.
   void Step(int64_t step, double loss, double samples_per_sec);
+  // `done` units of work (rows) of total_steps (0 = unknown), at the rate since construction.
+  // A call with `last` (or with done == total_steps) is always shown.
+  void Count(int64_t done, const char* unit, bool last = false);
   // Ends the live line (before other output is printed).
   void Break();
 
@@ -28,6 +32,7 @@ class Progress {
   const int64_t every_;
   const std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
+  std::chrono::steady_clock::time_point last_log_;  // Count's log lines
   bool line_open_ = false;
 };
 

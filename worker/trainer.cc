@@ -1,5 +1,6 @@
 #include "worker/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include "worker/matching_eval.h"
 #include "worker/metrics/metrics_log.h"
 #include "worker/metrics/report_format.h"
+#include "worker/metrics/tensorboard_log.h"
 #include "worker/progress.h"
 #include "worker/step_runner.h"
 #include "worker/teacher.h"
@@ -66,8 +68,12 @@ class TrainerImpl {
     return matching_eval_ != nullptr ? matching_eval_->options() : RetrievalOptions();
   }
   int64_t step() const { return step_; }
+  Status Predict(const std::vector<std::string>& paths, const Trainer::PredictionSink& sink);
 
  private:
+  // Options::saved_model: verifies the checkpoint, checks it is a model of the config and
+  // loads its state.
+  Status LoadSavedModel();
   bool is_chief() const { return workers_->rank() == 0; }
   Status OpenReaders();
   // Adds the corpus retrieval figures of `split` to its report (matching models).
@@ -111,6 +117,7 @@ class TrainerImpl {
   // restore_best use instead of the mean AUC.
   std::unique_ptr<MatchingEvaluator> matching_eval_;
   std::unique_ptr<MetricsLog> log_;
+  std::unique_ptr<TensorBoardLog> tb_;  // the metrics lines as TensorBoard events (chief)
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<JobCheckpointer> checkpointer_;
 
@@ -167,12 +174,18 @@ Status TrainerImpl::Init() {
   }
   checkpointer_ = std::make_unique<JobCheckpointer>(
       config_.checkpoint(), options_.run_dir, workers_, store_, config_.cluster().num_servers());
+  checkpointer_->RecordModel(config_);
+  if (!options_.saved_model.empty()) return LoadSavedModel();
 
   if (is_chief()) {
     std::error_code ec;
     std::filesystem::create_directories(options_.run_dir, ec);
     if (ec) return IoError("create run folder " + options_.run_dir + ": " + ec.message());
     ASSIGN_OR_RETURN(log_, MetricsLog::Open(options_.run_dir + "/metrics.jsonl"));
+    if (options_.tb_flush_secs > 0) {
+      ASSIGN_OR_RETURN(tb_, TensorBoardLog::Open(options_.run_dir + "/tb",
+                                                 {.flush_secs = options_.tb_flush_secs}));
+    }
   }
 
   // Planned steps, for the ETA: every worker takes one batch per step.
@@ -371,6 +384,7 @@ Status TrainerImpl::OpenReaders() {
 
 Status TrainerImpl::WriteLog(const JsonObject& line) {
   if (log_ == nullptr) return Status::OK();
+  if (tb_ != nullptr) RETURN_IF_ERROR(tb_->Add(line.ToString()));
   return log_->Write(line);
 }
 
@@ -746,6 +760,68 @@ StatusOr<Report> TrainerImpl::Run() {
   return report;
 }
 
+Status TrainerImpl::LoadSavedModel() {
+  if (workers_->size() != 1) {
+    return InvalidArgument(
+        "a saved model is evaluated by one process (it reads every server's "
+        "shard of the checkpoint)");
+  }
+  const std::string& dir = options_.saved_model;
+  JobCheckpointManifest manifest;
+  RETURN_IF_ERROR(JobCheckpointer::Verify(dir, &manifest));
+  RETURN_IF_ERROR(JobCheckpointer::CheckModel(dir, manifest, config_));
+  if (!manifest.has_model_fingerprint()) {
+    LOG(WARNING) << dir << " records no model fingerprint (an older build wrote it): the config "
+                 << "is trusted to describe its model";
+  }
+  step_ = manifest.step();
+  return checkpointer_->LoadState(dir, step_, runner_->model()->params());
+}
+
+Status TrainerImpl::Predict(const std::vector<std::string>& paths,
+                            const Trainer::PredictionSink& sink) {
+  const DataConfig& data = config_.data();
+  ASSIGN_OR_RETURN(auto reader,
+                   DataReader::Open(paths, DataReader::OptionsFromConfig(data.reader(), false,
+                                                                         config_.train().seed())));
+  const ShardHeader& h = reader->header();
+  if (h.num_tasks() != data.num_tasks() || h.num_slots() != data.slots_size() ||
+      h.num_dense() != data.num_dense() || h.num_domains() > data.num_domains()) {
+    return InvalidArgument(
+        paths[0] + ": the shards hold " + std::to_string(h.num_tasks()) + " tasks, " +
+        std::to_string(h.num_slots()) + " slots, " + std::to_string(h.num_dense()) +
+        " dense features and " + std::to_string(h.num_domains()) + " domains; the model reads " +
+        std::to_string(data.num_tasks()) + ", " + std::to_string(data.slots_size()) + ", " +
+        std::to_string(data.num_dense()) + " and at most " + std::to_string(data.num_domains()));
+  }
+  for (int s = 0; s < data.slots_size(); ++s) {
+    if (h.slot_names(s) != data.slots(s).name()) {
+      return InvalidArgument(paths[0] + ": slot " + std::to_string(s) + " is \"" + h.slot_names(s) +
+                             "\" in the shards but \"" + data.slots(s).name() +
+                             "\" in the model's data.slots");
+    }
+  }
+  RETURN_IF_ERROR(reader->StartEpoch(0));
+  Batch batch;
+  Tensor probs;
+  std::vector<int64_t> index;
+  int64_t seen = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool more, reader->Next(&batch));
+    if (!more) break;
+    // The model sorts a batch by domain, stably; the same order maps rows back to samples.
+    index.resize(batch.size);
+    for (int64_t i = 0; i < batch.size; ++i) index[i] = i;
+    std::stable_sort(index.begin(), index.end(),
+                     [&](int64_t a, int64_t b) { return batch.domain[a] < batch.domain[b]; });
+    for (int64_t& i : index) i += seen;
+    seen += batch.size;
+    RETURN_IF_ERROR(runner_->Predict(&batch, step_, &probs));
+    RETURN_IF_ERROR(sink(batch, probs.data(), index));
+  }
+  return Status::OK();
+}
+
 Trainer::Trainer(std::unique_ptr<TrainerImpl> impl) : impl_(std::move(impl)) {}
 Trainer::~Trainer() = default;
 
@@ -764,5 +840,8 @@ StatusOr<std::unique_ptr<MatchingEvaluator::Export>> Trainer::ExportMatching(
   return impl_->ExportMatching(split);
 }
 int64_t Trainer::step() const { return impl_->step(); }
+Status Trainer::Predict(const std::vector<std::string>& paths, const PredictionSink& sink) {
+  return impl_->Predict(paths, sink);
+}
 
 }  // namespace moerec

@@ -19,11 +19,14 @@
 #define MOEREC_WORKER_TRAINER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "comm/communicator.h"
 #include "core/status.h"
+#include "data/batch.h"
 #include "embedding/embedding_store.h"
 #include "experts/model.h"
 #include "proto/config.pb.h"
@@ -48,7 +51,20 @@ class Trainer {
     bool refuse_earlier_checkpoints = false;
     // The teacher ranks' end on this worker (distill.placement TEACHER_RANKS), or null.
     TeacherScorer* teacher = nullptr;
+    // TensorBoard event files of the metrics in <run_dir>/tb/ (chief), written out at least
+    // this often (seconds); 0 = none.
+    double tb_flush_secs = 10;
+    // A checkpoint folder to evaluate or predict with (moerec eval / predict): Create loads its
+    // state instead of resuming, after checking that it is a model of the config
+    // (JobCheckpointer::CheckModel); the run folder is only read (no metrics, no checkpoints).
+    // One process; Run must not be called.
+    std::string saved_model;
   };
+
+  // Predict's output, one batch at a time: probs (B, T) row-major for the batch's rows as the
+  // model saw them (sorted by domain); index[r] = the position of row r in the input files.
+  using PredictionSink = std::function<Status(const Batch& batch, const float* probs,
+                                              const std::vector<int64_t>& index)>;
 
   // `workers` spans the training workers (SelfCommunicator for one process); worker w reads
   // share w of every split. The config must come from LoadJobConfig.
@@ -70,6 +86,10 @@ class Trainer {
   // The retrieval options of a matching model's evaluation (ks, scenario names, tiles); the
   // defaults for a ranking model.
   RetrievalOptions MatchingOptions() const;
+
+  // The probability of every task for every sample of `paths` (shard files or folders, in
+  // file order), handed to `sink`.
+  Status Predict(const std::vector<std::string>& paths, const PredictionSink& sink);
 
   int64_t step() const;
 

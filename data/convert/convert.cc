@@ -49,7 +49,8 @@ int64_t ConvertSummary::total_samples() const {
   return n;
 }
 
-StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::string& origin) {
+StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::string& origin,
+                                    const RowProgress& progress) {
   RETURN_IF_ERROR(ValidateConvertConfig(config));
   const auto start = std::chrono::steady_clock::now();
   BadRowBudget bad(config.bad_row_budget(), config.bad_rows_logged());
@@ -92,12 +93,14 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
   Row row;
   BadRowBudget quiet = BadRowBudget::Quiet();
   BadRowBudget* writing_budget = &bad;
+  int64_t total = 0;  // rows the writing pass will see, when a counting pass ran
   if (splitter.needs_counting_pass()) {
     RETURN_IF_ERROR(source->Rewind(&bad));
     while (true) {
       ASSIGN_OR_RETURN(const bool more, source->Next(&row));
       if (!more) break;
       splitter.Observe(row);
+      ++total;
     }
     splitter.Plan();
     writing_budget = &quiet;  // the counting pass judged (and reported) the bad rows
@@ -112,11 +115,14 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
     summary.positives[split].assign(size_t{1} * num_domains * num_tasks, 0);
   }
   RETURN_IF_ERROR(source->Rewind(writing_budget));
+  int64_t written = 0;
   while (true) {
     ASSIGN_OR_RETURN(const bool more, source->Next(&row));
     if (!more) break;
     ASSIGN_OR_RETURN(const int split, splitter.Assign(row));
     RETURN_IF_ERROR(output->Add(split, row));
+    ++written;
+    if (progress && written % 4096 == 0) progress(written, total);
     ++summary.samples[split][row.domain];
     for (int t = 0; t < num_tasks; ++t) {
       summary.observed[split][row.domain * num_tasks + t] += row.mask[t];
@@ -125,6 +131,7 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
   }
   RETURN_IF_ERROR(splitter.Finish());
   RETURN_IF_ERROR(output->Close());
+  if (progress) progress(written, written);  // the end: the total is known now
 
   summary.rows_read = source->rows_read();
   summary.rows_dropped = source->rows_dropped();

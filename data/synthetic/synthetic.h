@@ -55,6 +55,7 @@
 #define MOEREC_DATA_SYNTHETIC_SYNTHETIC_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -97,8 +98,12 @@ StatusOr<SyntheticOutputs> SyntheticOutputsFromConfig(const DataConfig& config);
 
 // Generates config.synthetic().num_samples samples and writes the three splits.
 // InvalidArgument for a config with `synthetic.matching` (GenerateMatching writes that).
+// `progress`, when given, is called with the samples written so far and the total, after each
+// shard's samples are made (from the compute threads, one call at a time).
+using RowProgress = std::function<void(int64_t done, int64_t total)>;
 StatusOr<SyntheticSummary> GenerateSynthetic(const DataConfig& config,
-                                             const SyntheticOutputs& outputs);
+                                             const SyntheticOutputs& outputs,
+                                             const RowProgress& progress = nullptr);
 
 // A few lines for the log: counts per split and domain, positive rate per task. Ends with a
 // newline. (The oracle AUC of the written splits: worker/metrics/oracle.h.)

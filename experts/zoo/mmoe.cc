@@ -41,6 +41,7 @@ void MmoeModel::Forward(const ModelBatch& batch, MatView logits) {
   x_ = input_.Forward(batch.features, batch.domain_begin);
   f_ = experts_.Forward(x_, batch.training, HashCombine(batch.seed, 1), &expert_cache_);
   probs_ = gates_.Forward(x_, batch.domain_begin, &gate_cache_);
+  domain_begin_ = batch.domain_begin;
   mix_.Resize({batch.size, gates_.streams() * experts_.output_dim()});
   GatedMixForward(f_, probs_, num_experts_, mix_.view());
   towers_.Forward(mix_.view(), batch.domain_begin, batch.training, HashCombine(batch.seed, 2),
@@ -62,7 +63,25 @@ void MmoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatView 
 }
 
 std::vector<std::pair<std::string, double>> MmoeModel::Stats() const {
-  return ExpertLoadStats({probs_}, num_experts_);
+  std::vector<std::pair<std::string, double>> out = ExpertLoadStats({probs_}, num_experts_);
+  if (probs_.rows == 0 || domain_begin_.size() < 2) return out;
+  // Task t reads stream t (gates per task), or the one stream (gates BY_DOMAIN).
+  const int E = num_experts_, S = gates_.streams();
+  for (size_t d = 0; d + 1 < domain_begin_.size(); ++d) {
+    const int64_t begin = domain_begin_[d], end = domain_begin_[d + 1];
+    if (end <= begin) continue;
+    for (int t = 0; t < shape_.num_tasks; ++t) {
+      const int s = S == 1 ? 0 : t;
+      for (int e = 0; e < E; ++e) {
+        double sum = 0;
+        for (int64_t r = begin; r < end; ++r) sum += probs_.row(r)[s * E + e];
+        out.emplace_back(
+            "expert_load/" + std::to_string(d) + "/" + std::to_string(t) + "." + std::to_string(e),
+            sum / static_cast<double>(end - begin));
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace moerec

@@ -15,7 +15,9 @@
 // tasks one GEMM, and the mixture one fused row-parallel pass each way.
 // Parameters: "domain_embedding.table", "experts.*", "gates.w", "towers.*".
 // Stats(): expert load — mean gate weight per expert over the rows and streams of the last
-// Forward ("expert_load.<n>"), its coefficient of variation and max / mean.
+// Forward ("expert_load.<n>"), its coefficient of variation and max / mean; and per (domain,
+// task) the mean weight of each expert in the mixture task t reads on domain d's rows
+// ("expert_load/<d>/<t>.<n>", indices; domains without rows in the batch are left out).
 // Contract of Forward/Backward, memory and threads: experts/model.h.
 #ifndef MOEREC_EXPERTS_ZOO_MMOE_H_
 #define MOEREC_EXPERTS_ZOO_MMOE_H_
@@ -60,6 +62,8 @@ class MmoeModel : public Model {
   Tensor dmix_;         // (B, S*H)
   Tensor dexperts_;     // (B, E*H)
   Tensor dprobs_;       // (B, S*E)
+
+  std::vector<int64_t> domain_begin_;  // (D + 1) of the last Forward, for Stats
 };
 
 }  // namespace moerec
