@@ -18,6 +18,7 @@ packages=(
   libzstd-dev zlib1g-dev                # shard compression, checksums
   libfaiss-dev                          # the item index of retrieval (serving/)
   munge slurmctld slurmd slurm-client libpmix-dev  # the local Slurm cluster of the tests
+  clang-14 libclang-rt-14-dev libomp-14-dev      # sanitizer and fuzz builds (tests/ci_extra.sh)
   python3
   chromium                              # the report's test renders the page headless
 )

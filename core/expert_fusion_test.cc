@@ -31,7 +31,9 @@ double Reference(const TestMat& s, const TestMat& dm, const TestMat& tk, int d, 
 class FusionTest : public ::testing::TestWithParam<std::pair<int, int>> {};
 
 TEST_P(FusionTest, ForwardMatchesTheFormulaAndGradientsFiniteDifferences) {
-  const auto [nd, nt] = GetParam();
+  // Plain variables, not a structured binding: the lambdas below capture them (clang 14 cannot
+  // capture bindings).
+  const int nd = GetParam().first, nt = GetParam().second;
   const int64_t rows = 7, h = 3;
   Rng rng(nd * 10 + nt);
   TestMat s = RandomMat(rows, nt * h, 2, &rng), dm = RandomMat(rows, nd * h, 1, &rng),

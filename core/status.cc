@@ -1,5 +1,7 @@
 #include "core/status.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -53,6 +55,17 @@ Status ErrnoError(const std::string& what) {
   const int err = errno;
   std::string message = what + ": " + std::strerror(err);
   if (err == ENOSPC || err == EDQUOT) return ResourceExhausted(std::move(message));
+  // Permissions and read-only mounts stay as they are across a restart: say what to change.
+  if (err == EACCES || err == EPERM) {
+    return FailedPrecondition(message + " (this process runs as uid " +
+                              std::to_string(::geteuid()) +
+                              ": give it access to the file and its folders)");
+  }
+  if (err == EROFS) {
+    return FailedPrecondition(message +
+                              " (the file system is mounted read-only: remount it read-write or "
+                              "use a folder on another one)");
+  }
   return IoError(std::move(message));
 }
 

@@ -81,7 +81,8 @@ inline Status ResourceExhausted(std::string m) {
 std::ostream& operator<<(std::ostream& os, const Status& status);
 
 // IoError carrying strerror(errno) for `what` (e.g. "open /path"); ResourceExhausted when errno
-// says the disk or the quota is full.
+// says the disk or the quota is full; FailedPrecondition, with what to change, for a permission
+// refused (EACCES, EPERM) or a read-only file system (EROFS): a restart would meet them again.
 Status ErrnoError(const std::string& what);
 
 // Either a value or a non-OK Status.

@@ -51,6 +51,23 @@ TEST(StatusTest, ErrnoErrorCarriesStrerror) {
   EXPECT_EQ(s.message(), std::string("open /nope: ") + std::strerror(ENOENT));
 }
 
+TEST(StatusTest, ErrnoErrorSaysWhatToChangeForPermissionsAndReadOnlyDisks) {
+  errno = EACCES;
+  const Status denied = ErrnoError("open /data/part-00000.mrs");
+  EXPECT_EQ(denied.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(denied.message().rfind(std::string("open /data/part-00000.mrs: ") +
+                                       std::strerror(EACCES) + " (this process runs as uid ",
+                                   0),
+            0u)
+      << denied.message();
+  errno = EROFS;
+  const Status read_only = ErrnoError("write /run/metrics.jsonl");
+  EXPECT_EQ(read_only.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(read_only.message().find("remount it read-write"), std::string::npos);
+  errno = ENOSPC;
+  EXPECT_EQ(ErrnoError("write x").code(), StatusCode::kResourceExhausted);
+}
+
 TEST(StatusOrTest, HoldsAValueOrAnError) {
   StatusOr<std::string> v(std::string("hello"));
   ASSERT_TRUE(v.ok());

@@ -22,17 +22,8 @@ std::string Hex(uint32_t v) {
   return buf;
 }
 
-// A listed file name must stay inside its folder.
-bool SafeName(const std::string& name) {
-  if (name.empty() || name[0] == '/') return false;
-  for (const auto& part : fs::path(name)) {
-    if (part == "..") return false;
-  }
-  return true;
-}
-
 Status VerifyFile(const std::string& dir, const CheckpointFile& f, const std::string& listed_in) {
-  if (!SafeName(f.name())) {
+  if (!IsSafeCheckpointFileName(f.name())) {
     return Corruption(listed_in + " lists an unsafe file name \"" + f.name() + "\"");
   }
   const std::string path = dir + "/" + f.name();
@@ -112,6 +103,14 @@ std::string ShardDirName(int shard) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "shard-%05d", shard);
   return buf;
+}
+
+bool IsSafeCheckpointFileName(const std::string& name) {
+  if (name.empty() || name[0] == '/') return false;
+  for (const auto& part : fs::path(name)) {
+    if (part == "..") return false;
+  }
+  return true;
 }
 
 Status WriteManifest(const std::string& path, const google::protobuf::Message& manifest) {

@@ -38,6 +38,10 @@ inline constexpr char kManifestName[] = "MANIFEST";
 // "shard-00003".
 std::string ShardDirName(int shard);
 
+// Whether a file name listed in a manifest stays inside the manifest's folder: not empty, not
+// absolute, no ".." component. Readers refuse any other name (Corruption).
+bool IsSafeCheckpointFileName(const std::string& name);
+
 // Writes `manifest` to `path` atomically, with its checksum line.
 Status WriteManifest(const std::string& path, const google::protobuf::Message& manifest);
 // Reads and checks a manifest written by WriteManifest; NotFound when the file is missing.

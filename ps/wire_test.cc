@@ -14,7 +14,7 @@ struct Aligned {
   std::vector<uint64_t> words;
   size_t bytes = 0;
   explicit Aligned(const std::string& s) : words((s.size() + 7) / 8), bytes(s.size()) {
-    std::memcpy(words.data(), s.data(), s.size());
+    if (!s.empty()) std::memcpy(words.data(), s.data(), s.size());  // data() is null when empty
   }
   std::string_view view() const {
     return std::string_view(reinterpret_cast<const char*>(words.data()), bytes);

@@ -4,6 +4,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -76,6 +77,21 @@ Status BroadcastString(Communicator* workers, std::string* text) {
   text->resize(length);
   if (length > 0) RETURN_IF_ERROR(workers->Broadcast(text->data(), length, 0));
   return Status::OK();
+}
+
+// Fault injection for the tests of DESIGN.md §9 (tests/fault_tolerance_test.py):
+// MOEREC_FAULT_KILL_IN_CHECKPOINT=<step>:<point> makes the chief SIGKILL itself while it writes
+// the checkpoint of that step, at `point`: "ps" (every server has written its part, the ps
+// MANIFEST is not written yet) or "dense" (dense.bin is written, the MANIFEST is not). Unset in
+// real jobs; the variable is read at the moment only, so a restarted job without it goes on.
+void MaybeDieInCheckpoint(int64_t step, const char* point) {
+  const char* spec = std::getenv("MOEREC_FAULT_KILL_IN_CHECKPOINT");
+  if (spec == nullptr) return;
+  const std::string want = std::to_string(step) + ":" + point;
+  if (want != spec) return;
+  LOG(ERROR) << "MOEREC_FAULT_KILL_IN_CHECKPOINT=" << spec << ": killing this rank";
+  google::FlushLogFiles(google::GLOG_INFO);
+  std::raise(SIGKILL);
 }
 
 }  // namespace
@@ -171,6 +187,10 @@ Status JobCheckpointer::Verify(const std::string& dir, JobCheckpointManifest* ma
   std::vector<CheckpointFile> files = {manifest->dense(), manifest->ps_manifest()};
   files.insert(files.end(), manifest->expert_files().begin(), manifest->expert_files().end());
   for (const CheckpointFile& f : files) {
+    if (!IsSafeCheckpointFileName(f.name())) {
+      return Corruption(dir + "/MANIFEST lists an unsafe file name \"" + f.name() +
+                        "\" (a checkpoint's files stay inside its folder)");
+    }
     const std::string path = (fs::path(dir) / f.name()).string();
     uint64_t size = 0;
     uint32_t crc = 0;
@@ -287,6 +307,7 @@ Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSe
   if (chief) {
     finished = [&]() -> Status {
       const std::string ps_dir = (fs::path(dir) / "ps").string();
+      MaybeDieInCheckpoint(position.step, "ps");
       RETURN_IF_ERROR(FinishCheckpoint(ps_dir));
       JobCheckpointManifest manifest;
       manifest.set_format_version(kJobCheckpointVersion);
@@ -304,6 +325,7 @@ Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSe
       manifest.MergeFrom(model_);
       RETURN_IF_ERROR(WriteDense((fs::path(dir) / "dense.bin").string(), params, optimizer,
                                  arch_optimizer, manifest.mutable_dense(), replicated));
+      MaybeDieInCheckpoint(position.step, "dense");
       for (const std::string& f : expert_files) {
         if (!f.empty() && !manifest.add_expert_files()->ParseFromString(f)) {
           return Internal("a worker's expert file entry does not parse");
@@ -324,6 +346,15 @@ Status JobCheckpointer::Write(const TrainerPosition& position, const ParameterSe
   ++written_;
   last_write_ = std::chrono::steady_clock::now();
   return Status::OK();
+}
+
+void JobCheckpointer::RemovePartial(int64_t step) {
+  if (workers_->rank() != 0) return;
+  const std::string dir = PathOf(NameOfStep(step));
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / kManifestName, ec)) return;  // whole after all: keep it
+  fs::remove_all(dir, ec);
+  if (ec) LOG(WARNING) << "could not remove the partial checkpoint " << dir << ": " << ec.message();
 }
 
 StatusOr<std::string> JobCheckpointer::FindLatest() const {

@@ -64,6 +64,10 @@ class JobCheckpointer {
                const DenseOptimizer& optimizer, bool is_best, std::string* name,
                const DenseOptimizer* arch_optimizer = nullptr);
 
+  // Chief: removes the folder of a checkpoint of `step` whose Write failed (it has no MANIFEST:
+  // nothing in it was acknowledged), so that a skipped checkpoint leaves no partial files.
+  void RemovePartial(int64_t step);
+
   // The newest whole checkpoint's folder name. NotFound when no finished checkpoint exists
   // (folders of checkpoints that a killed job never finished do not count);
   // FailedPrecondition, listing every finished checkpoint and why it was refused, when there

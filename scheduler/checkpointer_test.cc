@@ -12,6 +12,7 @@
 #include "comm/communicator.h"
 #include "core/temp_dir.h"
 #include "embedding/table_spec.h"
+#include "ps/checkpoint.h"
 #include "ps/local_store.h"
 
 namespace moerec {
@@ -200,6 +201,27 @@ TEST_F(CheckpointerTest, IncrementalChainsKeepTheirBase) {
   TrainerPosition pos;
   ASSERT_TRUE(ckpt.Load(names[1], &params_, optimizer_.get(), &pos).ok());
   EXPECT_EQ(Rows(), rows);
+}
+
+// A MANIFEST names files inside its folder only: a damaged or forged one that points elsewhere
+// (found by tests/fuzz/checkpoint_manifest_fuzz) is refused before anything is read, so that
+// Verify never checksums /dev/zero or another run's files.
+TEST(JobCheckpointerVerifyTest, RefusesFileNamesOutsideTheCheckpoint) {
+  moerec::testing::TempDir tmp;
+  const std::string dir = tmp.file("step-0000000001");
+  fs::create_directories(dir);
+  for (const char* name : {"/dev/zero", "../dense.bin", "ps/../../x", ""}) {
+    JobCheckpointManifest m;
+    m.set_format_version(1);
+    m.mutable_dense()->set_name(name);
+    m.mutable_ps_manifest()->set_name("ps/MANIFEST");
+    ASSERT_TRUE(WriteManifest(dir + "/MANIFEST", m).ok());
+    JobCheckpointManifest got;
+    const Status s = JobCheckpointer::Verify(dir, &got);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << name << ": " << s.ToString();
+    EXPECT_NE(s.message().find(std::string("unsafe file name \"") + name + "\""), std::string::npos)
+        << s.ToString();
+  }
 }
 
 }  // namespace

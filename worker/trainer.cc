@@ -329,9 +329,21 @@ Status TrainerImpl::WriteCheckpoint(int epoch, bool is_best) {
   if (step_ == last_checkpoint_step_) return Status::OK();
   const Clock::time_point start = Clock::now();
   std::string name;
-  RETURN_IF_ERROR(checkpointer_->Write(Position(epoch), *runner_->model()->params(),
-                                       *runner_->optimizer(), is_best, &name,
-                                       runner_->architecture_optimizer()));
+  const Status written =
+      checkpointer_->Write(Position(epoch), *runner_->model()->params(), *runner_->optimizer(),
+                           is_best, &name, runner_->architecture_optimizer());
+  if (!written.ok()) {
+    // Write fails alike on every worker (its steps agree), so all skip or all stop.
+    if (config_.checkpoint().on_failure() != CheckpointConfig::SKIP) return written;
+    checkpointer_->RemovePartial(step_);
+    paused_seconds_ += Seconds(start, Clock::now());
+    LOG(WARNING) << "checkpoint of step " << step_ << " skipped (checkpoint.on_failure: SKIP); "
+                 << "the last whole checkpoint stays the one to resume from: "
+                 << written.ToString();
+    JsonObject line;
+    line.Add("event", "checkpoint_skipped").Add("step", step_).Add("error", written.ToString());
+    return WriteLog(line);
+  }
   if (is_best) best_checkpoint_ = name;
   last_checkpoint_step_ = step_;
   paused_seconds_ += Seconds(start, Clock::now());
