@@ -9,13 +9,7 @@
 // offline teacher is trained: its parameters are fixed and its tables' rows are never pushed.
 //
 // Teacher ranks. Student worker w sends each step's pairs to teacher rank w mod T and receives
-// their logits; a request (tag kTeacherRequestTag) is, little-endian,
-//   "MRTQ" | u32 version (1) | i64 pairs | i64 width | f32 features[pairs * width]
-//   | i32 domains[pairs] | u32 CRC-32 of everything before it
-// with pairs = -1 (and nothing between the header and the CRC) when the worker is done; the
-// answer (tag kTeacherReplyTag) is
-//   "MRTA" | u32 status code (0 = OK) | i64 n | f32 logits[n], or n bytes of error text
-//   | u32 CRC-32
+// their logits (the messages: comm/teacher_wire.h).
 // A teacher rank returns once every worker it serves is done.
 // Thread-safety: none (one thread per object).
 #ifndef MOEREC_WORKER_TEACHER_H_
@@ -28,6 +22,7 @@
 
 #include "comm/communicator.h"
 #include "comm/messenger.h"
+#include "comm/teacher_wire.h"
 #include "core/parameter.h"
 #include "core/status.h"
 #include "core/tensor.h"
@@ -36,9 +31,6 @@
 #include "proto/config.pb.h"
 
 namespace moerec {
-
-inline constexpr int kTeacherRequestTag = 4101;
-inline constexpr int kTeacherReplyTag = 4102;
 
 // Whether the job distils from a teacher trained by another job.
 bool HasOfflineTeacher(const JobConfig& config);
@@ -52,23 +44,6 @@ TableRenames TeacherTableRenames(const JobConfig& config);
 // teacher's run folder or checkpoint and what does not fit. Collective over the workers.
 Status ImportTeacher(const JobConfig& config, Communicator* workers, ParameterSet* params,
                      EmbeddingStore* store, std::string* checkpoint);
-
-// A teacher request, decoded (features is (pairs, width); pairs < 0: the worker is done).
-struct TeacherRequest {
-  int64_t pairs = 0;
-  int64_t width = 0;
-  std::vector<float> features;
-  std::vector<int32_t> domains;
-};
-std::string EncodeTeacherRequest(ConstMatView features, const int32_t* domains);
-std::string EncodeTeacherDone();
-// InvalidArgument / Corruption naming what is wrong: magic, version, sizes, CRC, a width other
-// than `width`, a domain outside [0, num_domains) or out of order.
-Status DecodeTeacherRequest(std::string_view bytes, int64_t width, int num_domains,
-                            TeacherRequest* out);
-std::string EncodeTeacherReply(const Status& status, const float* logits, int64_t n);
-// The reply's status (the teacher's error, with "teacher rank r: "), or its n = expected logits.
-Status DecodeTeacherReply(std::string_view bytes, int64_t expected, float* logits);
 
 // A worker's end of its teacher rank.
 class RemoteTeacher : public TeacherScorer {

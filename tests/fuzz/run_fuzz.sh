@@ -14,7 +14,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 targets_all=(shard_reader csv_convert movielens_convert config wire checkpoint_manifest
-             dense_checkpoint row_file embedding_file)
+             dense_checkpoint row_file embedding_file teacher_wire)
 # Readers of files get their input through a scratch folder: keep it in memory when possible.
 if [[ -z "${TMPDIR:-}" && -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
 # The sanitizers stop at the first finding and print stacks with symbols.

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "comm/teacher_wire.h"
 #include "core/checksum.h"
 #include "core/optimizer.h"
 #include "core/parameter.h"
@@ -86,6 +87,21 @@ void Wire(const fs::path& out) {
   err.set_error("table 5 out of range");
   EncodeFrame(&err, {}, false, false, &frame);
   Put(out / "wire", "error_reply", frame);
+}
+
+// Teacher-rank messages: requests of width 4 over 3 domains, a done message, replies of 5 logits.
+void TeacherWire(const fs::path& out) {
+  const std::vector<float> x = {0.5f, -1, 2, 0, 1, 1, 1, 1, -3, 0.25f, 4,  2,  0,  0,  0,  1,
+                                9,    8,  7, 6, 5, 4, 3, 2, 1,  0,     -1, -2, -3, -4, -5, -6};
+  const std::vector<int32_t> domains = {0, 0, 1, 1, 1, 2, 2, 2};
+  Put(out / "teacher_wire", "request8",
+      EncodeTeacherRequest(ConstMatView(x.data(), 8, 4, 4), domains.data()));
+  Put(out / "teacher_wire", "request1",
+      EncodeTeacherRequest(ConstMatView(x.data(), 1, 4, 4), domains.data()));
+  Put(out / "teacher_wire", "done", EncodeTeacherDone());
+  Put(out / "teacher_wire", "reply", EncodeTeacherReply(Status::OK(), x.data(), 5));
+  Put(out / "teacher_wire", "error_reply",
+      EncodeTeacherReply(InvalidArgument("teacher request: 3 pairs of width 7"), nullptr, 0));
 }
 
 void Embeddings(const fs::path& out, const testing::TempDir& tmp) {
@@ -233,6 +249,7 @@ int main(int argc, char** argv) {
   const std::filesystem::path out = argv[2];
   moerec::Shards(out, tmp);
   moerec::Wire(out);
+  moerec::TeacherWire(out);
   moerec::Embeddings(out, tmp);
   moerec::Checkpoints(out, tmp);
   moerec::Texts(argv[1], out, tmp);

@@ -1,4 +1,4 @@
-#include "worker/teacher.h"
+#include "comm/teacher_wire.h"
 
 #include <gtest/gtest.h>
 
