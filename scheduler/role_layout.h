@@ -1,13 +1,12 @@
 // RoleLayout: which world rank plays which role in a job (DESIGN.md §2). W workers, P
 // parameter servers and T teacher ranks (a distilled model's teacher: cluster.num_teachers),
-// which take the ranks left after the workers and servers are placed. The cluster config may list the ranks of either role (the other role then
-// takes the remaining ranks in order); with no lists the layout spreads the servers evenly over
-// the nodes, each on one of its node's highest ranks, and the workers take the rest in order,
-// so on a single node workers are [0, W) and servers [W, W + P). The scheduler's duties (clocks,
-// checkpoint coordination, metrics, health) run on worker 0 (the lowest worker rank unless the
-// config lists them), the chief.
-// A layout covers the world exactly: every rank has one role. Built once at start-up.
-// Thread-safety: immutable.
+// which take the ranks left after the workers and servers are placed. The cluster config may list
+// the ranks of either role (the other role then takes the remaining ranks in order); with no lists
+// the layout spreads the servers evenly over the nodes, each on one of its node's highest ranks,
+// and the workers take the rest in order, so on a single node workers are [0, W) and servers [W, W
+// + P). The scheduler's duties (clocks, checkpoint coordination, metrics, health) run on worker 0
+// (the lowest worker rank unless the config lists them), the chief. A layout covers the world
+// exactly: every rank has one role. Built once at start-up. Thread-safety: immutable.
 #ifndef MOEREC_SCHEDULER_ROLE_LAYOUT_H_
 #define MOEREC_SCHEDULER_ROLE_LAYOUT_H_
 
