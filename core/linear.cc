@@ -4,12 +4,14 @@
 
 #include <cstring>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 
 namespace moerec {
 
 void Gemm(bool trans_a, bool trans_b, float alpha, ConstMatView a, ConstMatView b, float beta,
           MatView c) {
+  MOEREC_GPU_DISPATCH(c, gpu::Gemm(trans_a, trans_b, alpha, a, b, beta, c));
   const int64_t m = trans_a ? a.cols : a.rows;
   const int64_t k = trans_a ? a.rows : a.cols;
   const int64_t kb = trans_b ? b.cols : b.rows;
@@ -32,6 +34,7 @@ void Gemm(bool trans_a, bool trans_b, float alpha, ConstMatView a, ConstMatView 
 }
 
 void BiasForward(const float* b, MatView y) {
+  MOEREC_GPU_DISPATCH(y, gpu::BiasForward(b, y));
   internal::ForEachRow(y.rows, y.cols, [&](int64_t r) {
     float* row = y.row(r);
     for (int64_t j = 0; j < y.cols; ++j) row[j] += b[j];
@@ -42,6 +45,7 @@ void BiasForward(const float* b, MatView y) {
 constexpr int64_t kBiasBackwardChunk = 8 * internal::kMinParallelElements;
 
 void BiasBackward(ConstMatView dy, float* db) {
+  MOEREC_GPU_DISPATCH(dy, gpu::BiasBackward(dy, db));
   // Column sums over fixed row blocks: the same bits for any thread count.
   float* const out[1] = {db};
   internal::ReduceRows(
@@ -55,6 +59,7 @@ void BiasBackward(ConstMatView dy, float* db) {
 }
 
 void BroadcastRows(const float* b, MatView y) {
+  MOEREC_GPU_DISPATCH(y, gpu::BroadcastRows(b, y));
   internal::ForEachRow(y.rows, y.cols,
                        [&](int64_t r) { std::memcpy(y.row(r), b, y.cols * sizeof(float)); });
 }
@@ -79,6 +84,7 @@ void LinearBackward(ConstMatView x, ConstMatView w, ConstMatView dy, MatView dw,
 }
 
 void CopyMat(ConstMatView src, MatView dst) {
+  MOEREC_GPU_DISPATCH(dst, gpu::CopyMat(src, dst));
   CHECK_EQ(src.rows, dst.rows);
   CHECK_EQ(src.cols, dst.cols);
   internal::ForEachRow(src.rows, src.cols, [&](int64_t r) {
@@ -87,6 +93,7 @@ void CopyMat(ConstMatView src, MatView dst) {
 }
 
 void AddMat(ConstMatView src, MatView dst) {
+  MOEREC_GPU_DISPATCH(dst, gpu::AddMat(src, dst));
   CHECK_EQ(src.rows, dst.rows);
   CHECK_EQ(src.cols, dst.cols);
   internal::ForEachRow(src.rows, src.cols, [&](int64_t r) {
@@ -97,6 +104,7 @@ void AddMat(ConstMatView src, MatView dst) {
 }
 
 void ScaleMat(float beta, MatView y) {
+  MOEREC_GPU_DISPATCH(y, gpu::ScaleMat(beta, y));
   if (beta == 1.0f) return;
   internal::ForEachRow(y.rows, y.cols, [&](int64_t r) {
     float* row = y.row(r);

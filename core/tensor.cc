@@ -5,8 +5,12 @@
 #include <cstring>
 #include <sstream>
 
+#include "core/gpu/resources.h"
+
 namespace moerec {
 namespace {
+
+thread_local GpuResources* current_device = nullptr;
 
 constexpr size_t kAlignment = 64;
 
@@ -20,9 +24,24 @@ float* AllocateFloats(int64_t n) {
 
 }  // namespace
 
-Tensor::~Tensor() { std::free(data_); }
+DeviceScope::DeviceScope(GpuResources* gpu) : previous_(current_device) { current_device = gpu; }
+DeviceScope::~DeviceScope() { current_device = previous_; }
+GpuResources* DeviceScope::Current() { return current_device; }
 
-Tensor::Tensor(const Tensor& other) { *this = other; }
+Tensor::~Tensor() { Release(); }
+
+void Tensor::Release() {
+  if (data_ == nullptr) return;
+  if (gpu_ != nullptr) {
+    gpu_->Free(data_);
+  } else {
+    std::free(data_);
+  }
+  data_ = nullptr;
+}
+
+// A copy keeps the source's device (the copy of a device tensor is a device tensor).
+Tensor::Tensor(const Tensor& other) : gpu_(other.gpu_) { *this = other; }
 
 Tensor& Tensor::operator=(const Tensor& other) {
   if (this == &other) return *this;
@@ -32,12 +51,29 @@ Tensor& Tensor::operator=(const Tensor& other) {
     return *this;
   }
   Resize(other.shape_);
-  if (size_ > 0) std::memcpy(data_, other.data_, size_ * sizeof(float));
+  if (size_ == 0) return *this;
+  const size_t bytes = size_ * sizeof(float);
+  if (gpu_ == nullptr && other.gpu_ == nullptr) {
+    std::memcpy(data_, other.data_, bytes);
+  } else if (gpu_ != nullptr) {
+    gpu_->CopySync(data_, other.data_, bytes, other.gpu_ == nullptr ? GpuResources::kHostToDevice
+                                                                     : GpuResources::kOnDevice);
+  } else {
+    other.gpu_->CopySync(data_, other.data_, bytes, GpuResources::kDeviceToHost);
+  }
   return *this;
 }
 
+Tensor Tensor::To(GpuResources* gpu) const {
+  Tensor copy;
+  copy.gpu_ = gpu;
+  copy = *this;
+  return copy;
+}
+
 Tensor::Tensor(Tensor&& other) noexcept
-    : shape_(std::move(other.shape_)),
+    : gpu_(other.gpu_),
+      shape_(std::move(other.shape_)),
       size_(other.size_),
       capacity_(other.capacity_),
       data_(other.data_) {
@@ -48,7 +84,8 @@ Tensor::Tensor(Tensor&& other) noexcept
 
 Tensor& Tensor::operator=(Tensor&& other) noexcept {
   if (this == &other) return *this;
-  std::free(data_);
+  Release();
+  gpu_ = other.gpu_;
   shape_ = std::move(other.shape_);
   size_ = other.size_;
   capacity_ = other.capacity_;
@@ -67,8 +104,9 @@ void Tensor::SetShape(const int64_t* dims, size_t ndim) {
     n *= dims[i];
   }
   if (n > capacity_) {
-    std::free(data_);
-    data_ = AllocateFloats(n);
+    Release();
+    data_ = gpu_ != nullptr ? static_cast<float*>(gpu_->Allocate(n * sizeof(float)))
+                            : AllocateFloats(n);
     capacity_ = n;
   }
   // assign() reuses the vector's storage, so resizing in a step does not allocate.
@@ -77,10 +115,21 @@ void Tensor::SetShape(const int64_t* dims, size_t ndim) {
 }
 
 void Tensor::Zero() {
-  if (size_ > 0) std::memset(data_, 0, size_ * sizeof(float));
+  if (size_ == 0) return;
+  if (gpu_ != nullptr) {
+    gpu_->Fill(data_, size_, 0.0f);
+  } else {
+    std::memset(data_, 0, size_ * sizeof(float));
+  }
 }
 
-void Tensor::Fill(float value) { std::fill(data_, data_ + size_, value); }
+void Tensor::Fill(float value) {
+  if (gpu_ != nullptr) {
+    gpu_->Fill(data_, size_, value);
+  } else {
+    std::fill(data_, data_ + size_, value);
+  }
+}
 
 std::string Tensor::ShapeString() const {
   std::ostringstream os;
