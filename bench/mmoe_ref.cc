@@ -1,11 +1,14 @@
 #include "bench/mmoe_ref.h"
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <cstdio>
 #include <memory>
 
 #include "comm/communicator.h"
+#include "core/gpu/resources.h"
 #include "core/linear.h"
 #include "core/parallel.h"
 #include "core/random.h"
@@ -123,6 +126,65 @@ double MeasureSgemmGflops(int threads, double seconds) {
   return best;
 }
 
+namespace {
+
+// Calls fn until `seconds` / 3 have passed, three times, and returns the best rate of
+// flop_per_call (the device is synchronised around each window).
+double BestRate(GpuResources* gpu, double seconds, double flop_per_call,
+                const std::function<void()>& fn) {
+  fn();
+  gpu->Synchronize();
+  double best = 0;
+  for (int window = 0; window < 3; ++window) {
+    int64_t reps = 0;
+    const Clock::time_point start = Clock::now();
+    double elapsed = 0;
+    while (elapsed < seconds / 3) {
+      for (int i = 0; i < 10; ++i) fn();
+      reps += 10;
+      gpu->Synchronize();
+      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    }
+    best = std::max(best, flop_per_call * reps / elapsed / 1e12);
+  }
+  return best;
+}
+
+}  // namespace
+
+double MeasureDeviceGemmTflops(GpuResources* gpu, int64_t m, int64_t n, int64_t k,
+                               double seconds) {
+  Tensor a({m, k}, gpu), b({k, n}, gpu), c({m, n}, gpu);
+  a.Fill(0.5f);
+  b.Fill(0.25f);
+  return BestRate(gpu, seconds, 2.0 * m * n * k,
+                  [&] { Gemm(false, false, 1.0f, a.view(), b.view(), 0.0f, c.view()); });
+}
+
+double MeasureExpertGemmTflops(GpuResources* gpu, int64_t batch, double seconds) {
+  constexpr int64_t kIn = 272, kExperts = 8, kHidden = 256, kOut = 128;
+  Tensor x({batch, kIn}, gpu), w1({kIn, kExperts * kHidden}, gpu), h({batch, kExperts * kHidden}, gpu);
+  Tensor w2({kExperts, kHidden, kOut}, gpu), y({batch, kExperts * kOut}, gpu);
+  Tensor dw1 = w1, dw2 = w2, dh = h, dx = x;
+  for (Tensor* t : {&x, &w1, &h, &w2, &y}) t->Fill(0.01f);
+  const double flop = 3 * (2.0 * batch * kIn * kExperts * kHidden +
+                           kExperts * 2.0 * batch * kHidden * kOut);
+  return BestRate(gpu, seconds, flop, [&] {
+    Gemm(false, false, 1.0f, x.view(), w1.view(), 0.0f, h.view());
+    Gemm(true, false, 1.0f, x.view(), h.view(), 1.0f, dw1.view());
+    Gemm(false, true, 1.0f, h.view(), w1.view(), 0.0f, dx.view());
+    for (int64_t e = 0; e < kExperts; ++e) {
+      const ConstMatView he = h.view().Cols(e * kHidden, kHidden);
+      const ConstMatView we(w2.data() + e * kHidden * kOut, kHidden, kOut, kOut, gpu);
+      const MatView dwe{dw2.data() + e * kHidden * kOut, kHidden, kOut, kOut, gpu};
+      Gemm(false, false, 1.0f, he, we, 0.0f, y.view().Cols(e * kOut, kOut));
+      Gemm(true, false, 1.0f, he, y.view().Cols(e * kOut, kOut), 1.0f, dwe);
+      Gemm(false, true, 1.0f, y.view().Cols(e * kOut, kOut), we, 0.0f,
+           dh.view().Cols(e * kHidden, kHidden));
+    }
+  });
+}
+
 Status RunAndReadFigure(const std::string& command, const std::string& key, double* value,
                         std::string* output) {
   *value = std::nan("");
@@ -165,13 +227,24 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
   }
   RETURN_IF_ERROR(ValidateJobConfig(config, name));
 
-  // The machine's sgemm rate first, while nothing else runs.
-  const double gflops = MeasureSgemmGflops(options.threads, 1.5);
+  if (options.device != "cpu" && options.device != "cuda") {
+    return InvalidArgument("bench: --device must be cpu or cuda, got '" + options.device + "'");
+  }
+  const bool on_gpu = options.device == "cuda";
+  std::unique_ptr<GpuResources> gpu;
+  if (on_gpu) {
+    auto made = GpuResources::Create(GpuResourcesOptions{});
+    if (!made.ok()) return Unavailable("bench --device=cuda: " + made.status().message());
+    gpu = std::move(made.value());
+  }
+  // The machine's (or the device's) GEMM rate first, while nothing else runs.
+  const double gflops = on_gpu ? 1e3 * MeasureDeviceGemmTflops(gpu.get(), 8192, 8192, 8192, 3.0)
+                               : MeasureSgemmGflops(options.threads, 1.5);
 
   SetComputeThreads(options.threads);
   ASSIGN_OR_RETURN(auto store, LocalStore::Open(TableSpecsFromConfig(config)));
   SelfCommunicator self;
-  ASSIGN_OR_RETURN(auto runner, StepRunner::Create(config, store.get(), &self));
+  ASSIGN_OR_RETURN(auto runner, StepRunner::Create(config, store.get(), &self, nullptr, gpu.get()));
   // Every row exists before timing, as in the PyTorch script's preallocated tables (creating
   // rows lazily on first pull is what a parameter server does; it is measured by bench ps).
   for (int s = 0; s < kSlots; ++s) {
@@ -198,6 +271,7 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
     copy_seconds += std::chrono::duration<double>(Clock::now() - c0).count();
     ASSIGN_OR_RETURN(loss, runner->Train(&batch, step));
   }
+  if (gpu != nullptr) gpu->Synchronize();
   const double total = std::chrono::duration<double>(Clock::now() - start).count() - copy_seconds;
   const StepTimes& t = runner->times();
   const double rate = static_cast<double>(options.batch) * options.steps / total;
@@ -205,6 +279,7 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
   const double ceiling = gflops * 1e9 / flops;
 
   std::printf("workload=%s\n", name.c_str());
+  std::printf("device=%s\n", on_gpu ? gpu->Describe().c_str() : "cpu");
   std::printf("threads=%d\nbatch=%d\nsteps=%d\nwarmup=%d\n", options.threads, options.batch,
               options.steps, options.warmup);
   std::printf("final_loss=%.5f\n", loss);
@@ -214,10 +289,37 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
               t.data * per, t.pull * per, t.compute * per, t.push * per, t.dense * per);
   std::printf("mflop_per_sample=%.3f\n", flops / 1e6);
   std::printf("sgemm_gflops=%.1f\n", gflops);
+  if (on_gpu) {
+    const double expert = MeasureExpertGemmTflops(gpu.get(), options.batch, 3.0);
+    std::printf("device_sgemm_tflops=%.2f\n", gflops / 1e3);
+    std::printf("expert_gemm_tflops=%.2f\n", expert);
+    std::printf("expert_gemm_fraction_of_device=%.3f\n", expert / (gflops / 1e3));
+  }
   std::printf("ceiling_samples_per_sec=%.0f\n", ceiling);
   std::printf("fraction_of_ceiling=%.3f\n", rate / ceiling);
 
-  if (options.torch) {
+  if (options.torch && on_gpu) {
+    const std::string script = options.torch_script.empty()
+                                   ? std::string(MOEREC_SOURCE_DIR) + "/bench/mmoe_ref_torch.py"
+                                   : options.torch_script;
+    for (const bool compiled : {false, true}) {
+      const std::string cmd = options.python + " " + script + " --device cuda --steps " +
+                              std::to_string(std::max(20, options.steps / 2)) + " --batch " +
+                              std::to_string(options.batch) + " --model " + options.workload +
+                              (compiled ? " --compile" : "") + " 2>&1";
+      double value = 0;
+      std::string out;
+      const char* label = compiled ? "torch_compile" : "torch_eager";
+      Status s = RunAndReadFigure(cmd, "samples_per_sec", &value, &out);
+      if (!s.ok() || !(value > 0)) {
+        const std::string why = s.ok() ? out.substr(out.size() > 300 ? out.size() - 300 : 0) : s.message();
+        std::printf("%s_error=%s\n", label, why.c_str());
+        continue;
+      }
+      std::printf("%s_samples_per_sec=%.1f\n", label, value);
+      std::printf("speedup_vs_%s=%.2f\n", label, rate / value);
+    }
+  } else if (options.torch) {
     const std::string script = options.torch_script.empty()
                                    ? std::string(MOEREC_SOURCE_DIR) + "/bench/mmoe_ref_torch.py"
                                    : options.torch_script;

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/tensor.h"
 
 namespace moerec {
 
@@ -33,6 +34,9 @@ struct MmoeRefOptions {
   int warmup = 10;  // untimed steps first
   int batch = 1024;
   bool torch = true;  // also run the PyTorch reference
+  // "cpu", or "cuda": the dense model on GPU 0 (StepRunner's GPU worker), against PyTorch on the
+  // same GPU in eager mode and under torch.compile, and against the device's GEMM rate.
+  std::string device = "cpu";
   std::string python = "/usr/bin/python3";
   std::string torch_script;  // default: <source dir>/bench/mmoe_ref_torch.py
 };
@@ -49,6 +53,16 @@ Status RunAndReadFigure(const std::string& command, const std::string& key, doub
 // the reference workload's largest GEMM shape (1024 x 272 x 2048): the best of three windows
 // filling `seconds`.
 double MeasureSgemmGflops(int threads, double seconds);
+
+// On GPU `gpu`: the fp32 GEMM rate (TFLOP/s) of an m x k by k x n product through the kernel
+// layer (cuBLAS), the best of three windows filling `seconds`.
+double MeasureDeviceGemmTflops(GpuResources* gpu, int64_t m, int64_t n, int64_t k,
+                               double seconds);
+
+// On GPU `gpu`: the achieved TFLOP/s of the reference MMoE's expert GEMMs at `batch` rows (the
+// fused first layer 272 -> 8 x 256 and the eight 256 -> 128 second layers, forward and both
+// backward products), timed alone.
+double MeasureExpertGemmTflops(GpuResources* gpu, int64_t batch, double seconds);
 
 }  // namespace moerec
 

@@ -25,6 +25,9 @@ Written the fastest honest way for eager PyTorch, so the side-by-side is fair to
   nn.Embedding, equal to sum pooling with exactly one id per slot.
 
 torch.compile needs torch >= 2; with an older torch --compile is refused.
+--device cuda runs the same steps on the GPU (model, tables, optimizers and the batch pool in
+device memory); timing then synchronises the device once before the first and after the last
+timed step, so the steps pipeline as a training loop's do.
 
 Usage: /usr/bin/python3 bench/mmoe_ref_torch.py --threads N --steps S --warmup W
 Prints key=value lines; the last is samples_per_sec=<number>, which is total samples over the
@@ -256,12 +259,16 @@ def main():
     parser.add_argument("--compile", action="store_true", help="torch.compile (torch >= 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", choices=("mmoe", "m3oe"), default="mmoe")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no GPU (torch.cuda.is_available() is False)")
+    device = torch.device(args.device)
 
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     torch.manual_seed(args.seed)
-    model = (M3oeRef if args.model == "m3oe" else MmoeRef)(args.tables, args.pooling)
+    model = (M3oeRef if args.model == "m3oe" else MmoeRef)(args.tables, args.pooling).to(device)
     sparse_params = list(model.sparse.parameters())
     # M3oE's fusion logits are architecture parameters: not the main optimizer's.
     skip = {id(p) for p in sparse_params} | {id(getattr(model, "theta", sparse_params[0]))}
@@ -276,6 +283,11 @@ def main():
         forward = torch.compile(model)
 
     pool = make_pool(args.pool, args.batch, torch.Generator().manual_seed(args.seed + 1))
+    pool = [tuple(t.to(device) for t in batch) for batch in pool]
+
+    def sync():
+        if args.device == "cuda":
+            torch.cuda.synchronize()
 
     def step(i):
         ids, domain, labels = pool[i % len(pool)]
@@ -291,14 +303,20 @@ def main():
         step(i)
     rates = []
     loss = None
+    sync()
     start = time.perf_counter()
     for i in range(args.warmup, args.warmup + args.steps):
         t0 = time.perf_counter()
         loss = step(i)
-        rates.append(args.batch / (time.perf_counter() - t0))
+        if args.device == "cpu":
+            rates.append(args.batch / (time.perf_counter() - t0))
+    sync()
     total = time.perf_counter() - start
+    if not rates:  # on the GPU a step's host time is not its duration: only the total counts
+        rates = [args.batch * args.steps / total]
 
     print(f"model={args.model}")
+    print(f"device={torch.cuda.get_device_name() if args.device == 'cuda' else 'cpu'}")
     print(f"torch={torch.__version__}")
     print(f"threads={args.threads}")
     print(f"openblas_threads={os.environ['OPENBLAS_NUM_THREADS']}")

@@ -70,9 +70,11 @@ Parameter* ParameterSet::AddGlorot(const std::string& name, int64_t fan_in, int6
                                    Rng* rng) {
   Parameter* p = Add(name, {fan_in, fan_out});
   const float limit = std::sqrt(6.0f / static_cast<float>(fan_in + fan_out));
-  for (int64_t i = 0; i < p->value.size(); ++i) {
-    p->value[i] = (2.0f * rng->UniformFloat() - 1.0f) * limit;
+  Tensor init(p->value.shape(), nullptr);  // drawn on the host, then copied where p lives
+  for (int64_t i = 0; i < init.size(); ++i) {
+    init[i] = (2.0f * rng->UniformFloat() - 1.0f) * limit;
   }
+  p->value = init;
   return p;
 }
 
@@ -155,7 +157,12 @@ Status ParameterSet::SaveTo(std::string* bytes, const Filter& keep) const {
     PutBytes(bytes, static_cast<uint8_t>(p->is_buffer ? 1 : 0));
     PutBytes(bytes, static_cast<uint8_t>(p->value.ndim()));
     for (int64_t d : p->value.shape()) PutBytes(bytes, d);
-    bytes->append(reinterpret_cast<const char*>(p->value.data()), 4 * p->value.size());
+    if (p->value.on_gpu()) {
+      const Tensor host = p->value.To(nullptr);
+      bytes->append(reinterpret_cast<const char*>(host.data()), 4 * host.size());
+    } else {
+      bytes->append(reinterpret_cast<const char*>(p->value.data()), 4 * p->value.size());
+    }
   }
   PutBytes(bytes, Crc32(*bytes));
   return Status::OK();
@@ -260,7 +267,13 @@ Status ParameterSet::LoadFrom(std::string_view bytes, const Filter& keep,
     auto it = by_name.find(p->name);
     if (it == by_name.end()) continue;
     const Entry& e = *it->second;
-    if (!e.data.empty()) std::memcpy(p->value.data(), e.data.data(), e.data.size());
+    if (!e.data.empty() && p->value.on_gpu()) {
+      Tensor host(p->value.shape(), nullptr);
+      std::memcpy(host.data(), e.data.data(), e.data.size());
+      p->value = host;  // copy assignment keeps p's device
+    } else if (!e.data.empty()) {
+      std::memcpy(p->value.data(), e.data.data(), e.data.size());
+    }
     if (partial) found->push_back(p->name);
   }
   return Status::OK();

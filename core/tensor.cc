@@ -71,6 +71,23 @@ Tensor Tensor::To(GpuResources* gpu) const {
   return copy;
 }
 
+Tensor Tensor::FromView(ConstMatView v, GpuResources* gpu) {
+  Tensor t({v.rows, v.cols}, gpu);
+  if (t.empty()) return t;
+  const int64_t row_bytes = v.cols * sizeof(float);
+  if (v.gpu == nullptr && gpu == nullptr) {
+    for (int64_t r = 0; r < v.rows; ++r) std::memcpy(t.data_ + r * v.cols, v.row(r), row_bytes);
+    return t;
+  }
+  GpuResources* by = gpu != nullptr ? gpu : v.gpu;
+  const GpuResources::CopyKind kind = v.gpu == nullptr ? GpuResources::kHostToDevice
+                                      : gpu == nullptr ? GpuResources::kDeviceToHost
+                                                       : GpuResources::kOnDevice;
+  by->Copy2D(t.data_, row_bytes, v.data, v.ld * sizeof(float), row_bytes, v.rows, kind);
+  by->Synchronize();
+  return t;
+}
+
 Tensor::Tensor(Tensor&& other) noexcept
     : gpu_(other.gpu_),
       shape_(std::move(other.shape_)),

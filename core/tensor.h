@@ -114,6 +114,9 @@ class Tensor {
   void CopyFrom(const Tensor& other) { *this = other; }
   // A copy of this tensor on `gpu` (null = the host).
   Tensor To(GpuResources* gpu) const;
+  // A (v.rows, v.cols) tensor on `gpu` (null = the host) holding the elements of the view v,
+  // wherever v lives: how a strided device view reaches the host (synchronous).
+  static Tensor FromView(ConstMatView v, GpuResources* gpu);
 
   GpuResources* gpu() const { return gpu_; }
   bool on_gpu() const { return gpu_ != nullptr; }

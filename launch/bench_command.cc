@@ -20,7 +20,9 @@ DEFINE_int64(rows, 4000000, "bench ps: rows of the table");
 DEFINE_int32(dim, 16, "bench ps: row width; bench retrieve: embedding width (default 64)");
 DEFINE_double(zipf, 1.1, "bench ps: Zipf exponent of the table-10x-cache pulls");
 DEFINE_int64(cache_mb, 0, "bench ps: row cache in MiB (0 = a tenth of the table)");
-DEFINE_int32(batch, 16384, "bench ps: keys per call; bench moe: samples per worker (default 1024)");
+DEFINE_int32(batch, 16384,
+             "bench ps: keys per call; bench moe, mmoe-ref, m3oe: samples per step (default 1024)");
+DECLARE_string(device);  // launch/train_command.cc; bench mmoe-ref and m3oe take it too
 DEFINE_int32(experts, 64, "bench moe: experts");
 DEFINE_int32(top_k, 2, "bench moe: experts per sample");
 DEFINE_double(seconds, 2.0, "bench ps: seconds timed per figure");
@@ -46,6 +48,8 @@ int BenchCommand(const std::string& name) {
     options.steps = FLAGS_steps;
     options.warmup = FLAGS_warmup;
     options.torch = FLAGS_torch;
+    options.device = FLAGS_device;
+    if (!gflags::GetCommandLineFlagInfoOrDie("batch").is_default) options.batch = FLAGS_batch;
     return ReportStatus("bench " + name, RunMmoeRefBenchmark(options));
   }
   if (name == "ps") {

@@ -1,5 +1,6 @@
 #include "launch/distributed_job.h"
 
+#include <gflags/gflags.h>
 #include <glog/logging.h>
 
 #include <filesystem>
@@ -16,6 +17,8 @@
 #include "scheduler/health.h"
 #include "scheduler/role_layout.h"
 #include "worker/teacher.h"
+
+DECLARE_string(device);  // launch/train_command.cc
 
 namespace moerec {
 namespace {
@@ -75,6 +78,18 @@ Status RunWorker(const JobConfig& config, const Trainer::Options& options, const
     store = cache.get();
   }
   Trainer::Options worker_options = options;
+  std::unique_ptr<GpuResources> gpu;
+  if (FLAGS_device == "cuda") {
+    // The worker's rank among the workers of its node picks its GPU.
+    MPI_Comm node;
+    MPI_RETURN_IF_ERROR(MPI_Comm_split_type(worker_comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
+                                            &node));
+    int local_rank = 0;
+    MPI_RETURN_IF_ERROR(MPI_Comm_rank(node, &local_rank));
+    MPI_RETURN_IF_ERROR(MPI_Comm_free(&node));
+    ASSIGN_OR_RETURN(gpu, OpenWorkerGpu(local_rank));
+    worker_options.gpu = gpu.get();
+  }
   worker_options.interactive = options.interactive && index == 0;
   worker_options.print_table = index == 0;
   std::unique_ptr<RemoteTeacher> teacher;

@@ -10,6 +10,7 @@
 
 #include "comm/mpi_communicator.h"
 #include "core/file_lock.h"
+#include "core/gpu.h"
 #include "core/file_util.h"
 #include "data/reader.h"
 #include "data/shard.h"
@@ -117,6 +118,18 @@ Status SaveRunConfig(const JobConfig& config, const std::string& run_dir) {
   return WriteFileAtomically(
       (std::filesystem::path(run_dir) / kRunConfigName).string(),
       "# The config of the job that wrote this folder (moerec train).\n" + text);
+}
+
+StatusOr<std::unique_ptr<GpuResources>> OpenWorkerGpu(int local_rank) {
+  const GpuInventory inventory = ListGpus();
+  if (inventory.gpus.empty()) {
+    return Unavailable("--device=cuda: " + DescribeGpus(inventory));
+  }
+  GpuResourcesOptions options;
+  options.device = local_rank % static_cast<int>(inventory.gpus.size());
+  ASSIGN_OR_RETURN(auto gpu, GpuResources::Create(options));
+  LOG(INFO) << "worker on " << gpu->Describe() << " (local rank " << local_rank << ")";
+  return gpu;
 }
 
 }  // namespace moerec

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/file_lock.h"
+#include "core/gpu/resources.h"
 #include "core/status.h"
 #include "proto/config.pb.h"
 
@@ -38,6 +39,11 @@ Status CheckSplits(const DataConfig& data);
 // <run_dir>/config.pbtxt, so that `moerec eval` and `moerec predict` find the model of the
 // folder's checkpoints without being told.
 Status SaveRunConfig(const JobConfig& config, const std::string& run_dir);
+
+// The GPU of a worker that is process `local_rank` of its node: device local_rank mod the
+// number of visible GPUs, so that one rank per GPU is the layout of a node. Unavailable, with
+// the runtime's reason, when there is no GPU (or the build has no CUDA).
+StatusOr<std::unique_ptr<GpuResources>> OpenWorkerGpu(int local_rank);
 inline constexpr char kRunConfigName[] = "config.pbtxt";
 
 }  // namespace moerec

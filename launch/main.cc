@@ -20,7 +20,7 @@ const char kUsage[] =
     "        folders\n"
     "  convert --config=FILE\n"
     "        convert CSV/TSV or MovieLens files to moerec shards (see docs/formats.md)\n"
-    "  bench mmoe-ref [--threads=N] [--steps=N]\n"
+    "  bench mmoe-ref [--threads=N] [--steps=N] [--batch=N] [--device=cpu|cuda]\n"
     "        the reference MMoE training benchmark, side by side with PyTorch\n"
     "  bench m3oe [--threads=N] [--steps=N]\n"
     "        M3oE on the same inputs and optimizers, side by side with PyTorch\n"

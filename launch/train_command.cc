@@ -29,6 +29,10 @@ DEFINE_int64(max_steps, -1, "stop after this many steps (replaces train.max_step
 DEFINE_int32(servers, -1, "parameter-server ranks (replaces cluster.num_servers when >= 0)");
 DEFINE_int32(workers, -1, "worker ranks (replaces cluster.num_workers when >= 1)");
 DEFINE_int32(teachers, -1, "teacher ranks (replaces cluster.num_teachers when >= 0)");
+DEFINE_string(device, "cpu",
+              "where workers run the dense model: cpu, or cuda (one GPU per worker: a worker's "
+              "rank among the workers of its node picks the device); bench mmoe-ref and m3oe: "
+              "cpu, or cuda (GPU 0, against PyTorch on it)");
 DEFINE_bool(allow_fresh_start, false,
             "train: when checkpoints exist but none is whole, set them aside and start from step "
             "0 (default: refuse, listing them)");
@@ -43,7 +47,12 @@ namespace moerec {
 namespace {
 
 // Single process: in-process tables, one worker.
-Status TrainLocal(const JobConfig& config, const Trainer::Options& options) {
+Status TrainLocal(const JobConfig& config, Trainer::Options options) {
+  std::unique_ptr<GpuResources> gpu;
+  if (FLAGS_device == "cuda") {
+    ASSIGN_OR_RETURN(gpu, OpenWorkerGpu(/*local_rank=*/0));
+    options.gpu = gpu.get();
+  }
   ASSIGN_OR_RETURN(const std::unique_ptr<FileLock> lock, LockRunDir(options.run_dir));
   RETURN_IF_ERROR(SaveRunConfig(config, options.run_dir));
   RETURN_IF_ERROR(EnsureSyntheticData(config.data(), /*force=*/false));
@@ -87,6 +96,9 @@ Status CheckFlagRanges() {
 StatusOr<JobConfig> LoadWithFlags() {
   if (FLAGS_config.empty()) return InvalidArgument("--config is required");
   if (FLAGS_run_dir.empty()) return InvalidArgument("--run_dir is required");
+  if (FLAGS_device != "cpu" && FLAGS_device != "cuda") {
+    return InvalidArgument("--device=" + FLAGS_device + ": must be cpu or cuda");
+  }
   RETURN_IF_ERROR(CheckFlagRanges());
   ASSIGN_OR_RETURN(JobConfig config, LoadJobConfig(FLAGS_config));
   if (FLAGS_servers >= 0) config.mutable_cluster()->set_num_servers(FLAGS_servers);

@@ -2,11 +2,31 @@
 
 #include <cstring>
 
+#include "core/gpu/resources.h"
+
 namespace moerec {
 namespace {
 
 // Replicated parameters are all-reduced; an expert-local one's gradient is already complete.
 bool Synced(const Parameter& p) { return !p.is_buffer && !p.expert_local && !p.fixed; }
+
+// The floats of t into (or out of) host memory at `host`, wherever t lives (a GPU worker's
+// tensors go through the host for the workers' MPI collectives).
+void ToHost(const Tensor& t, float* host) {
+  if (t.on_gpu()) {
+    t.gpu()->CopySync(host, t.data(), t.size() * sizeof(float), GpuResources::kDeviceToHost);
+  } else {
+    std::memcpy(host, t.data(), t.size() * sizeof(float));
+  }
+}
+
+void FromHost(const float* host, Tensor* t) {
+  if (t->on_gpu()) {
+    t->gpu()->CopySync(t->data(), host, t->size() * sizeof(float), GpuResources::kHostToDevice);
+  } else {
+    std::memcpy(t->data(), host, t->size() * sizeof(float));
+  }
+}
 
 }  // namespace
 
@@ -14,6 +34,12 @@ Status DenseSync::BroadcastParameters() {
   if (workers_->size() == 1) return Status::OK();
   for (const auto& p : params_->params()) {
     if (p->expert_local) continue;  // each worker holds different ones
+    if (p->value.on_gpu()) {
+      Tensor host = p->value.To(nullptr);
+      RETURN_IF_ERROR(workers_->Broadcast(host.data(), host.size() * sizeof(float), 0));
+      p->value = host;
+      continue;
+    }
     RETURN_IF_ERROR(workers_->Broadcast(p->value.data(), p->value.size() * sizeof(float), 0));
   }
   return Status::OK();
@@ -29,14 +55,14 @@ Status DenseSync::AllReduceGradients() {
   size_t at = 0;
   for (const auto& p : params_->params()) {
     if (!Synced(*p)) continue;
-    std::memcpy(buffer_.data() + at, p->grad.data(), p->grad.size() * sizeof(float));
+    ToHost(p->grad, buffer_.data() + at);
     at += p->grad.size();
   }
   RETURN_IF_ERROR(workers_->AllReduceSum(buffer_.data(), static_cast<int64_t>(total)));
   at = 0;
   for (const auto& p : params_->params()) {
     if (!Synced(*p)) continue;
-    std::memcpy(p->grad.data(), buffer_.data() + at, p->grad.size() * sizeof(float));
+    FromHost(buffer_.data() + at, &p->grad);
     at += p->grad.size();
   }
   return Status::OK();

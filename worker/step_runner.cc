@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/activation.h"
+#include "core/gpu/resources.h"
 #include "core/random.h"
 #include "embedding/table_spec.h"
 #include "proto/text_config.h"
@@ -76,7 +77,8 @@ StepRunner::StepRunner(const JobConfig& config, EmbeddingStore* store, Communica
 StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config,
                                                          EmbeddingStore* store,
                                                          Communicator* workers,
-                                                         TeacherScorer* teacher) {
+                                                         TeacherScorer* teacher,
+                                                         GpuResources* gpu) {
   const bool remote_teacher =
       config.model().has_two_tower() && config.model().two_tower().has_distill() &&
       config.model().two_tower().distill().placement() == DistillConfig::TEACHER_RANKS;
@@ -86,12 +88,27 @@ StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config
         "a distributed job (cluster.num_teachers >= 1, under mpirun or srun); for one process "
         "set placement: ON_WORKERS");
   }
+  if (gpu != nullptr && config.model().has_two_tower()) {
+    return FailedPrecondition(
+        "a GPU worker runs ranking models; the two-tower (matching) model runs on CPU workers");
+  }
   std::unique_ptr<StepRunner> r(new StepRunner(config, store, workers));
   ModelContext context;
   context.workers = workers;
   context.teacher = remote_teacher ? teacher : nullptr;
-  ASSIGN_OR_RETURN(r->model_, CreateModel(config.model(), ModelShapeFromConfig(config),
-                                          config.train().seed(), context));
+  {
+    // Every tensor the model makes (parameters, activations, caches) lives on the GPU.
+    DeviceScope on_device(gpu);
+    ASSIGN_OR_RETURN(r->model_, CreateModel(config.model(), ModelShapeFromConfig(config),
+                                            config.train().seed(), context));
+  }
+  if (gpu != nullptr) {
+    r->gpu_ = gpu;
+    for (Tensor* t : {&r->device_features_, &r->device_dfeatures_, &r->device_logits_,
+                      &r->device_dlogits_, &r->device_domain_}) {
+      *t = Tensor({0}, gpu);
+    }
+  }
   // An offline teacher's tables are never pushed to.
   if (config.model().has_two_tower() && config.model().two_tower().has_distill() &&
       config.model().two_tower().distill().mode() == DistillConfig::OFFLINE) {
@@ -161,6 +178,14 @@ void StepRunner::Pool(const Batch& batch, const StepBuffers& buf, int64_t step, 
   model_batch_.size = batch.size;
   model_batch_.features = features_.view();
   model_batch_.domain = batch.domain.data();
+  if (gpu_ != nullptr) {
+    device_features_ = features_;  // copy assignment: to the device tensor's device
+    model_batch_.features = device_features_.view();
+    device_domain_.Resize({std::max<int64_t>(batch.size, 1)});
+    gpu_->CopySync(device_domain_.data(), batch.domain.data(), batch.size * sizeof(int32_t),
+                   GpuResources::kHostToDevice);
+    model_batch_.domain = reinterpret_cast<const int32_t*>(device_domain_.data());
+  }
   model_batch_.domain_begin = buf.domain_begin;
   model_batch_.training = training;
   model_batch_.seed = HashCombine(config_.train().seed(), static_cast<uint64_t>(step));
@@ -183,7 +208,31 @@ void StepRunner::PoolAndForward(const Batch& batch, const StepBuffers& buf, int6
                                 bool training) {
   Pool(batch, buf, step, training);
   logits_.Resize({batch.size, config_.data().num_tasks()});
-  model_->Forward(model_batch_, logits_.view());
+  if (gpu_ == nullptr) {
+    model_->Forward(model_batch_, logits_.view());
+    return;
+  }
+  device_logits_.Resize({batch.size, config_.data().num_tasks()});
+  DeviceScope on_device(gpu_);  // what the model allocates as it runs (caches) lives there too
+  model_->Forward(model_batch_, device_logits_.view());
+  logits_ = device_logits_;  // to the host, where the loss and the metrics are computed
+}
+
+void StepRunner::Backward(bool with_features) {
+  if (with_features) dfeatures_.Resize({model_batch_.size, sparse_.num_features()});
+  if (gpu_ == nullptr) {
+    model_->Backward(model_batch_, dlogits_.view(), with_features ? dfeatures_.view() : MatView{});
+    return;
+  }
+  device_dlogits_ = dlogits_;
+  DeviceScope on_device(gpu_);
+  if (!with_features) {
+    model_->Backward(model_batch_, device_dlogits_.view(), MatView{});
+    return;
+  }
+  device_dfeatures_.Resize({model_batch_.size, sparse_.num_features()});
+  model_->Backward(model_batch_, device_dlogits_.view(), device_dfeatures_.view());
+  dfeatures_ = device_dfeatures_;  // back to the host, where the rows' gradients are pooled
 }
 
 StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
@@ -219,13 +268,8 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
       loss = TaskMeanBce(*batch, logits_, label_counts_, &loss_weights_, &dlogits_, &probs_);
     }
     loss += model_->AuxLoss();
-    if (train_rows_) {
-      dfeatures_.Resize({batch->size, sparse_.num_features()});
-      model_->Backward(model_batch_, dlogits_.view(), dfeatures_.view());
-      sparse_.PoolBackward(*batch, dfeatures_.view(), &buf.sparse);
-    } else {
-      model_->Backward(model_batch_, dlogits_.view(), MatView{});
-    }
+    Backward(train_rows_);
+    if (train_rows_) sparse_.PoolBackward(*batch, dfeatures_.view(), &buf.sparse);
   }
   // The push still goes out (the servers' step clock counts every worker's), without the rows
   // of frozen tables (a phase that freezes rows; an offline teacher's tables).
@@ -284,15 +328,19 @@ StatusOr<double> StepRunner::TrainArchitecture(Batch* batch, int64_t step) {
     PoolAndForward(*batch, buf, step, false);
     loss = TaskMeanBce(*batch, logits_, label_counts_, &loss_weights_, &dlogits_, &probs_) +
            model_->AuxLoss();
-    model_->Backward(model_batch_, dlogits_.view(), MatView{});
+    Backward(false);
   }
   arch_grads_.clear();
-  for (const Parameter* p : arch_params_)
-    arch_grads_.insert(arch_grads_.end(), p->grad.data(), p->grad.data() + p->grad.size());
+  for (const Parameter* p : arch_params_) {
+    const Tensor host = p->grad.To(nullptr);
+    arch_grads_.insert(arch_grads_.end(), host.data(), host.data() + host.size());
+  }
   RETURN_IF_ERROR(workers_->AllReduceSum(arch_grads_.data(), arch_grads_.size()));
   size_t at = 0;
   for (Parameter* p : arch_params_) {
-    std::copy(arch_grads_.begin() + at, arch_grads_.begin() + at + p->grad.size(), p->grad.data());
+    Tensor host(p->grad.shape(), nullptr);
+    std::copy(arch_grads_.begin() + at, arch_grads_.begin() + at + p->grad.size(), host.data());
+    p->grad = host;  // copy assignment: back to the parameter's device
     at += p->grad.size();
   }
   arch_optimizer_->Step();

@@ -62,9 +62,15 @@ class StepRunner {
   // from worker 0 so all workers start equal.
   // `teacher`: the remote teacher of a distilled matching model with TEACHER_RANKS (required
   // there, unused otherwise).
+  // `gpu` (borrowed, may be null): a GPU worker. The dense model (parameters, activations,
+  // optimizer state) lives on that device and runs there; the rows are pulled and pooled on the
+  // host as on a CPU worker, the pooled features go to the device and their gradients come
+  // back, and the dense gradients are all-reduced through host memory over `workers`. Ranking
+  // models only (a matching model is refused with FailedPrecondition).
   static StatusOr<std::unique_ptr<StepRunner>> Create(const JobConfig& config,
                                                       EmbeddingStore* store, Communicator* workers,
-                                                      TeacherScorer* teacher = nullptr);
+                                                      TeacherScorer* teacher = nullptr,
+                                                      GpuResources* gpu = nullptr);
 
   // One training step at global step `step`; returns the batch's loss. `next` (optional) is
   // the batch of step + 1, whose pull starts during this step.
@@ -118,6 +124,9 @@ class StepRunner {
   // Pools the pulled rows into the features and fills model_batch_ (labels, item keys).
   void Pool(const Batch& batch, const StepBuffers& buf, int64_t step, bool training);
   void PoolAndForward(const Batch& batch, const StepBuffers& buf, int64_t step, bool training);
+  // Backward from dlogits_ (host); dfeatures_ (host) receives the feature gradients when
+  // with_features.
+  void Backward(bool with_features);
 
   const JobConfig config_;
   EmbeddingStore* const store_;
@@ -137,6 +146,10 @@ class StepRunner {
   StepBuffers buffers_[2];
   int current_ = 0;
   Tensor features_, dfeatures_, logits_, dlogits_, probs_;
+  // A GPU worker's device side of the tensors above, and the batch's domains there.
+  GpuResources* gpu_ = nullptr;
+  Tensor device_features_, device_dfeatures_, device_logits_, device_dlogits_;
+  Tensor device_domain_;  // (B) int32 domain ids, stored in a float tensor's 4-byte slots
   std::vector<double> label_counts_;
   std::vector<uint64_t> keys_;  // (B) item keys of a matching model's batch
   std::vector<float> loss_weights_;

@@ -153,7 +153,7 @@ Status TrainerImpl::Init() {
   SetComputeThreads(ResolveComputeThreads(config_.train().threads()));
   RETURN_IF_ERROR(OpenReaders());
 
-  ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_, options_.teacher));
+  ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_, options_.teacher, options_.gpu));
   if (runner_->model()->matching() != nullptr &&
       (!config_.data().validation().empty() || !config_.data().test().empty())) {
     ASSIGN_OR_RETURN(matching_eval_, MatchingEvaluator::Create(config_, runner_.get(), workers_));

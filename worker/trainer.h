@@ -51,6 +51,8 @@ class Trainer {
     bool refuse_earlier_checkpoints = false;
     // The teacher ranks' end on this worker (distill.placement TEACHER_RANKS), or null.
     TeacherScorer* teacher = nullptr;
+    // A GPU worker's device (borrowed; StepRunner::Create's `gpu`), or null for a CPU worker.
+    GpuResources* gpu = nullptr;
     // TensorBoard event files of the metrics in <run_dir>/tb/ (chief), written out at least
     // this often (seconds); 0 = none.
     double tb_flush_secs = 10;

@@ -133,6 +133,23 @@ void GpuResources::Copy(void* dst, const void* src, int64_t bytes, CopyKind kind
   MOEREC_GPU_CHECK(cudaMemcpyAsync(dst, src, bytes, k, static_cast<cudaStream_t>(streams_[s])));
 }
 
+void GpuResources::Copy2D(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch,
+                          int64_t width_bytes, int64_t rows, CopyKind kind, Stream s) {
+  if (rows <= 0 || width_bytes <= 0) return;
+  if (options_.host_execution) {
+    for (int64_t r = 0; r < rows; ++r) {
+      std::memmove(static_cast<char*>(dst) + r * dst_pitch,
+                   static_cast<const char*>(src) + r * src_pitch, width_bytes);
+    }
+    return;
+  }
+  const cudaMemcpyKind k = kind == kHostToDevice   ? cudaMemcpyHostToDevice
+                           : kind == kDeviceToHost ? cudaMemcpyDeviceToHost
+                                                   : cudaMemcpyDeviceToDevice;
+  MOEREC_GPU_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width_bytes, rows, k,
+                                     static_cast<cudaStream_t>(streams_[s])));
+}
+
 void GpuResources::CopySync(void* dst, const void* src, int64_t bytes, CopyKind kind) {
   Copy(dst, src, bytes, kind, kCompute);
   Synchronize(kCompute);

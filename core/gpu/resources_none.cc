@@ -22,6 +22,10 @@ GpuAllocatorStats GpuResources::allocator_stats() const { MOEREC_NO_CUDA; }
 void* GpuResources::AllocatePinned(int64_t bytes) { MOEREC_NO_CUDA; }
 void GpuResources::FreePinned(void* p) { MOEREC_NO_CUDA; }
 void GpuResources::Copy(void*, const void*, int64_t, CopyKind, Stream) { MOEREC_NO_CUDA; }
+void GpuResources::Copy2D(void*, int64_t, const void*, int64_t, int64_t, int64_t, CopyKind,
+                          Stream) {
+  MOEREC_NO_CUDA;
+}
 void GpuResources::CopySync(void*, const void*, int64_t, CopyKind) { MOEREC_NO_CUDA; }
 void GpuResources::Fill(float*, int64_t, float) { MOEREC_NO_CUDA; }
 void GpuResources::Synchronize(Stream) { MOEREC_NO_CUDA; }

@@ -14,11 +14,11 @@ namespace {
 // Softmax over every E-wide block of a (B, S*E) matrix: a contiguous one is (B*S, E).
 ConstMatView AsRowsOfE(ConstMatView m, int e) {
   CHECK_EQ(m.ld, m.cols) << "gate buffers are contiguous";
-  return ConstMatView(m.data, m.rows * (m.cols / e), e, e);
+  return ConstMatView(m.data, m.rows * (m.cols / e), e, e, m.gpu);
 }
 MatView AsRowsOfE(MatView m, int e) {
   CHECK_EQ(m.ld, m.cols) << "gate buffers are contiguous";
-  return MatView{m.data, m.rows * (m.cols / e), e, e};
+  return MatView{m.data, m.rows * (m.cols / e), e, e, m.gpu};
 }
 
 }  // namespace
@@ -48,7 +48,7 @@ MatView SoftmaxGates::Weight(int d, bool grad) const {
   const int64_t width = static_cast<int64_t>(streams_) * num_experts_;
   Tensor& t = grad ? w_->grad : w_->value;
   const int64_t group = index_ == BY_TASK ? 0 : d;
-  return MatView{t.data() + group * input_dim_ * width, input_dim_, width, width};
+  return MatView{t.data() + group * input_dim_ * width, input_dim_, width, width, t.gpu()};
 }
 
 ConstMatView SoftmaxGates::Forward(ConstMatView x, const std::vector<int64_t>& domain_begin,
@@ -62,8 +62,8 @@ ConstMatView SoftmaxGates::Forward(ConstMatView x, const std::vector<int64_t>& d
   for (int d = 0; d < NumGroups(); ++d) {
     const RowRange r = DomainRows(domain_begin, index_ == BY_TASK ? -1 : d);
     if (r.size() == 0) continue;
-    Gemm(false, false, 1.0f, ConstMatView(x.row(r.begin), r.size(), x.cols, x.ld), Weight(d, false),
-         0.0f, MatView{probs.row(r.begin), r.size(), width, width});
+    Gemm(false, false, 1.0f, x.Rows(r.begin, r.size()), Weight(d, false), 0.0f,
+         probs.Rows(r.begin, r.size()));
   }
   SoftmaxForward(AsRowsOfE(probs, num_experts_), AsRowsOfE(probs, num_experts_));
   return probs;
@@ -92,12 +92,12 @@ void SoftmaxGates::Backward(ConstMatView x, const std::vector<int64_t>& domain_b
   for (int d = 0; d < NumGroups(); ++d) {
     const RowRange r = DomainRows(domain_begin, index_ == BY_TASK ? -1 : d);
     if (r.size() == 0) continue;
-    const ConstMatView xr(x.row(r.begin), r.size(), x.cols, x.ld);
-    const ConstMatView dl(dlogits.row(r.begin), r.size(), width, width);
+    const ConstMatView xr = x.Rows(r.begin, r.size());
+    const ConstMatView dl = dlogits.Rows(r.begin, r.size());
     Gemm(true, false, 1.0f, xr, dl, 1.0f, Weight(d, true));
     if (dx.data != nullptr) {
       Gemm(false, true, 1.0f, dl, Weight(d, false), dx_beta,
-           MatView{dx.row(r.begin), r.size(), dx.cols, dx.ld});
+           dx.Rows(r.begin, r.size()));
     }
   }
 }
@@ -107,8 +107,11 @@ std::vector<std::pair<std::string, double>> ExpertLoadStats(const std::vector<Co
   std::vector<std::pair<std::string, double>> out;
   std::vector<double> load(num_experts, 0.0);
   int64_t routings = 0;
-  for (const ConstMatView& p : probs) {
-    if (p.rows == 0) continue;
+  for (const ConstMatView& on_device : probs) {
+    if (on_device.rows == 0) continue;
+    Tensor host;  // gate probabilities of a GPU worker come to the host for the statistics
+    const ConstMatView p =
+        on_device.gpu == nullptr ? on_device : (host = Tensor::FromView(on_device, nullptr)).view();
     CHECK_EQ(p.cols % num_experts, 0);
     for (int64_t r = 0; r < p.rows; ++r) {
       const float* row = p.row(r);

@@ -15,16 +15,22 @@ uint64_t ParamSeed(uint64_t seed, const std::string& name) {
   return HashCombine(seed, h);
 }
 
+// Values are drawn on the host and copied to t's device (a GPU worker's parameters), so a
+// model starts from the same numbers wherever it runs.
 void FillUniform(uint64_t stream_seed, float bound, Tensor* t) {
   Rng rng(stream_seed);
-  for (int64_t i = 0; i < t->size(); ++i) {
-    (*t)[i] = (2.0f * rng.UniformFloat() - 1.0f) * bound;
+  Tensor host(t->shape(), nullptr);
+  for (int64_t i = 0; i < host.size(); ++i) {
+    host[i] = (2.0f * rng.UniformFloat() - 1.0f) * bound;
   }
+  *t = host;
 }
 
 void FillNormal(uint64_t stream_seed, float stddev, Tensor* t) {
   Rng rng(stream_seed);
-  for (int64_t i = 0; i < t->size(); ++i) (*t)[i] = static_cast<float>(rng.Normal()) * stddev;
+  Tensor host(t->shape(), nullptr);
+  for (int64_t i = 0; i < host.size(); ++i) host[i] = static_cast<float>(rng.Normal()) * stddev;
+  *t = host;
 }
 
 float LinearInitBound(int64_t fan_in) {

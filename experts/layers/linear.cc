@@ -22,7 +22,7 @@ Linear::Linear(ParameterSet* params, const std::string& name, int64_t in, int64_
 ConstMatView Linear::WeightCols(int64_t col, int64_t n) const {
   CHECK(col >= 0 && col + n <= out_)
       << "columns [" << col << ", " << col + n << ") outside a Linear of width " << out_;
-  return ConstMatView(w_->value.data() + col, in_, n, out_);
+  return ConstMatView(w_->value.data() + col, in_, n, out_, w_->value.gpu());
 }
 
 void Linear::Forward(ConstMatView x, MatView y, int64_t col) const {

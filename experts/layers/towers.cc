@@ -75,14 +75,15 @@ void Towers::ForJobs(bool parallel, int64_t rows, Fn fn) {
 void Towers::Forward(ConstMatView z, const std::vector<int64_t>& domain_begin, bool training,
                      uint64_t seed, MatView logits) {
   CHECK_EQ(logits.rows, z.rows);
-  ForJobs(true, z.rows, [&](int j) {
+  // One host thread per device: launches and the cuBLAS handle are not shared across threads.
+  ForJobs(z.gpu == nullptr, z.rows, [&](int j) {
     Job& job = jobs_[j];
     const RowRange r = DomainRows(domain_begin, job.domain);
     if (r.size() == 0) return;
-    const ConstMatView in(z.row(r.begin) + job.stream * input_dim_, r.size(), input_dim_, z.ld);
+    const ConstMatView in = z.Rows(r.begin, r.size()).Cols(job.stream * input_dim_, input_dim_);
     const Head& head = heads_[job.head];
     job.hidden = head.hidden.Forward(in, training, HashCombine(seed, j), &job.cache);
-    MatView out{logits.row(r.begin) + job.task_begin, r.size(), job.tasks, logits.ld};
+    MatView out = logits.Rows(r.begin, r.size()).Cols(job.task_begin, job.tasks);
     head.out.Forward(job.hidden, out, job.out_col);
   });
 }
@@ -91,14 +92,14 @@ void Towers::Backward(ConstMatView z, const std::vector<int64_t>& domain_begin,
                       ConstMatView dlogits, MatView dz) {
   CHECK_EQ(dz.rows, z.rows);
   CHECK_EQ(dlogits.rows, z.rows);
-  ForJobs(independent_backward_, z.rows, [&](int j) {
+  ForJobs(independent_backward_ && z.gpu == nullptr, z.rows, [&](int j) {
     Job& job = jobs_[j];
     const RowRange r = DomainRows(domain_begin, job.domain);
     if (r.size() == 0) return;
-    const ConstMatView in(z.row(r.begin) + job.stream * input_dim_, r.size(), input_dim_, z.ld);
-    const MatView din{dz.row(r.begin) + job.stream * input_dim_, r.size(), input_dim_, dz.ld};
+    const ConstMatView in = z.Rows(r.begin, r.size()).Cols(job.stream * input_dim_, input_dim_);
+    const MatView din = dz.Rows(r.begin, r.size()).Cols(job.stream * input_dim_, input_dim_);
     const float beta = job.first_writer ? 0.0f : 1.0f;
-    const ConstMatView dout(dlogits.row(r.begin) + job.task_begin, r.size(), job.tasks, dlogits.ld);
+    const ConstMatView dout = dlogits.Rows(r.begin, r.size()).Cols(job.task_begin, job.tasks);
     const Head& head = heads_[job.head];
     if (head.hidden.num_layers() == 0) {
       head.out.Backward(in, dout, din, beta, job.out_col);
