@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <memory>
 
 #include "comm/communicator.h"
@@ -152,8 +152,7 @@ double BestRate(GpuResources* gpu, double seconds, double flop_per_call,
 
 }  // namespace
 
-double MeasureDeviceGemmTflops(GpuResources* gpu, int64_t m, int64_t n, int64_t k,
-                               double seconds) {
+double MeasureDeviceGemmTflops(GpuResources* gpu, int64_t m, int64_t n, int64_t k, double seconds) {
   Tensor a({m, k}, gpu), b({k, n}, gpu), c({m, n}, gpu);
   a.Fill(0.5f);
   b.Fill(0.25f);
@@ -163,12 +162,13 @@ double MeasureDeviceGemmTflops(GpuResources* gpu, int64_t m, int64_t n, int64_t 
 
 double MeasureExpertGemmTflops(GpuResources* gpu, int64_t batch, double seconds) {
   constexpr int64_t kIn = 272, kExperts = 8, kHidden = 256, kOut = 128;
-  Tensor x({batch, kIn}, gpu), w1({kIn, kExperts * kHidden}, gpu), h({batch, kExperts * kHidden}, gpu);
+  Tensor x({batch, kIn}, gpu), w1({kIn, kExperts * kHidden}, gpu),
+      h({batch, kExperts * kHidden}, gpu);
   Tensor w2({kExperts, kHidden, kOut}, gpu), y({batch, kExperts * kOut}, gpu);
   Tensor dw1 = w1, dw2 = w2, dh = h, dx = x;
   for (Tensor* t : {&x, &w1, &h, &w2, &y}) t->Fill(0.01f);
-  const double flop = 3 * (2.0 * batch * kIn * kExperts * kHidden +
-                           kExperts * 2.0 * batch * kHidden * kOut);
+  const double flop =
+      3 * (2.0 * batch * kIn * kExperts * kHidden + kExperts * 2.0 * batch * kHidden * kOut);
   return BestRate(gpu, seconds, flop, [&] {
     Gemm(false, false, 1.0f, x.view(), w1.view(), 0.0f, h.view());
     Gemm(true, false, 1.0f, x.view(), h.view(), 1.0f, dw1.view());
@@ -312,7 +312,8 @@ Status RunMmoeRefBenchmark(const MmoeRefOptions& options) {
       const char* label = compiled ? "torch_compile" : "torch_eager";
       Status s = RunAndReadFigure(cmd, "samples_per_sec", &value, &out);
       if (!s.ok() || !(value > 0)) {
-        const std::string why = s.ok() ? out.substr(out.size() > 300 ? out.size() - 300 : 0) : s.message();
+        const std::string why =
+            s.ok() ? out.substr(out.size() > 300 ? out.size() - 300 : 0) : s.message();
         std::printf("%s_error=%s\n", label, why.c_str());
         continue;
       }

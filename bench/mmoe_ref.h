@@ -56,8 +56,7 @@ double MeasureSgemmGflops(int threads, double seconds);
 
 // On GPU `gpu`: the fp32 GEMM rate (TFLOP/s) of an m x k by k x n product through the kernel
 // layer (cuBLAS), the best of three windows filling `seconds`.
-double MeasureDeviceGemmTflops(GpuResources* gpu, int64_t m, int64_t n, int64_t k,
-                               double seconds);
+double MeasureDeviceGemmTflops(GpuResources* gpu, int64_t m, int64_t n, int64_t k, double seconds);
 
 // On GPU `gpu`: the achieved TFLOP/s of the reference MMoE's expert GEMMs at `batch` rows (the
 // fused first layer 272 -> 8 x 256 and the eight 256 -> 128 second layers, forward and both

@@ -56,8 +56,8 @@ Tensor& Tensor::operator=(const Tensor& other) {
   if (gpu_ == nullptr && other.gpu_ == nullptr) {
     std::memcpy(data_, other.data_, bytes);
   } else if (gpu_ != nullptr) {
-    gpu_->CopySync(data_, other.data_, bytes, other.gpu_ == nullptr ? GpuResources::kHostToDevice
-                                                                     : GpuResources::kOnDevice);
+    gpu_->CopySync(data_, other.data_, bytes,
+                   other.gpu_ == nullptr ? GpuResources::kHostToDevice : GpuResources::kOnDevice);
   } else {
     other.gpu_->CopySync(data_, other.data_, bytes, GpuResources::kDeviceToHost);
   }

@@ -49,7 +49,7 @@ struct MatView {
   float* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
-  int64_t ld = 0;                // floats between the starts of consecutive rows; >= cols
+  int64_t ld = 0;               // floats between the starts of consecutive rows; >= cols
   GpuResources* gpu = nullptr;  // the device holding data; null = host
   float* row(int64_t r) const { return data + r * ld; }
   // Columns [begin, begin + n).

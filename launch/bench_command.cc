@@ -7,6 +7,7 @@
 
 #include "bench/mmoe_ref.h"
 #include "bench/moe_bench.h"
+#include "bench/nccl_bench.h"
 #include "bench/ps_bench.h"
 #include "bench/retrieve_bench.h"
 #include "comm/mpi_communicator.h"
@@ -51,6 +52,10 @@ int BenchCommand(const std::string& name) {
     options.device = FLAGS_device;
     if (!gflags::GetCommandLineFlagInfoOrDie("batch").is_default) options.batch = FLAGS_batch;
     return ReportStatus("bench " + name, RunMmoeRefBenchmark(options));
+  }
+  if (name == "nccl") {
+    NcclBenchOptions options;
+    return ReportStatus("bench nccl", RunNcclBenchmark(options));
   }
   if (name == "ps") {
     PsBenchOptions options;
@@ -102,9 +107,10 @@ int BenchCommand(const std::string& name) {
     options.pq_m = FLAGS_pq_m;
     return ReportStatus("bench retrieve", RunRetrieveBenchmark(options));
   }
-  std::fprintf(stderr,
-               "moerec bench: unknown benchmark '%s' (known: mmoe-ref, m3oe, ps, moe, retrieve)\n",
-               name.c_str());
+  std::fprintf(
+      stderr,
+      "moerec bench: unknown benchmark '%s' (known: mmoe-ref, m3oe, ps, moe, retrieve, nccl)\n",
+      name.c_str());
   return 2;
 }
 

@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <vector>
 
+#include "comm/local_rank.h"
 #include "comm/messenger.h"
 #include "comm/mpi_check.h"
+#include "comm/worker_communicator.h"
 #include "embedding/row_cache.h"
 #include "embedding/table_spec.h"
 #include "launch/job_setup.h"
@@ -79,16 +81,15 @@ Status RunWorker(const JobConfig& config, const Trainer::Options& options, const
   }
   Trainer::Options worker_options = options;
   std::unique_ptr<GpuResources> gpu;
+  std::unique_ptr<Communicator> nccl;
   if (FLAGS_device == "cuda") {
-    // The worker's rank among the workers of its node picks its GPU.
-    MPI_Comm node;
-    MPI_RETURN_IF_ERROR(MPI_Comm_split_type(worker_comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
-                                            &node));
-    int local_rank = 0;
-    MPI_RETURN_IF_ERROR(MPI_Comm_rank(node, &local_rank));
-    MPI_RETURN_IF_ERROR(MPI_Comm_free(&node));
+    // The worker's rank among the workers of its node picks its GPU; the dense all-reduce
+    // then runs on NCCL over the same workers.
+    ASSIGN_OR_RETURN(const int local_rank, LocalRank(worker_comm));
     ASSIGN_OR_RETURN(gpu, OpenWorkerGpu(local_rank));
     worker_options.gpu = gpu.get();
+    ASSIGN_OR_RETURN(nccl, MakeWorkerCommunicator(workers.get(), gpu.get()));
+    worker_options.device_workers = nccl.get();
   }
   worker_options.interactive = options.interactive && index == 0;
   worker_options.print_table = index == 0;

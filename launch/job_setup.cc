@@ -10,8 +10,8 @@
 
 #include "comm/mpi_communicator.h"
 #include "core/file_lock.h"
-#include "core/gpu.h"
 #include "core/file_util.h"
+#include "core/gpu.h"
 #include "data/reader.h"
 #include "data/shard.h"
 #include "data/synthetic/matching.h"

@@ -22,7 +22,7 @@ const char kUsage[] =
     "        convert CSV/TSV or MovieLens files to moerec shards (see docs/formats.md)\n"
     "  bench mmoe-ref [--threads=N] [--steps=N] [--batch=N] [--device=cpu|cuda]\n"
     "        the reference MMoE training benchmark, side by side with PyTorch\n"
-    "  bench m3oe [--threads=N] [--steps=N]\n"
+    "  bench m3oe [--threads=N] [--steps=N] [--batch=N] [--device=cpu|cuda]\n"
     "        M3oE on the same inputs and optimizers, side by side with PyTorch\n"
     "  bench moe [--experts=E] [--top_k=K] [--batch=B] [--steps=N]\n"
     "        expert-parallel vs replicated top-k MoE steps (run under mpirun on W ranks)\n"
@@ -32,6 +32,8 @@ const char kUsage[] =
     "  bench retrieve [--items=N] [--dim=D] [--queries=Q] [--k=K]\n"
     "        faiss flat and IVF-PQ item indexes: build time, queries/s, IVF-PQ recall, against\n"
     "        the exact top-K of worker/metrics/retrieval.h\n"
+    "  bench nccl\n"
+    "        NCCL all-to-all and all-reduce bytes/s on GPU 0 (one rank), against a device copy\n"
     "  export --config=FILE --run_dir=DIR --out=DIR [--split=test] [--index_kind=flat|ivfpq]\n"
     "        a trained matching model's item and user embeddings, its faiss item index, and\n"
     "        Recall@K through the index next to the exact figure\n"
@@ -67,7 +69,8 @@ int main(int argc, char** argv) {
   int skip = 1;
   if (command == "bench") {
     if (argc < 3 || argv[2][0] == '-') {
-      std::fprintf(stderr, "moerec bench: name a benchmark (mmoe-ref, m3oe, ps, moe, retrieve)\n");
+      std::fprintf(stderr,
+                   "moerec bench: name a benchmark (mmoe-ref, m3oe, ps, moe, retrieve, nccl)\n");
       return 2;
     }
     bench_name = argv[2];

@@ -1,5 +1,8 @@
 #include "worker/dense_sync.h"
 
+#include <glog/logging.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "core/gpu/resources.h"
@@ -48,8 +51,15 @@ Status DenseSync::BroadcastParameters() {
 Status DenseSync::AllReduceGradients() {
   if (workers_->size() == 1) return Status::OK();
   size_t total = 0;
+  GpuResources* gpu = nullptr;
   for (const auto& p : params_->params()) {
-    if (Synced(*p)) total += p->grad.size();
+    if (!Synced(*p)) continue;
+    total += p->grad.size();
+    gpu = p->grad.gpu();
+  }
+  bytes_per_step_ = static_cast<int64_t>(total * sizeof(float));
+  if (gpu != nullptr && device_workers_ != nullptr) {
+    return AllReduceOnDevice(gpu, static_cast<int64_t>(total));
   }
   buffer_.resize(total);
   size_t at = 0;
@@ -63,6 +73,29 @@ Status DenseSync::AllReduceGradients() {
   for (const auto& p : params_->params()) {
     if (!Synced(*p)) continue;
     FromHost(buffer_.data() + at, &p->grad);
+    at += p->grad.size();
+  }
+  return Status::OK();
+}
+
+Status DenseSync::AllReduceOnDevice(GpuResources* gpu, int64_t total) {
+  if (device_buffer_.gpu() != gpu) device_buffer_ = Tensor({0}, gpu);
+  device_buffer_.Resize({std::max<int64_t>(total, 1)});
+  int64_t at = 0;
+  for (const auto& p : params_->params()) {
+    if (!Synced(*p)) continue;
+    CHECK(p->grad.gpu() == gpu) << p->name << ": a GPU worker's gradients are all on its device";
+    gpu->Copy(device_buffer_.data() + at, p->grad.data(), p->grad.size() * sizeof(float),
+              GpuResources::kOnDevice);
+    at += p->grad.size();
+  }
+  // Ordered after the copies on the compute stream, which the NCCL backend launches on.
+  RETURN_IF_ERROR(device_workers_->AllReduceSum(device_buffer_.data(), total));
+  at = 0;
+  for (const auto& p : params_->params()) {
+    if (!Synced(*p)) continue;
+    gpu->Copy(p->grad.data(), device_buffer_.data() + at, p->grad.size() * sizeof(float),
+              GpuResources::kOnDevice);
     at += p->grad.size();
   }
   return Status::OK();

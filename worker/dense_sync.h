@@ -4,7 +4,11 @@
 // every worker's optimizer applies the same global-batch gradient. With one worker both are
 // no-ops. Expert-local parameters (Parameter::expert_local: an expert held by one worker) are
 // left alone: their gradients are complete where they live (experts/parallel/).
-// Ownership: the communicator and parameters are the caller's. Not thread-safe.
+// GPU workers (parameters on a device): with `device_workers` (the NCCL backend,
+// comm/worker_communicator.h) the gradients are packed into one device buffer and all-reduced
+// there; without it they travel through a host buffer and `workers`. The start-up broadcast
+// always goes through the host.
+// Ownership: the communicators and parameters are the caller's. Not thread-safe.
 #ifndef MOEREC_WORKER_DENSE_SYNC_H_
 #define MOEREC_WORKER_DENSE_SYNC_H_
 
@@ -18,17 +22,23 @@ namespace moerec {
 
 class DenseSync {
  public:
-  DenseSync(Communicator* workers, ParameterSet* params) : workers_(workers), params_(params) {}
+  DenseSync(Communicator* workers, ParameterSet* params, Communicator* device_workers = nullptr)
+      : workers_(workers), params_(params), device_workers_(device_workers) {}
 
   Status BroadcastParameters();
   Status AllReduceGradients();
 
-  int64_t bytes_per_step() const { return static_cast<int64_t>(buffer_.size() * sizeof(float)); }
+  int64_t bytes_per_step() const { return bytes_per_step_; }
 
  private:
+  Status AllReduceOnDevice(GpuResources* gpu, int64_t total);
+
   Communicator* const workers_;
   ParameterSet* const params_;
+  Communicator* const device_workers_;
   std::vector<float> buffer_;
+  Tensor device_buffer_;
+  int64_t bytes_per_step_ = 0;
 };
 
 }  // namespace moerec

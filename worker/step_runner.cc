@@ -77,8 +77,8 @@ StepRunner::StepRunner(const JobConfig& config, EmbeddingStore* store, Communica
 StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config,
                                                          EmbeddingStore* store,
                                                          Communicator* workers,
-                                                         TeacherScorer* teacher,
-                                                         GpuResources* gpu) {
+                                                         TeacherScorer* teacher, GpuResources* gpu,
+                                                         Communicator* device_workers) {
   const bool remote_teacher =
       config.model().has_two_tower() && config.model().two_tower().has_distill() &&
       config.model().two_tower().distill().placement() == DistillConfig::TEACHER_RANKS;
@@ -140,7 +140,7 @@ StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config
                      DenseOptimizer::Create(DenseOptimizerOptionsFromConfig(o), r->model_->params(),
                                             IsArchitectureParameter));
   }
-  r->dense_sync_ = std::make_unique<DenseSync>(workers, r->model_->params());
+  r->dense_sync_ = std::make_unique<DenseSync>(workers, r->model_->params(), device_workers);
   RETURN_IF_ERROR(r->dense_sync_->BroadcastParameters());
   return r;
 }

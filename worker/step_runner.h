@@ -65,12 +65,14 @@ class StepRunner {
   // `gpu` (borrowed, may be null): a GPU worker. The dense model (parameters, activations,
   // optimizer state) lives on that device and runs there; the rows are pulled and pooled on the
   // host as on a CPU worker, the pooled features go to the device and their gradients come
-  // back, and the dense gradients are all-reduced through host memory over `workers`. Ranking
+  // back, and the dense gradients are all-reduced on the device over `device_workers` (the NCCL
+  // backend over the same workers), or through host memory over `workers` without it. Ranking
   // models only (a matching model is refused with FailedPrecondition).
   static StatusOr<std::unique_ptr<StepRunner>> Create(const JobConfig& config,
                                                       EmbeddingStore* store, Communicator* workers,
                                                       TeacherScorer* teacher = nullptr,
-                                                      GpuResources* gpu = nullptr);
+                                                      GpuResources* gpu = nullptr,
+                                                      Communicator* device_workers = nullptr);
 
   // One training step at global step `step`; returns the batch's loss. `next` (optional) is
   // the batch of step + 1, whose pull starts during this step.

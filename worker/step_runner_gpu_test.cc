@@ -145,13 +145,14 @@ TEST_P(StepRunnerGpuTest, AGpuWorkerTrainsAsTheCpuWorkerDoes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Models, StepRunnerGpuTest,
-    ::testing::Combine(::testing::Values(false, true), ::testing::Values(0, 1)),
-    [](const ::testing::TestParamInfo<std::tuple<bool, int>>& info) {
-      return std::string(std::get<1>(info.param) == 0 ? "Mmoe" : "SharedBottom") +
-             (std::get<0>(info.param) ? "Device" : "HostExecution");
-    });
+INSTANTIATE_TEST_SUITE_P(Models, StepRunnerGpuTest,
+                         ::testing::Combine(::testing::Values(false, true),
+                                            ::testing::Values(0, 1)),
+                         [](const ::testing::TestParamInfo<std::tuple<bool, int>>& info) {
+                           return std::string(std::get<1>(info.param) == 0 ? "Mmoe"
+                                                                           : "SharedBottom") +
+                                  (std::get<0>(info.param) ? "Device" : "HostExecution");
+                         });
 
 TEST(StepRunnerGpuConfigTest, AMatchingModelIsRefusedOnAGpuWorker) {
   GpuResourcesOptions options;

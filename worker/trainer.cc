@@ -153,7 +153,8 @@ Status TrainerImpl::Init() {
   SetComputeThreads(ResolveComputeThreads(config_.train().threads()));
   RETURN_IF_ERROR(OpenReaders());
 
-  ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_, options_.teacher, options_.gpu));
+  ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_, options_.teacher,
+                                               options_.gpu, options_.device_workers));
   if (runner_->model()->matching() != nullptr &&
       (!config_.data().validation().empty() || !config_.data().test().empty())) {
     ASSIGN_OR_RETURN(matching_eval_, MatchingEvaluator::Create(config_, runner_.get(), workers_));

@@ -53,6 +53,9 @@ class Trainer {
     TeacherScorer* teacher = nullptr;
     // A GPU worker's device (borrowed; StepRunner::Create's `gpu`), or null for a CPU worker.
     GpuResources* gpu = nullptr;
+    // With `gpu`: the NCCL backend over the same workers for the dense all-reduce (borrowed;
+    // comm/worker_communicator.h), or null to all-reduce through host memory.
+    Communicator* device_workers = nullptr;
     // TensorBoard event files of the metrics in <run_dir>/tb/ (chief), written out at least
     // this often (seconds); 0 = none.
     double tb_flush_secs = 10;

@@ -78,8 +78,8 @@ void HostColumnMajorGemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64
 }
 
 void BlasGemmStridedBatched(GpuResources* gpu, bool trans_a, bool trans_b, float alpha,
-                        ConstMatView a, int64_t stride_a, ConstMatView b, int64_t stride_b,
-                        float beta, MatView c, int64_t stride_c, int64_t batch) {
+                            ConstMatView a, int64_t stride_a, ConstMatView b, int64_t stride_b,
+                            float beta, MatView c, int64_t stride_c, int64_t batch) {
   const RowMajorShape s = ShapeOf(trans_a, trans_b, a, b, c);
   if (batch <= 0 || s.m == 0 || s.n == 0) return;
   if (s.k == 0) {
@@ -108,7 +108,7 @@ void BlasGemmStridedBatched(GpuResources* gpu, bool trans_a, bool trans_b, float
 }
 
 void BlasGemm(GpuResources* gpu, bool trans_a, bool trans_b, float alpha, ConstMatView a,
-          ConstMatView b, float beta, MatView c) {
+              ConstMatView b, float beta, MatView c) {
   const RowMajorShape s = ShapeOf(trans_a, trans_b, a, b, c);
   if (s.m == 0 || s.n == 0) return;
   if (s.k == 0) {
@@ -121,12 +121,11 @@ void BlasGemm(GpuResources* gpu, bool trans_a, bool trans_b, float alpha, ConstM
                         c.data, c.ld, gpu->gemm_math() == GemmMath::kBf16);
     return;
   }
-  MOEREC_GPU_CHECK(cublasGemmEx(BlasOf(gpu), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(s.n),
-                                static_cast<int>(s.m), static_cast<int>(s.k), &alpha, b.data,
-                                CUDA_R_32F, static_cast<int>(b.ld), a.data, CUDA_R_32F,
-                                static_cast<int>(a.ld), &beta, c.data, CUDA_R_32F,
-                                static_cast<int>(c.ld), ComputeOf(gpu), CUBLAS_GEMM_DEFAULT));
+  MOEREC_GPU_CHECK(cublasGemmEx(
+      BlasOf(gpu), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+      static_cast<int>(s.n), static_cast<int>(s.m), static_cast<int>(s.k), &alpha, b.data,
+      CUDA_R_32F, static_cast<int>(b.ld), a.data, CUDA_R_32F, static_cast<int>(a.ld), &beta, c.data,
+      CUDA_R_32F, static_cast<int>(c.ld), ComputeOf(gpu), CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace gpu

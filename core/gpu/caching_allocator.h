@@ -52,9 +52,9 @@ class CachingAllocator {
   const RawAlloc raw_alloc_;
   const RawFree raw_free_;
   mutable std::mutex mu_;
-  std::map<int64_t, std::vector<void*>> free_;       // GUARDED_BY(mu_): size class -> blocks
-  std::unordered_map<void*, int64_t> in_use_;        // GUARDED_BY(mu_): block -> size class
-  GpuAllocatorStats stats_;                          // GUARDED_BY(mu_)
+  std::map<int64_t, std::vector<void*>> free_;  // GUARDED_BY(mu_): size class -> blocks
+  std::unordered_map<void*, int64_t> in_use_;   // GUARDED_BY(mu_): block -> size class
+  GpuAllocatorStats stats_;                     // GUARDED_BY(mu_)
 };
 
 }  // namespace moerec

@@ -64,7 +64,7 @@ TEST(CachingAllocatorTest, ReleasesTheCacheAndRetriesWhenTheDeviceIsFull) {
   void* a = alloc.Allocate(1024);
   void* b = alloc.Allocate(1024);
   alloc.Free(a);
-  alloc.Free(b);  // both cached
+  alloc.Free(b);                     // both cached
   void* big = alloc.Allocate(8192);  // fails, the cache goes back, the retry succeeds
   ASSERT_NE(big, nullptr);
   EXPECT_EQ(alloc.stats().cached_bytes, 0);

@@ -38,30 +38,29 @@ inline std::string Describe(ncclResult_t e) {
 }
 #endif
 
-inline std::string Message(const char* call, const std::string& what, const char* file,
-                           int line) {
+inline std::string Message(const char* call, const std::string& what, const char* file, int line) {
   return std::string(call) + " failed (" + what + ") at " + file + ":" + std::to_string(line);
 }
 
 }  // namespace gpu_check
 }  // namespace moerec
 
-#define MOEREC_GPU_CHECK(call)                                                              \
-  do {                                                                                      \
-    const auto moerec_gpu_result_ = (call);                                                 \
-    if (::moerec::gpu_check::Failed(moerec_gpu_result_)) {                                  \
-      LOG(FATAL) << ::moerec::gpu_check::Message(                                           \
-          #call, ::moerec::gpu_check::Describe(moerec_gpu_result_), __FILE__, __LINE__);    \
-    }                                                                                       \
+#define MOEREC_GPU_CHECK(call)                                                           \
+  do {                                                                                   \
+    const auto moerec_gpu_result_ = (call);                                              \
+    if (::moerec::gpu_check::Failed(moerec_gpu_result_)) {                               \
+      LOG(FATAL) << ::moerec::gpu_check::Message(                                        \
+          #call, ::moerec::gpu_check::Describe(moerec_gpu_result_), __FILE__, __LINE__); \
+    }                                                                                    \
   } while (0)
 
-#define MOEREC_GPU_RETURN_IF_ERROR(call)                                                    \
-  do {                                                                                      \
-    const auto moerec_gpu_result_ = (call);                                                 \
-    if (::moerec::gpu_check::Failed(moerec_gpu_result_)) {                                  \
-      return ::moerec::Internal(::moerec::gpu_check::Message(                       \
-          #call, ::moerec::gpu_check::Describe(moerec_gpu_result_), __FILE__, __LINE__));   \
-    }                                                                                       \
+#define MOEREC_GPU_RETURN_IF_ERROR(call)                                                  \
+  do {                                                                                    \
+    const auto moerec_gpu_result_ = (call);                                               \
+    if (::moerec::gpu_check::Failed(moerec_gpu_result_)) {                                \
+      return ::moerec::Internal(::moerec::gpu_check::Message(                             \
+          #call, ::moerec::gpu_check::Describe(moerec_gpu_result_), __FILE__, __LINE__)); \
+    }                                                                                     \
   } while (0)
 
 #endif  // MOEREC_CORE_GPU_CHECK_H_

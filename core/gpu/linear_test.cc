@@ -1,10 +1,11 @@
 // core/gpu/linear.cu against core/linear.cc, through the CPU names (the dispatch) and on
 // device views.
+#include "core/linear.h"
+
 #include <gtest/gtest.h>
 
 #include "core/gpu/internal/blas.h"
 #include "core/gpu/internal/test_util.h"
-#include "core/linear.h"
 
 namespace moerec::testing {
 namespace {
@@ -127,7 +128,7 @@ TEST(HostColumnMajorGemmTest, FollowsTheColumnMajorContract) {
   gpu::HostColumnMajorGemm(true, false, 2, 1, 2, 1.0f, a, 2, b, 2, 1.0f, c, 2, false);
   EXPECT_EQ(c[0], 17.0f + 23.0f);  // [1 3; 2 4] [5; 6]
   EXPECT_EQ(c[1], 39.0f + 34.0f);
-  EXPECT_EQ(gpu::RoundToBf16(1.0f + 1.0f / 512), 1.0f);             // below half an ulp
+  EXPECT_EQ(gpu::RoundToBf16(1.0f + 1.0f / 512), 1.0f);              // below half an ulp
   EXPECT_EQ(gpu::RoundToBf16(1.0f + 3.0f / 256), 1.0f + 1.0f / 64);  // rounds up, 2^-7 ulp
 }
 

@@ -36,8 +36,8 @@ namespace moerec {
 enum class GemmMath { kFp32, kBf16 };
 
 struct GpuResourcesOptions {
-  int device = 0;                   // CUDA ordinal after CUDA_VISIBLE_DEVICES; >= 0
-  bool host_execution = false;      // see the header comment; no GPU needed
+  int device = 0;               // CUDA ordinal after CUDA_VISIBLE_DEVICES; >= 0
+  bool host_execution = false;  // see the header comment; no GPU needed
   GemmMath gemm_math = GemmMath::kFp32;
 };
 
@@ -89,8 +89,8 @@ class GpuResources {
   // pinned for the copy to overlap and must stay alive until the stream has passed it.
   void Copy(void* dst, const void* src, int64_t bytes, CopyKind kind, Stream s = kCompute);
   // rows rows of width_bytes each, rows pitch bytes apart on each side (cudaMemcpy2DAsync).
-  void Copy2D(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch,
-              int64_t width_bytes, int64_t rows, CopyKind kind, Stream s = kCompute);
+  void Copy2D(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch, int64_t width_bytes,
+              int64_t rows, CopyKind kind, Stream s = kCompute);
   // Copy on the compute stream, then wait for it.
   void CopySync(void* dst, const void* src, int64_t bytes, CopyKind kind);
   // p[0, n) = value, on the compute stream.

@@ -20,9 +20,9 @@
       return;                                \
     }                                        \
   } while (0)
-#define MOEREC_GPU_DISPATCH_RETURN(device_of, call)              \
-  do {                                                           \
-    if ((device_of).gpu != nullptr) return call;                 \
+#define MOEREC_GPU_DISPATCH_RETURN(device_of, call) \
+  do {                                              \
+    if ((device_of).gpu != nullptr) return call;    \
   } while (0)
 #else
 #define MOEREC_GPU_DISPATCH(device_of, call) \

@@ -96,8 +96,7 @@ void SoftmaxGates::Backward(ConstMatView x, const std::vector<int64_t>& domain_b
     const ConstMatView dl = dlogits.Rows(r.begin, r.size());
     Gemm(true, false, 1.0f, xr, dl, 1.0f, Weight(d, true));
     if (dx.data != nullptr) {
-      Gemm(false, true, 1.0f, dl, Weight(d, false), dx_beta,
-           dx.Rows(r.begin, r.size()));
+      Gemm(false, true, 1.0f, dl, Weight(d, false), dx_beta, dx.Rows(r.begin, r.size()));
     }
   }
 }

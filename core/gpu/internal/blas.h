@@ -17,13 +17,13 @@ namespace gpu {
 
 // c = alpha * op(a) op(b) + beta * c.
 void BlasGemm(GpuResources* gpu, bool trans_a, bool trans_b, float alpha, ConstMatView a,
-          ConstMatView b, float beta, MatView c);
+              ConstMatView b, float beta, MatView c);
 
 // `batch` GEMMs c_i = alpha op(a_i) op(b_i) + beta c_i with a_i = a + i * stride_a (floats), and
 // so on; the views give the shape and leading dimension of one problem.
 void BlasGemmStridedBatched(GpuResources* gpu, bool trans_a, bool trans_b, float alpha,
-                        ConstMatView a, int64_t stride_a, ConstMatView b, int64_t stride_b,
-                        float beta, MatView c, int64_t stride_c, int64_t batch);
+                            ConstMatView a, int64_t stride_a, ConstMatView b, int64_t stride_b,
+                            float beta, MatView c, int64_t stride_c, int64_t batch);
 
 // The reference of cuBLAS's sgemm (column-major, op codes 'N' / 'T'), used under host
 // execution and by tests. bf16 rounds every operand element to bf16 (round to nearest even).

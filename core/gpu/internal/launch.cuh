@@ -47,8 +47,8 @@ void ForEach(GpuResources* gpu, int64_t n, F f) {
     for (int64_t i = 0; i < n; ++i) f(i);
     return;
   }
-  const int64_t blocks = std::min<int64_t>((n + kThreadsPerBlock - 1) / kThreadsPerBlock,
-                                           kMaxBlocks);
+  const int64_t blocks =
+      std::min<int64_t>((n + kThreadsPerBlock - 1) / kThreadsPerBlock, kMaxBlocks);
   ForEachKernel<<<static_cast<unsigned>(blocks), kThreadsPerBlock, 0, StreamOf(gpu)>>>(n, f);
   MOEREC_GPU_CHECK(cudaGetLastError());
 }

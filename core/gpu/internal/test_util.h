@@ -49,7 +49,7 @@ inline std::string GpuBackendName(const ::testing::TestParamInfo<bool>& info) {
   return info.param ? "Device" : "HostExecution";
 }
 
-#define MOEREC_GPU_KERNEL_TEST_SUITE(suite)                                       \
+#define MOEREC_GPU_KERNEL_TEST_SUITE(suite)                                 \
   INSTANTIATE_TEST_SUITE_P(Backends, suite, ::testing::Values(false, true), \
                            ::moerec::testing::GpuBackendName)
 
