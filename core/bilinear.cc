@@ -1,6 +1,7 @@
 #include "core/bilinear.h"
 
 #include "core/interaction.h"
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
 
@@ -75,6 +76,7 @@ int64_t BilinearNumWeights(BilinearType type, int64_t num_fields) {
 
 void BilinearForward(BilinearType type, ConstMatView v, int num_fields, const float* w, MatView out,
                      BilinearCache* cache) {
+  MOEREC_GPU_DISPATCH(v, gpu::BilinearForward(type, v, num_fields, w, out, cache));
   const Dims d = CheckDims(type, v, num_fields, out.rows, out.cols);
   const int64_t k = d.k, kk = k * k;
   cache->t.Resize({v.rows, d.blocks * k});
@@ -107,6 +109,8 @@ void BilinearForward(BilinearType type, ConstMatView v, int num_fields, const fl
 void BilinearBackward(BilinearType type, ConstMatView v, int num_fields, const float* w,
                       const BilinearCache& cache, ConstMatView dout, MatView dv, float dv_beta,
                       float* dw) {
+  MOEREC_GPU_DISPATCH(v,
+                      gpu::BilinearBackward(type, v, num_fields, w, cache, dout, dv, dv_beta, dw));
   const Dims d = CheckDims(type, v, num_fields, dout.rows, dout.cols);
   CHECK(dv.rows == v.rows && dv.cols == v.cols);
   CHECK(cache.t.rows() == v.rows && cache.t.cols() == d.blocks * d.k) << "bilinear cache is stale";

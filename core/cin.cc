@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
 
@@ -113,6 +114,7 @@ void ProductGradientsRow(const CinDims& d, const float* __restrict dz, int64_t d
 
 void CinLayerForward(ConstMatView x0, ConstMatView xprev, int num_fields, ConstMatView w,
                      MatView xnext) {
+  MOEREC_GPU_DISPATCH(x0, gpu::CinLayerForward(x0, xprev, num_fields, w, xnext));
   const CinDims d = CheckDims(x0, xprev, num_fields, w, xnext.rows, xnext.cols);
   const int64_t cols = d.chunk_rows * d.k;
   // Nothing else takes this thread's scratch while the pointer is in use.
@@ -130,6 +132,8 @@ void CinLayerForward(ConstMatView x0, ConstMatView xprev, int num_fields, ConstM
 void CinLayerBackward(ConstMatView x0, ConstMatView xprev, int num_fields, ConstMatView w,
                       ConstMatView dxnext, MatView dx0, float dx0_beta, MatView dxprev,
                       MatView dw) {
+  MOEREC_GPU_DISPATCH(
+      x0, gpu::CinLayerBackward(x0, xprev, num_fields, w, dxnext, dx0, dx0_beta, dxprev, dw));
   const CinDims d = CheckDims(x0, xprev, num_fields, w, dxnext.rows, dxnext.cols);
   CHECK(dx0.rows == x0.rows && dx0.cols == x0.cols);
   CHECK(dxprev.rows == xprev.rows && dxprev.cols == xprev.cols);
@@ -153,6 +157,7 @@ void CinLayerBackward(ConstMatView x0, ConstMatView xprev, int num_fields, Const
 }
 
 void FieldSumPoolForward(ConstMatView x, MatView y) {
+  MOEREC_GPU_DISPATCH(x, gpu::FieldSumPoolForward(x, y));
   CHECK_EQ(x.rows, y.rows);
   CHECK_GE(y.cols, 1);
   CHECK_EQ(x.cols % y.cols, 0) << "width " << x.cols << " is not " << y.cols << " fields";
@@ -168,6 +173,7 @@ void FieldSumPoolForward(ConstMatView x, MatView y) {
 }
 
 void FieldSumPoolBackward(ConstMatView dy, MatView dx) {
+  MOEREC_GPU_DISPATCH(dy, gpu::FieldSumPoolBackward(dy, dx));
   CHECK_EQ(dx.rows, dy.rows);
   CHECK_GE(dy.cols, 1);
   CHECK_EQ(dx.cols % dy.cols, 0) << "width " << dx.cols << " is not " << dy.cols << " fields";

@@ -2,12 +2,14 @@
 
 #include <cstring>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 
 namespace moerec {
 
 void EmbeddingBagForward(ConstMatView rows, const uint32_t* offsets, const int32_t* index,
                          PoolingMode mode, MatView out) {
+  MOEREC_GPU_DISPATCH(out, gpu::EmbeddingBagForward(rows, offsets, index, mode, out));
   const int64_t d = rows.cols;
   CHECK_EQ(out.cols, d);
   internal::ForEachRow(out.rows, d, [&](int64_t i) {
@@ -30,6 +32,7 @@ void EmbeddingBagForward(ConstMatView rows, const uint32_t* offsets, const int32
 
 void EmbeddingBagBackward(ConstMatView dout, const uint32_t* offsets, const int32_t* index,
                           PoolingMode mode, MatView drows) {
+  MOEREC_GPU_DISPATCH(drows, gpu::EmbeddingBagBackward(dout, offsets, index, mode, drows));
   CHECK_EQ(dout.cols, drows.cols);
   // Samples scatter into shared rows, so samples are visited in order; the parallel split is
   // over columns, which keeps every row's sum order and the result for any thread count.

@@ -5,6 +5,9 @@
 //   out, dout: (B, D) views (usually a column block of the model input)
 // Sample i pools rows index[offsets[i] .. offsets[i + 1]); an empty bag gives zeros; offsets
 // are non-decreasing (the data layer validates them; here they are trusted).
+// Devices: on device views offsets and index are device arrays. The device backward pass
+// (core/gpu/embedding_bag.cu) copies them to the host to group the entries by row, so it waits
+// for the device; it is deterministic and needs no atomics.
 // Gradient rule: out is written; drows accumulates (+=), since several samples and several
 // slots may share one row. Both passes give bit-identical results for any thread count
 // (forward: samples are independent; backward: parallel over columns, samples in order).

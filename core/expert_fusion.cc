@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/parallel.h"
 
@@ -45,6 +46,8 @@ void Fuse(const float* blocks, int64_t n, int64_t own, int64_t h, float beta, fl
 void M3oeFusionForward(ConstMatView shared, ConstMatView domain, ConstMatView task,
                        const int32_t* domain_of, int num_domains, int num_tasks,
                        const FusionWeights& w, MatView z) {
+  MOEREC_GPU_DISPATCH(
+      z, gpu::M3oeFusionForward(shared, domain, task, domain_of, num_domains, num_tasks, w, z));
   CHECK_EQ(shared.rows, z.rows);
   CHECK_EQ(shared.cols, z.cols);
   const int64_t h = CheckShapes(domain, task, num_domains, num_tasks, z.rows, z.cols);
@@ -68,6 +71,8 @@ void M3oeFusionForward(ConstMatView shared, ConstMatView domain, ConstMatView ta
 void M3oeFusionBackward(ConstMatView domain, ConstMatView task, const int32_t* domain_of,
                         int num_domains, int num_tasks, const FusionWeights& w, ConstMatView dz,
                         MatView ddomain, MatView dtask, double dweights[4]) {
+  MOEREC_GPU_DISPATCH(dz, gpu::M3oeFusionBackward(domain, task, domain_of, num_domains, num_tasks,
+                                                  w, dz, ddomain, dtask, dweights));
   const int64_t h = CheckShapes(domain, task, num_domains, num_tasks, dz.rows, dz.cols);
   CHECK(ddomain.rows == domain.rows && ddomain.cols == domain.cols);
   CHECK(dtask.rows == task.rows && dtask.cols == task.cols);

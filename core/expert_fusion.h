@@ -11,6 +11,8 @@
 //   task, dtask: (B, T*H), block k = Tk_k       domain_of: (B) in [0, D)
 // Gradient rule: activation gradients are written (the gradient of `shared` is dz itself);
 // dweights accumulates (+=) in double.
+// Devices: on device views (core/gpu/expert_fusion.cu) domain_of is a device array; dweights
+// stays a host array, and the backward call waits for the device to deliver it.
 // Threading: ParallelFor over rows; the scalar gradients are summed per row, then over rows in
 // row order, so every result has the same bits for any thread count.
 #ifndef MOEREC_CORE_EXPERT_FUSION_H_

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
 #include "core/parallel.h"
@@ -51,6 +52,7 @@ void CheckGroups(ConstMatView x, const std::vector<int64_t>& begin,
 void GroupedLinearForward(ConstMatView x, const std::vector<int64_t>& begin,
                           const std::vector<ConstMatView>& w, const std::vector<const float*>& b,
                           MatView y) {
+  MOEREC_GPU_DISPATCH(x, gpu::GroupedLinearForward(x, begin, w, b, y));
   CheckGroups(x, begin, w, y.rows, y.cols);
   CHECK(b.empty() || b.size() == w.size());
   const std::vector<Tile> tiles = RowTiles(begin, std::max(x.cols, y.cols));
@@ -68,6 +70,7 @@ void GroupedLinearBackward(ConstMatView x, const std::vector<int64_t>& begin,
                            const std::vector<ConstMatView>& w, ConstMatView dy,
                            const std::vector<MatView>& dw, const std::vector<float*>& db,
                            MatView dx, float dx_beta) {
+  MOEREC_GPU_DISPATCH(x, gpu::GroupedLinearBackward(x, begin, w, dy, dw, db, dx, dx_beta));
   CheckGroups(x, begin, w, dy.rows, dy.cols);
   CHECK_EQ(dw.size(), w.size());
   CHECK(db.empty() || db.size() == w.size());

@@ -1,8 +1,10 @@
 // Grouped linear layer: G independent Linear maps over the row blocks of one stacked input,
 // the "grouped GEMM" of expert execution (each expert its own weights and its own, variable,
 // number of rows). One call covers every group; the CPU implementation schedules tiles of
-// rows over the compute threads (each tile one single-threaded sgemm), and a CUDA backend
-// maps the same call onto a grouped cuBLAS GEMM.
+// rows over the compute threads (each tile one single-threaded sgemm); on device views
+// (core/gpu/grouped_linear.cu) each non-empty group is one cuBLAS GEMM on the compute stream, or
+// one strided-batched GEMM when the groups are equal and their weights evenly strided. begin is
+// always a host vector; the views and pointers in w, b, dw and db live on x's device.
 //
 // Dimension legend: N stacked rows, G groups, I input width, O output width.
 //   x: (N, I) with group g's rows [begin[g], begin[g + 1]); begin has G + 1 entries from 0 to N,

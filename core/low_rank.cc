@@ -1,5 +1,6 @@
 #include "core/low_rank.h"
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
 #include "core/parallel.h"
@@ -8,6 +9,7 @@ namespace moerec {
 
 void LowRankAdapterForward(ConstMatView x, ConstMatView a, ConstMatView b, const float* c,
                            const float* w, int64_t w_stride, MatView t, MatView u, MatView pre) {
+  MOEREC_GPU_DISPATCH(x, gpu::LowRankAdapterForward(x, a, b, c, w, w_stride, t, u, pre));
   CHECK_EQ(x.cols, a.rows);
   CHECK_EQ(a.cols, b.rows);
   CHECK(t.rows == x.rows && t.cols == a.cols);
@@ -33,6 +35,8 @@ void LowRankAdapterBackward(ConstMatView x, ConstMatView a, ConstMatView b, cons
                             int64_t w_stride, ConstMatView t, ConstMatView u, ConstMatView dpre,
                             MatView du_scratch, MatView dt_scratch, MatView da, MatView db,
                             float* dc, float* dw, MatView dx) {
+  MOEREC_GPU_DISPATCH(x, gpu::LowRankAdapterBackward(x, a, b, w, w_stride, t, u, dpre, du_scratch,
+                                                     dt_scratch, da, db, dc, dw, dx));
   CHECK(dpre.rows == x.rows && dpre.cols == b.cols);
   CHECK(du_scratch.rows == x.rows && du_scratch.cols == b.cols);
   CHECK(dt_scratch.rows == x.rows && dt_scratch.cols == a.cols);
