@@ -1,5 +1,6 @@
 #include "core/cross.h"
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
 
@@ -52,9 +53,12 @@ void ScaledRow(int64_t d, const float* __restrict dy, const float* __restrict z,
 
 void CrossLayerForward(CrossMode mode, ConstMatView x0, ConstMatView xl, ConstMatView w,
                        const float* b, MatView y, CrossLayerCache* cache) {
+  MOEREC_GPU_DISPATCH(x0, gpu::CrossLayerForward(mode, x0, xl, w, b, y, cache));
   CheckShapes(mode, x0, xl, w, y.rows, y.cols);
   const int64_t d = x0.cols;
   const bool vector = mode == CrossMode::kVector;
+  // A cache last used on a device (or made inside a DeviceScope) moves to the host.
+  if (cache->z.on_gpu()) cache->z = Tensor({x0.rows, w.cols}, nullptr);
   cache->z.Resize({x0.rows, w.cols});
   const MatView z = cache->z.view();
   LinearForward(xl, w, vector ? nullptr : b, z);
@@ -70,6 +74,8 @@ void CrossLayerForward(CrossMode mode, ConstMatView x0, ConstMatView xl, ConstMa
 void CrossLayerBackward(CrossMode mode, ConstMatView x0, ConstMatView xl, ConstMatView w,
                         const CrossLayerCache& cache, ConstMatView dy, MatView dx0, float dx0_beta,
                         MatView dxl, MatView dw, float* db) {
+  MOEREC_GPU_DISPATCH(
+      x0, gpu::CrossLayerBackward(mode, x0, xl, w, cache, dy, dx0, dx0_beta, dxl, dw, db));
   CheckShapes(mode, x0, xl, w, dy.rows, dy.cols);
   CHECK(dx0.rows == x0.rows && dx0.cols == x0.cols);
   CHECK(dxl.rows == x0.rows && dxl.cols == x0.cols);
@@ -77,6 +83,8 @@ void CrossLayerBackward(CrossMode mode, ConstMatView x0, ConstMatView xl, ConstM
   CHECK(cache.z.rows() == x0.rows && cache.z.cols() == w.cols) << "cross cache is stale";
   const int64_t d = x0.cols;
   const bool vector = mode == CrossMode::kVector;
+  CHECK(!cache.z.on_gpu()) << "cross cache is on a device, the views on the host";
+  if (cache.dz.on_gpu()) cache.dz = Tensor(cache.z.shape(), nullptr);
   cache.dz.ResizeLike(cache.z);
   const ConstMatView z = cache.z.view();
   const MatView dz = cache.dz.view();

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
+#include <vector>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
 
@@ -29,6 +32,13 @@ void CheckWeights(ConstMatView w_q, ConstMatView w_k, ConstMatView w_v, ConstMat
   CheckWeight("w_k", w_k, z);
   CheckWeight("w_v", w_v, z);
   if (w_res.data != nullptr) CheckWeight("w_res", w_res, z);
+}
+
+// Cache tensors last used on a device (or made inside a DeviceScope) move to the host.
+void MoveToHost(std::initializer_list<Tensor*> tensors) {
+  for (Tensor* t : tensors) {
+    if (t->on_gpu()) *t = Tensor(std::vector<int64_t>{0}, nullptr);
+  }
 }
 
 float Dot(int64_t n, const float* a, const float* b) {
@@ -97,6 +107,8 @@ void AttentionBackwardRow(const Dims& z, float scale, const float* q, const floa
 void FieldAttentionForward(ConstMatView x, int num_fields, int num_heads, ConstMatView w_q,
                            ConstMatView w_k, ConstMatView w_v, ConstMatView w_res, MatView y,
                            FieldAttentionCache* cache, float scale) {
+  MOEREC_GPU_DISPATCH(x, gpu::FieldAttentionForward(x, num_fields, num_heads, w_q, w_k, w_v, w_res,
+                                                    y, cache, scale));
   CHECK_GE(num_fields, 1);
   CHECK_GE(num_heads, 1);
   CHECK_EQ(x.cols % num_fields, 0) << "width " << x.cols << " is not " << num_fields << " fields";
@@ -108,6 +120,7 @@ void FieldAttentionForward(ConstMatView x, int num_fields, int num_heads, ConstM
   cache->num_fields = num_fields;
   cache->num_heads = num_heads;
   cache->scale = scale;
+  MoveToHost({&cache->x, &cache->q, &cache->k, &cache->v, &cache->attn, &cache->pre});
   // A row of x is S consecutive field rows: one copy makes the (B*S, K_in) GEMM input.
   cache->x.Resize({n, z.kin});
   ForEachRow(batch, x.cols, [&](int64_t b) {
@@ -138,7 +151,10 @@ void FieldAttentionBackward(ConstMatView w_q, ConstMatView w_k, ConstMatView w_v
                             ConstMatView w_res, const FieldAttentionCache& cache, ConstMatView dy,
                             MatView dx, float dx_beta, MatView dw_q, MatView dw_k, MatView dw_v,
                             MatView dw_res) {
+  MOEREC_GPU_DISPATCH(dy, gpu::FieldAttentionBackward(w_q, w_k, w_v, w_res, cache, dy, dx, dx_beta,
+                                                      dw_q, dw_k, dw_v, dw_res));
   CHECK_GE(cache.num_fields, 1) << "field attention backward before forward";
+  CHECK(!cache.q.on_gpu()) << "field attention cache is on a device, the views on the host";
   const int64_t kin = cache.x.cols();
   const Dims z{cache.num_fields, kin, cache.num_heads, w_q.cols / cache.num_heads, w_q.cols};
   CheckWeights(w_q, w_k, w_v, w_res, z);
@@ -151,6 +167,7 @@ void FieldAttentionBackward(ConstMatView w_q, ConstMatView w_k, ConstMatView w_v
   }
   const bool residual = w_res.data != nullptr;
   if (residual) CHECK(dw_res.rows == kin && dw_res.cols == z.e);
+  MoveToHost({&cache.dpre, &cache.dq, &cache.dk, &cache.dv, &cache.dx});
   for (Tensor* t : {&cache.dpre, &cache.dq, &cache.dk, &cache.dv}) t->Resize({n, z.e});
   cache.dx.Resize({n, kin});
   // Through the ReLU.

@@ -36,8 +36,9 @@ struct FieldAttentionCache {
   Tensor q, k, v;  // (B*S, E)
   Tensor attn;     // (B, H*S*S): a[b, h, s, t] = attn.at(b, (h*S + s)*S + t)
   Tensor pre;      // (B*S, E): concat_h o^h + X W_res, before the ReLU
-  // Backward working memory.
-  mutable Tensor dpre, dq, dk, dv, dx;
+  // Backward working memory; dattn (B, H*S*S), the gradient of the attention scores, only on a
+  // device (core/gpu/field_attention.cu).
+  mutable Tensor dpre, dq, dk, dv, dx, dattn;
 };
 
 void FieldAttentionForward(ConstMatView x, int num_fields, int num_heads, ConstMatView w_q,

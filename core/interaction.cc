@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
 
@@ -74,6 +75,7 @@ void ScaleRowsBy(ConstMatView v, const float* scale, int64_t scale_ld, MatView d
 }  // namespace
 
 void BiInteractionForward(ConstMatView v, int num_fields, MatView out) {
+  MOEREC_GPU_DISPATCH(v, gpu::BiInteractionForward(v, num_fields, out));
   const int64_t k = FieldWidth(v, num_fields);
   CHECK_EQ(out.rows, v.rows);
   CHECK_EQ(out.cols, k);
@@ -84,6 +86,7 @@ void BiInteractionForward(ConstMatView v, int num_fields, MatView out) {
 
 void BiInteractionBackward(ConstMatView v, int num_fields, ConstMatView dout, MatView dv,
                            float dv_beta) {
+  MOEREC_GPU_DISPATCH(v, gpu::BiInteractionBackward(v, num_fields, dout, dv, dv_beta));
   const int64_t k = FieldWidth(v, num_fields);
   CHECK_EQ(dout.rows, v.rows);
   CHECK_EQ(dout.cols, k);
@@ -95,6 +98,7 @@ void BiInteractionBackward(ConstMatView v, int num_fields, ConstMatView dout, Ma
 }
 
 void InnerProductForward(ConstMatView v, int num_fields, MatView out) {
+  MOEREC_GPU_DISPATCH(v, gpu::InnerProductForward(v, num_fields, out));
   const int64_t k = FieldWidth(v, num_fields);
   const int64_t s = num_fields;
   CHECK_EQ(out.rows, v.rows);
@@ -115,6 +119,7 @@ void InnerProductForward(ConstMatView v, int num_fields, MatView out) {
 
 void InnerProductBackward(ConstMatView v, int num_fields, ConstMatView dout, MatView dv,
                           float dv_beta) {
+  MOEREC_GPU_DISPATCH(v, gpu::InnerProductBackward(v, num_fields, dout, dv, dv_beta));
   const int64_t k = FieldWidth(v, num_fields);
   const int64_t s = num_fields;
   CHECK_EQ(dout.rows, v.rows);
@@ -136,6 +141,7 @@ void InnerProductBackward(ConstMatView v, int num_fields, ConstMatView dout, Mat
 }
 
 void OuterProductForward(ConstMatView v, int num_fields, const float* kernel, MatView out) {
+  MOEREC_GPU_DISPATCH(v, gpu::OuterProductForward(v, num_fields, kernel, out));
   const int64_t k = FieldWidth(v, num_fields);
   const int64_t s = num_fields;
   CHECK_EQ(out.rows, v.rows);
@@ -158,6 +164,8 @@ void OuterProductForward(ConstMatView v, int num_fields, const float* kernel, Ma
 
 void OuterProductBackward(ConstMatView v, int num_fields, const float* kernel, ConstMatView dout,
                           MatView dv, float* dkernel, float dv_beta) {
+  MOEREC_GPU_DISPATCH(v,
+                      gpu::OuterProductBackward(v, num_fields, kernel, dout, dv, dkernel, dv_beta));
   const int64_t k = FieldWidth(v, num_fields);
   const int64_t s = num_fields;
   CHECK_EQ(dout.rows, v.rows);

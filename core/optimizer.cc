@@ -8,6 +8,7 @@
 
 #include "core/checksum.h"
 #include "core/internal/byte_io.h"
+#include "core/internal/gpu_dispatch.h"
 #include "core/parallel.h"
 
 namespace moerec {
@@ -111,16 +112,32 @@ void DenseOptimizer::Step() {
     Parameter* p = params[i].get();
     if (!p->trainable() || !Selected(*p)) continue;
     CHECK_EQ(p->grad.size(), p->value.size()) << "gradient of " << p->name << " has a bad shape";
+    // The update runs where the parameter lives, and its state lives there too.
+    GpuResources* const device = p->value.gpu();
+    CHECK(p->grad.gpu() == device)
+        << "value and gradient of " << p->name << " are on different devices";
     ParamState& st = state_[i];
     const int64_t n = p->value.size();
     if (st.step == 0) {
-      if (NumStateTensors() >= 1) st.m.Resize({n});
-      if (NumStateTensors() >= 2) st.v.Resize({n});
+      for (int k = 0; k < NumStateTensors(); ++k) {
+        Tensor& t = k == 0 ? st.m : st.v;
+        if (t.gpu() != device) {
+          t = Tensor({n}, device);
+        } else {
+          t.Resize({n});
+        }
+      }
       if (adam) {
         st.m.Zero();
         st.v.Zero();
       } else if (options_.type == DenseOptimizerType::kAdagrad) {
         st.m.Fill(options_.initial_accumulator);
+      }
+    } else {
+      // State restored by LoadState, or made before the parameter moved: follow the parameter.
+      for (int k = 0; k < NumStateTensors(); ++k) {
+        Tensor& t = k == 0 ? st.m : st.v;
+        if (t.gpu() != device) t = t.To(device);
       }
     }
     Segment s;
@@ -137,6 +154,15 @@ void DenseOptimizer::Step() {
       const double bc2 = 1.0 - std::pow(static_cast<double>(options_.beta2), t);
       s.step_size = static_cast<float>(options_.learning_rate / bc1);
       s.inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(bc2));
+    }
+    if (device != nullptr) {
+#if MOEREC_HAVE_CUDA
+      gpu::DenseOptimizerUpdate(options_, s.step_size, s.inv_bc2_sqrt, s.first, n, p->value.data(),
+                                p->grad.data(), st.m.data(), st.v.data(), device);
+#else
+      LOG(FATAL) << "a device parameter in a build without CUDA";
+#endif
+      continue;
     }
     segments_.push_back(s);
     total += n;
@@ -239,7 +265,10 @@ Status DenseOptimizer::SaveState(std::string* bytes, const Filter& keep) const {
     PutBytes(bytes, st.step);
     PutBytes(bytes, static_cast<uint8_t>(tensors));
     for (int k = 0; k < tensors; ++k) {
-      const Tensor& t = k == 0 ? st.m : st.v;
+      const Tensor& state = k == 0 ? st.m : st.v;
+      Tensor staged;  // device state is written through a host copy
+      if (state.on_gpu()) staged = state.To(nullptr);
+      const Tensor& t = state.on_gpu() ? staged : state;
       PutBytes(bytes, t.size());
       bytes->append(reinterpret_cast<const char*>(t.data()), 4 * t.size());
     }
@@ -350,8 +379,11 @@ Status DenseOptimizer::LoadState(std::string_view bytes, bool merge) {
     for (int t = 0; t < tensors; ++t) {
       Tensor& dst = t == 0 ? st.m : st.v;
       const int64_t n = static_cast<int64_t>(entries[k].data[t].size() / 4);
-      dst.Resize({n});
-      if (n > 0) std::memcpy(dst.data(), entries[k].data[t].data(), 4 * n);
+      // Through the host onto the parameter's device.
+      Tensor host({n}, nullptr);
+      if (n > 0) std::memcpy(host.data(), entries[k].data[t].data(), 4 * n);
+      GpuResources* const device = params[target[k]]->value.gpu();
+      dst = device != nullptr ? host.To(device) : std::move(host);
     }
   }
   step_count_ = step_count;

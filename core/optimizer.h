@@ -16,8 +16,15 @@
 // time a parameter is updated. Parameters added to the set after Create() are picked up.
 // Updates are elementwise, parallel over all selected elements at once (one parallel region a
 // step), and bit-identical for any thread count.
+// Devices: a parameter whose value and gradient are on a GPU (core/tensor.h) is updated there by
+// one kernel on its compute stream (core/gpu/optimizer.cu: the same formulas, equal to these
+// within float rounding), and its state tensors live on that device; host parameters take the
+// CPU path above. State follows its parameter: a parameter moved to another device after its
+// state was made gets its state copied there at the next step.
 // SaveState/LoadState carry the optimizer's state (step counts and moment tensors, by
 // parameter name) for checkpoints; the options (learning rate etc.) come from the config.
+// Device state is copied through the host both ways (LoadState puts it on the parameter's
+// device).
 // Thread-safety: none.
 #ifndef MOEREC_CORE_OPTIMIZER_H_
 #define MOEREC_CORE_OPTIMIZER_H_

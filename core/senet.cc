@@ -1,6 +1,10 @@
 #include "core/senet.h"
 
+#include <initializer_list>
+#include <vector>
+
 #include "core/activation.h"
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
 
@@ -23,6 +27,13 @@ int64_t CheckShapes(ConstMatView v, int64_t num_fields, ConstMatView w1, ConstMa
   return v.cols / num_fields;
 }
 
+// Cache tensors last used on a device (or made inside a DeviceScope) move to the host.
+void MoveToHost(std::initializer_list<Tensor*> tensors) {
+  for (Tensor* t : tensors) {
+    if (t->on_gpu()) *t = Tensor(std::vector<int64_t>{0}, nullptr);
+  }
+}
+
 // dv = dout * a + dz / k (+ beta * dv) over one row.
 void SenetInputGradientRow(int64_t s, int64_t k, const float* __restrict g,
                            const float* __restrict a, const float* __restrict dz, float inv_k,
@@ -43,9 +54,11 @@ void SenetInputGradientRow(int64_t s, int64_t k, const float* __restrict g,
 
 void SenetForward(ConstMatView v, int num_fields, ConstMatView w1, ConstMatView w2, MatView out,
                   SenetCache* cache) {
+  MOEREC_GPU_DISPATCH(v, gpu::SenetForward(v, num_fields, w1, w2, out, cache));
   const int64_t k = CheckShapes(v, num_fields, w1, w2);
   const int64_t s = num_fields, rows = v.rows;
   CHECK(out.rows == rows && out.cols == v.cols);
+  MoveToHost({&cache->z, &cache->hidden, &cache->weight});
   cache->z.Resize({rows, s});
   cache->hidden.Resize({rows, w1.cols});
   cache->weight.Resize({rows, s});
@@ -76,6 +89,7 @@ void SenetForward(ConstMatView v, int num_fields, ConstMatView w1, ConstMatView 
 
 void SenetBackward(ConstMatView v, ConstMatView w1, ConstMatView w2, const SenetCache& cache,
                    ConstMatView dout, MatView dv, float dv_beta, MatView dw1, MatView dw2) {
+  MOEREC_GPU_DISPATCH(v, gpu::SenetBackward(v, w1, w2, cache, dout, dv, dv_beta, dw1, dw2));
   const int64_t s = w1.rows;
   const int64_t k = CheckShapes(v, s, w1, w2);
   const int64_t rows = v.rows;
@@ -85,6 +99,8 @@ void SenetBackward(ConstMatView v, ConstMatView w1, ConstMatView w2, const Senet
   CHECK(dw2.rows == w2.rows && dw2.cols == w2.cols);
   CHECK(cache.weight.rows() == rows && cache.weight.cols() == s && cache.hidden.cols() == w1.cols)
       << "SENET cache is stale";
+  CHECK(!cache.weight.on_gpu()) << "SENET cache is on a device, the views on the host";
+  MoveToHost({&cache.dz, &cache.dhidden, &cache.dweight});
   cache.dz.Resize({rows, s});
   cache.dhidden.Resize({rows, w1.cols});
   cache.dweight.Resize({rows, s});

@@ -26,6 +26,7 @@
 #include "core/loss.h"
 #include "core/low_rank.h"
 #include "core/norm.h"
+#include "core/optimizer.h"
 #include "core/product.h"
 #include "core/senet.h"
 #include "core/softmax.h"
@@ -180,6 +181,15 @@ void SenetForward(ConstMatView v, int num_fields, ConstMatView w1, ConstMatView 
                   SenetCache* cache);
 void SenetBackward(ConstMatView v, ConstMatView w1, ConstMatView w2, const SenetCache& cache,
                    ConstMatView dout, MatView dv, float dv_beta, MatView dw1, MatView dw2);
+
+// --- core/optimizer.h
+// One parameter's share of DenseOptimizer::Step on `device`, which holds value, grad, m and v
+// (n floats each; m, v unused, and may be null, where the rule keeps no such state).
+// step_size, inv_bc2_sqrt: Adam's per-step scalars (lr / (1 - b1^t), 1 / sqrt(1 - b2^t));
+// first: the parameter's first update (SGD momentum).
+void DenseOptimizerUpdate(const DenseOptimizerOptions& options, float step_size, float inv_bc2_sqrt,
+                          bool first, int64_t n, float* value, const float* grad, float* m,
+                          float* v, GpuResources* device);
 
 }  // namespace gpu
 }  // namespace moerec
