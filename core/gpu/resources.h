@@ -75,7 +75,11 @@ class GpuResources {
   void* blas() const { return blas_; }
 
   // Device memory, 256-byte aligned; Free takes only pointers from Allocate. Stops the process
-  // when the device is full even after the cache is returned to the driver.
+  // when the device is full even after the cache is returned to the driver. A freed block is
+  // handed out again at once, without waiting for the device: that is safe for the compute
+  // stream, whose work runs in launch order, so a Tensor may be freed while kernels using it
+  // are still queued there. Memory that work on the copy streams uses must stay allocated until
+  // that stream has been synchronised or waited on (StreamWait).
   void* Allocate(int64_t bytes);
   void Free(void* p);
   GpuAllocatorStats allocator_stats() const;
