@@ -92,6 +92,7 @@ void BlasGemmStridedBatched(GpuResources* gpu, bool trans_a, bool trans_b, float
   // Column-major view of the row-major problem: C^T (n x m) = op(B)^T (n x k) op(A)^T (k x m).
   gpu->CountLaunch();
   if (gpu->host_execution()) {
+    HostAccess access(gpu);
     for (int64_t i = 0; i < batch; ++i) {
       HostColumnMajorGemm(trans_b, trans_a, s.n, s.m, s.k, alpha, b.data + i * stride_b, b.ld,
                           a.data + i * stride_a, a.ld, beta, c.data + i * stride_c, c.ld,
@@ -117,6 +118,7 @@ void BlasGemm(GpuResources* gpu, bool trans_a, bool trans_b, float alpha, ConstM
   }
   gpu->CountLaunch();
   if (gpu->host_execution()) {
+    HostAccess access(gpu);
     HostColumnMajorGemm(trans_b, trans_a, s.n, s.m, s.k, alpha, b.data, b.ld, a.data, a.ld, beta,
                         c.data, c.ld, gpu->gemm_math() == GemmMath::kBf16);
     return;

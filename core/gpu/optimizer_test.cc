@@ -86,10 +86,11 @@ void ExpectSameValues(const std::string& what, const ParameterSet& device, const
   for (size_t i = 0; i < host.params().size(); ++i) {
     const Parameter& h = *host.params()[i];
     const Tensor got = device.params()[i]->value.To(nullptr);
-    ASSERT_EQ(got.size(), h.value.size()) << what << " " << h.name;
+    const Tensor expected = h.value.To(nullptr);  // `host` may be a device set too
+    ASSERT_EQ(got.size(), expected.size()) << what << " " << h.name;
     int failures = 0;
     for (int64_t j = 0; j < got.size(); ++j) {
-      const double want = h.value[j];
+      const double want = expected[j];
       if (std::fabs(got[j] - want) > tol * std::max(1.0, std::fabs(want)) && failures++ < 3) {
         ADD_FAILURE() << what << " " << h.name << "[" << j << "]: " << got[j] << " vs " << want;
       }

@@ -1,6 +1,8 @@
 // core/gpu/resources.h, CUDA build.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -27,9 +29,26 @@ StatusOr<std::unique_ptr<GpuResources>> GpuResources::Create(const GpuResourcesO
 Status GpuResources::Open() {
   if (options_.host_execution) {
     name_ = "host execution";
+    // Pages of their own, inaccessible outside kernels and copies (OpenHostAccess).
     allocator_ = std::make_unique<CachingAllocator>(
-        [](int64_t bytes) { return std::aligned_alloc(256, (bytes + 255) / 256 * 256); },
-        [](void* p) { std::free(p); });
+        [this](int64_t bytes) -> void* {
+          const int64_t page = sysconf(_SC_PAGESIZE);
+          const int64_t length = (bytes + page - 1) / page * page;
+          std::lock_guard<std::mutex> lock(host_mu_);
+          void* p =
+              mmap(nullptr, length, host_access_depth_ > 0 ? PROT_READ | PROT_WRITE : PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+          if (p == MAP_FAILED) return nullptr;
+          host_blocks_.emplace(p, length);
+          return p;
+        },
+        [this](void* p) {
+          std::lock_guard<std::mutex> lock(host_mu_);
+          auto it = host_blocks_.find(p);
+          CHECK(it != host_blocks_.end());
+          munmap(p, it->second);
+          host_blocks_.erase(it);
+        });
     return Status::OK();
   }
   int count = 0;
@@ -87,6 +106,25 @@ GpuResources::~GpuResources() {
 
 std::string GpuResources::Describe() const { return name_; }
 
+void GpuResources::OpenHostAccess() {
+  if (!options_.host_execution) return;
+  std::lock_guard<std::mutex> lock(host_mu_);
+  if (host_access_depth_++ > 0) return;
+  for (const auto& [p, length] : host_blocks_) {
+    PCHECK(mprotect(p, length, PROT_READ | PROT_WRITE) == 0) << "mprotect";
+  }
+}
+
+void GpuResources::CloseHostAccess() {
+  if (!options_.host_execution) return;
+  std::lock_guard<std::mutex> lock(host_mu_);
+  CHECK_GT(host_access_depth_, 0);
+  if (--host_access_depth_ > 0) return;
+  for (const auto& [p, length] : host_blocks_) {
+    PCHECK(mprotect(p, length, PROT_NONE) == 0) << "mprotect";
+  }
+}
+
 void* GpuResources::Allocate(int64_t bytes) {
   void* p = allocator_->Allocate(bytes);
   if (p == nullptr) {
@@ -124,6 +162,7 @@ void GpuResources::FreePinned(void* p) {
 void GpuResources::Copy(void* dst, const void* src, int64_t bytes, CopyKind kind, Stream s) {
   if (bytes <= 0) return;
   if (options_.host_execution) {
+    HostAccess access(this);
     std::memmove(dst, src, bytes);
     return;
   }
@@ -137,6 +176,7 @@ void GpuResources::Copy2D(void* dst, int64_t dst_pitch, const void* src, int64_t
                           int64_t width_bytes, int64_t rows, CopyKind kind, Stream s) {
   if (rows <= 0 || width_bytes <= 0) return;
   if (options_.host_execution) {
+    HostAccess access(this);
     for (int64_t r = 0; r < rows; ++r) {
       std::memmove(static_cast<char*>(dst) + r * dst_pitch,
                    static_cast<const char*>(src) + r * src_pitch, width_bytes);

@@ -10,7 +10,9 @@
 // launcher's kernel body and every GEMM (a reference of cuBLAS's column-major contract) on the
 // calling thread. It needs no GPU, so the CUDA kernels' indexing, the GEMM argument mapping and
 // the dispatch of the kernel layer are tested against the CPU kernels on every machine; it is
-// a test harness, never a training device.
+// a test harness, never a training device. Its "device" memory is mapped inaccessible except
+// while one of its kernels, GEMMs or copies runs, so host code that touches device memory
+// directly (which a real GPU does not allow) stops with SIGSEGV there as well.
 //
 // Errors: Create returns Unavailable when the build has no CUDA or the device cannot be opened
 // (the runtime's words). After that, a failing CUDA or cuBLAS call is an invariant violation:
@@ -24,7 +26,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "core/status.h"
 
@@ -106,6 +110,11 @@ class GpuResources {
   // so far is done; the host does not block.
   void StreamWait(Stream waiter, Stream signaller);
 
+  // Under host execution, opens (and closes) the host's access to the device memory for the
+  // duration of a kernel, GEMM or copy; nests. No-ops on a device.
+  void OpenHostAccess();
+  void CloseHostAccess();
+
   // Kernels and GEMMs launched so far (tests check that a call really ran on the device).
   int64_t launches() const { return launches_.load(std::memory_order_relaxed); }
   void CountLaunch() { launches_.fetch_add(1, std::memory_order_relaxed); }
@@ -120,6 +129,23 @@ class GpuResources {
   void* blas_ = nullptr;
   std::unique_ptr<CachingAllocator> allocator_;
   std::atomic<int64_t> launches_{0};
+  // Host execution's device memory: mapped blocks and their lengths, and how many accesses
+  // are open (the blocks are readable and writable while > 0).
+  std::mutex host_mu_;
+  std::unordered_map<void*, int64_t> host_blocks_;  // GUARDED_BY(host_mu_)
+  int host_access_depth_ = 0;                       // GUARDED_BY(host_mu_)
+};
+
+// Host access for one scope (host execution; nothing on a device).
+class HostAccess {
+ public:
+  explicit HostAccess(GpuResources* gpu) : gpu_(gpu) { gpu_->OpenHostAccess(); }
+  ~HostAccess() { gpu_->CloseHostAccess(); }
+  HostAccess(const HostAccess&) = delete;
+  HostAccess& operator=(const HostAccess&) = delete;
+
+ private:
+  GpuResources* gpu_;
 };
 
 }  // namespace moerec

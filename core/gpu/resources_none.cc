@@ -31,6 +31,8 @@ void GpuResources::Fill(float*, int64_t, float) { MOEREC_NO_CUDA; }
 void GpuResources::Synchronize(Stream) { MOEREC_NO_CUDA; }
 void GpuResources::SynchronizeAll() { MOEREC_NO_CUDA; }
 void GpuResources::StreamWait(Stream, Stream) { MOEREC_NO_CUDA; }
+void GpuResources::OpenHostAccess() { MOEREC_NO_CUDA; }
+void GpuResources::CloseHostAccess() { MOEREC_NO_CUDA; }
 #undef MOEREC_NO_CUDA
 
 }  // namespace moerec

@@ -44,6 +44,7 @@ void ForEach(GpuResources* gpu, int64_t n, F f) {
   if (n <= 0) return;
   gpu->CountLaunch();
   if (gpu->host_execution()) {
+    HostAccess access(gpu);
     for (int64_t i = 0; i < n; ++i) f(i);
     return;
   }
