@@ -3,14 +3,16 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/internal/dropout_mask.h"
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
-#include "core/random.h"
 
 namespace moerec {
 
 using internal::ForEachRow;
 
 void ReluForward(ConstMatView x, MatView y) {
+  MOEREC_GPU_DISPATCH(y, gpu::ReluForward(x, y));
   CHECK(x.rows == y.rows && x.cols == y.cols);
   ForEachRow(x.rows, x.cols, [&](int64_t r) {
     const float* xr = x.row(r);
@@ -20,6 +22,7 @@ void ReluForward(ConstMatView x, MatView y) {
 }
 
 void ReluBackward(ConstMatView y, ConstMatView dy, MatView dx) {
+  MOEREC_GPU_DISPATCH(dx, gpu::ReluBackward(y, dy, dx));
   CHECK(y.rows == dy.rows && y.cols == dy.cols && y.rows == dx.rows && y.cols == dx.cols);
   ForEachRow(y.rows, y.cols, [&](int64_t r) {
     const float* yr = y.row(r);
@@ -30,6 +33,7 @@ void ReluBackward(ConstMatView y, ConstMatView dy, MatView dx) {
 }
 
 void BiasReluForward(const float* b, MatView y) {
+  MOEREC_GPU_DISPATCH(y, gpu::BiasReluForward(b, y));
   if (b == nullptr) {
     ReluForward(y, y);
     return;
@@ -42,6 +46,7 @@ void BiasReluForward(const float* b, MatView y) {
 }
 
 void BiasReluBackward(ConstMatView y, ConstMatView dy, MatView dx, float* db) {
+  MOEREC_GPU_DISPATCH(dx, gpu::BiasReluBackward(y, dy, dx, db));
   if (db == nullptr) {
     ReluBackward(y, dy, dx);
     return;
@@ -63,6 +68,7 @@ void BiasReluBackward(ConstMatView y, ConstMatView dy, MatView dx, float* db) {
 }
 
 void PreluForward(ConstMatView x, const float* alpha, MatView y) {
+  MOEREC_GPU_DISPATCH(y, gpu::PreluForward(x, alpha, y));
   CHECK(x.rows == y.rows && x.cols == y.cols);
   ForEachRow(x.rows, x.cols, [&](int64_t r) {
     const float* xr = x.row(r);
@@ -75,6 +81,7 @@ void PreluForward(ConstMatView x, const float* alpha, MatView y) {
 }
 
 void PreluBackward(ConstMatView x, const float* alpha, ConstMatView dy, MatView dx, float* dalpha) {
+  MOEREC_GPU_DISPATCH(dx, gpu::PreluBackward(x, alpha, dy, dx, dalpha));
   CHECK(x.rows == dy.rows && x.cols == dy.cols && x.rows == dx.rows && x.cols == dx.cols);
   // One pass over the rows: dx row by row, dalpha over fixed row blocks (deterministic).
   float* const out[1] = {dalpha};
@@ -93,6 +100,7 @@ void PreluBackward(ConstMatView x, const float* alpha, ConstMatView dy, MatView 
 }
 
 void SigmoidForward(ConstMatView x, MatView y) {
+  MOEREC_GPU_DISPATCH(y, gpu::SigmoidForward(x, y));
   CHECK(x.rows == y.rows && x.cols == y.cols);
   ForEachRow(x.rows, x.cols, [&](int64_t r) {
     const float* xr = x.row(r);
@@ -102,6 +110,7 @@ void SigmoidForward(ConstMatView x, MatView y) {
 }
 
 void SigmoidBackward(ConstMatView y, ConstMatView dy, MatView dx) {
+  MOEREC_GPU_DISPATCH(dx, gpu::SigmoidBackward(y, dy, dx));
   CHECK(y.rows == dy.rows && y.cols == dy.cols && y.rows == dx.rows && y.cols == dx.cols);
   ForEachRow(y.rows, y.cols, [&](int64_t r) {
     const float* yr = y.row(r);
@@ -112,12 +121,12 @@ void SigmoidBackward(ConstMatView y, ConstMatView dy, MatView dx) {
 }
 
 void DropoutForward(ConstMatView x, float p, uint64_t seed, MatView mask, MatView y) {
+  MOEREC_GPU_DISPATCH(y, gpu::DropoutForward(x, p, seed, mask, y));
   CHECK(p >= 0.0f && p < 1.0f) << "dropout rate must be in [0, 1), got " << p;
   CHECK(x.rows == y.rows && x.cols == y.cols && x.rows == mask.rows && x.cols == mask.cols);
   const float scale = 1.0f / (1.0f - p);
-  // Element (r, j) is kept when Mix64(HashCombine(seed, r) + j) >= p * 2^64, so P(keep) =
-  // 1 - p up to 2^-64. One multiply-xorshift hash per element; the loop vectorises.
-  const uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * 0x1.0p64);
+  // The mask is internal::DropoutMaskValue, one hash per element (the loop vectorises).
+  const uint64_t threshold = internal::DropoutThreshold(p);
   ForEachRow(x.rows, x.cols, [&](int64_t r) {
     const float* xr = x.row(r);
     float* m = mask.row(r);
@@ -129,11 +138,11 @@ void DropoutForward(ConstMatView x, float p, uint64_t seed, MatView mask, MatVie
       }
       return;
     }
-    const uint64_t row_key = HashCombine(seed, static_cast<uint64_t>(r));
+    const uint64_t row_key = internal::DropoutRowKey(seed, r);
     const uint64_t t = threshold;  // locals, not captured references: the loop vectorises
     const float s = scale;
     for (int64_t j = 0; j < x.cols; ++j) {
-      const float keep = Mix64(row_key + static_cast<uint64_t>(j)) >= t ? s : 0.0f;
+      const float keep = internal::DropoutMaskValue(row_key, j, t, s);
       m[j] = keep;
       yr[j] = xr[j] * keep;
     }
@@ -141,6 +150,7 @@ void DropoutForward(ConstMatView x, float p, uint64_t seed, MatView mask, MatVie
 }
 
 void DropoutBackward(ConstMatView mask, ConstMatView dy, MatView dx) {
+  MOEREC_GPU_DISPATCH(dx, gpu::DropoutBackward(mask, dy, dx));
   CHECK(mask.rows == dy.rows && mask.cols == dy.cols && mask.rows == dx.rows &&
         mask.cols == dx.cols);
   ForEachRow(mask.rows, mask.cols, [&](int64_t r) {

@@ -4,6 +4,9 @@
 // Gradient rule: parameter gradients accumulate (dalpha +=); activation gradients are written.
 // Every kernel gives bit-identical results for any thread count (elementwise; PreluBackward
 // and BiasReluBackward sum over row blocks fixed by the shape).
+// Devices: each kernel runs where its views are (core/gpu/activation.cu); b, alpha, db, dalpha
+// are arrays on that device. The dropout mask is the same function of (seed, row, column) there
+// (core/internal/dropout_mask.h), so CPU and device masks are bit-identical.
 #ifndef MOEREC_CORE_ACTIVATION_H_
 #define MOEREC_CORE_ACTIVATION_H_
 

@@ -2,11 +2,13 @@
 
 #include <cstring>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 
 namespace moerec {
 
 void ConcatColumnsForward(const std::vector<ConstMatView>& parts, MatView out) {
+  MOEREC_GPU_DISPATCH(out, gpu::ConcatColumnsForward(parts, out));
   int64_t total = 0;
   for (const ConstMatView& p : parts) {
     CHECK_EQ(p.rows, out.rows) << "concat part has a different row count";
@@ -24,6 +26,7 @@ void ConcatColumnsForward(const std::vector<ConstMatView>& parts, MatView out) {
 }
 
 void ConcatColumnsBackward(ConstMatView dout, const std::vector<MatView>& dparts) {
+  MOEREC_GPU_DISPATCH(dout, gpu::ConcatColumnsBackward(dout, dparts));
   int64_t total = 0;
   for (const MatView& p : dparts) {
     CHECK_EQ(p.rows, dout.rows) << "split part has a different row count";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 
 namespace moerec {
@@ -32,6 +33,7 @@ Dims CheckDims(ConstMatView f, ConstMatView g, int num_experts, int64_t z_rows, 
 }  // namespace
 
 void GatedMixForward(ConstMatView f, ConstMatView g, int num_experts, MatView z) {
+  MOEREC_GPU_DISPATCH(z, gpu::GatedMixForward(f, g, num_experts, z));
   const Dims d = CheckDims(f, g, num_experts, z.rows, z.cols);
   ParallelFor(f.rows, internal::RowGrain(f.cols), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -54,6 +56,7 @@ void GatedMixForward(ConstMatView f, ConstMatView g, int num_experts, MatView z)
 
 void GatedMixBackward(ConstMatView f, ConstMatView g, ConstMatView dz, int num_experts, MatView df,
                       MatView dg) {
+  MOEREC_GPU_DISPATCH(df, gpu::GatedMixBackward(f, g, dz, num_experts, df, dg));
   const Dims d = CheckDims(f, g, num_experts, dz.rows, dz.cols);
   CHECK_EQ(df.rows, f.rows);
   CHECK_EQ(df.cols, f.cols);

@@ -10,6 +10,7 @@
 //   z, dz: (B, S*H), block s = stream s's mixture
 // Gradient rule: activation gradients (df, dg) are written. z, df, dg must not alias inputs.
 // One fused pass over the rows (ParallelFor), so f is read once per direction.
+// On a device (core/gpu/gated_mix.cu) each product is one strided-batched GEMM over the rows.
 #ifndef MOEREC_CORE_GATED_MIX_H_
 #define MOEREC_CORE_GATED_MIX_H_
 

@@ -4,12 +4,20 @@
 #include <cmath>
 #include <vector>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/parallel.h"
 
 namespace moerec {
 
 double MaskedSigmoidBce(const float* logits, const float* labels, const uint8_t* mask,
-                        const float* weight, int64_t n, float* probs, float* dlogits) {
+                        const float* weight, int64_t n, float* probs, float* dlogits,
+                        GpuResources* device) {
+#if MOEREC_HAVE_CUDA
+  if (device != nullptr) {
+    return gpu::MaskedSigmoidBce(logits, labels, mask, weight, n, probs, dlogits, device);
+  }
+#endif
+  CHECK(device == nullptr) << "a device array in a build without CUDA";
   double total = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const float z = logits[i];
@@ -57,6 +65,7 @@ double SumRows(const std::vector<double>& rows) {
 
 double CandidateSoftmaxXent(ConstMatView z, const int64_t* target, const uint8_t* valid,
                             float weight, MatView dz) {
+  MOEREC_GPU_DISPATCH_RETURN(z, gpu::CandidateSoftmaxXent(z, target, valid, weight, dz));
   std::vector<double> row_loss(z.rows);
   ParallelFor(z.rows, 16, [&](int64_t begin, int64_t end) {
     for (int64_t q = begin; q < end; ++q) {
@@ -77,6 +86,7 @@ double CandidateSoftmaxXent(ConstMatView z, const int64_t* target, const uint8_t
 
 double SoftmaxKl(ConstMatView teacher, ConstMatView student, float tau, float weight,
                  MatView dstudent) {
+  MOEREC_GPU_DISPATCH_RETURN(student, gpu::SoftmaxKl(teacher, student, tau, weight, dstudent));
   const double inv_tau = 1.0 / tau;
   std::vector<double> row_loss(student.rows);
   ParallelFor(student.rows, 16, [&](int64_t begin, int64_t end) {
@@ -101,7 +111,11 @@ double SoftmaxKl(ConstMatView teacher, ConstMatView student, float tau, float we
 }
 
 double SigmoidKl(const float* teacher, const float* student, int64_t n, float tau, float weight,
-                 float* dstudent) {
+                 float* dstudent, GpuResources* device) {
+#if MOEREC_HAVE_CUDA
+  if (device != nullptr) return gpu::SigmoidKl(teacher, student, n, tau, weight, dstudent, device);
+#endif
+  CHECK(device == nullptr) << "a device array in a build without CUDA";
   const double inv_tau = 1.0 / tau;
   double total = 0.0;
   for (int64_t i = 0; i < n; ++i) {

@@ -5,6 +5,10 @@
 // Candidate losses (matching, distillation): Q query rows, C candidates per row; z, t, s, dz,
 // ds: (Q, C) views; every row is independent, so results are the same for any thread count.
 // Sums are accumulated in double.
+// Devices: the view-taking losses run where their views are (core/internal/gpu_dispatch.h);
+// the pointwise ones take `device`, where all their arrays live (null = the host). On a device
+// the loss value is reduced there and copied back synchronously (core/gpu/loss.cu), and
+// target / valid / mask / weight are device arrays too.
 #ifndef MOEREC_CORE_LOSS_H_
 #define MOEREC_CORE_LOSS_H_
 
@@ -18,7 +22,8 @@ namespace moerec {
 // from the logit. Writes probs = sigmoid(logits) for every element (observed or not) when
 // probs is not null, and dlogits = mask * weight * (sigmoid(logit) - label) when not null.
 double MaskedSigmoidBce(const float* logits, const float* labels, const uint8_t* mask,
-                        const float* weight, int64_t n, float* probs, float* dlogits);
+                        const float* weight, int64_t n, float* probs, float* dlogits,
+                        GpuResources* device = nullptr);
 
 // Softmax cross-entropy of each row's target among its valid candidates:
 //   CE_q = logsumexp_{c valid} z_qc - z_q,target(q)
@@ -40,7 +45,7 @@ double SoftmaxKl(ConstMatView teacher, ConstMatView student, float tau, float we
 // n elements. Returns weight * sum_i KL_i; writes ds_i = weight * (sigma(s_i / tau) -
 // sigma(t_i / tau)) / tau.
 double SigmoidKl(const float* teacher, const float* student, int64_t n, float tau, float weight,
-                 float* dstudent);
+                 float* dstudent, GpuResources* device = nullptr);
 
 }  // namespace moerec
 

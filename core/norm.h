@@ -5,12 +5,14 @@
 // Gradient rule: parameter gradients accumulate (dgamma +=, dbeta +=); dx is written.
 // The forward pass fills a cache struct that the backward pass reads; x must stay unchanged
 // between the two (y must not alias x; dx must not alias dy).
+// Devices: every kernel runs where its views are (core/internal/gpu_dispatch.h); gamma, beta,
+// group, running statistics and parameter gradients are arrays on that device too, and the
+// caches' Tensors are placed there by the forward pass (core/gpu/norm.cu).
 #ifndef MOEREC_CORE_NORM_H_
 #define MOEREC_CORE_NORM_H_
 
 #include <cstdint>
 #include <functional>
-#include <vector>
 
 #include "core/tensor.h"
 
@@ -19,8 +21,8 @@ namespace moerec {
 // y = (x - mean_row) / sqrt(var_row + eps) * gamma + beta, biased variance per row.
 // Parallel over rows, fixed-order row sums: bit-identical for any thread count.
 struct LayerNormCache {
-  std::vector<float> mean;  // (B)
-  std::vector<float> rstd;  // (B)
+  Tensor mean;  // (B)
+  Tensor rstd;  // (B)
 };
 
 void LayerNormForward(ConstMatView x, const float* gamma, const float* beta, float eps, MatView y,
@@ -36,14 +38,17 @@ void LayerNormBackward(ConstMatView x, const float* gamma, const LayerNormCache&
 // group with a single row normalises to beta, updates its running mean and keeps its running
 // variance. Outside training the running statistics are used and not changed.
 // Running statistics live either in a GroupBatchNormState or, through the pointer overload,
-// in any (G, C) buffers (e.g. ParameterSet buffers, so that checkpoints carry them).
+// in any (G, C) buffers (e.g. ParameterSet buffers, so that checkpoints carry them). The CPU
+// kernel CHECKs that every group index is in [0, G); the device kernels assume it (a check
+// there would cost a synchronisation per call).
 // All reductions run in an order fixed by the shapes: results are bit-identical for any
 // thread count.
 // Synchronised (`sum` given): the batch is one worker's part of a global batch, and `sum` adds
 // an array over the workers in place (their all-reduce). The training statistics, the running
 // statistics and the mean terms of dx are then the global batch's; dgamma and dbeta get this
 // worker's part only (the caller all-reduces parameter gradients). Every worker calls the
-// training passes, with or without rows.
+// training passes, with or without rows. On a device the partial sums are copied to the host,
+// given to `sum` and copied back (a synchronisation per call of `sum`).
 using GroupSum = std::function<void(double* data, int64_t n)>;
 
 struct GroupBatchNormState {
@@ -55,11 +60,11 @@ struct GroupBatchNormState {
 
 struct GroupBatchNormCache {
   bool training = false;
-  std::vector<float> mean;     // (G, C) statistics used by the forward pass
-  std::vector<float> rstd;     // (G, C)
-  std::vector<int64_t> count;  // (G) rows per group in the batch
-  // Working memory of both passes, kept here so that steps do not allocate.
-  mutable std::vector<double> scratch;
+  Tensor mean;   // (G, C) statistics used by the forward pass
+  Tensor rstd;   // (G, C)
+  Tensor count;  // (G) rows per group in the (global) batch; floats, exact below 2^24 rows
+  // Working memory of both passes (doubles), kept here so that steps do not allocate.
+  mutable Tensor scratch;
 };
 
 void GroupBatchNormForward(ConstMatView x, const int32_t* group, const float* gamma,
@@ -74,12 +79,12 @@ void GroupBatchNormBackward(ConstMatView x, const int32_t* group, const float* g
                             const GroupBatchNormCache& cache, ConstMatView dy, MatView dx,
                             float* dgamma, float* dbeta, const GroupSum* sum = nullptr);
 
-// Row L2 normalisation: y_r = x_r / max(||x_r||, eps). rnorm (B) keeps 1 / max(||x_r||, eps).
-// Backward: dx_r = rnorm_r (dy_r - y_r <dy_r, y_r>) where the norm exceeds eps, else
-// rnorm_r dy_r. Parallel over rows.
-void L2NormalizeForward(ConstMatView x, float eps, MatView y, std::vector<float>* rnorm);
-void L2NormalizeBackward(ConstMatView y, const std::vector<float>& rnorm, float eps,
-                         ConstMatView dy, MatView dx);
+// Row L2 normalisation: y_r = x_r / max(||x_r||, eps). rnorm (B) keeps 1 / max(||x_r||, eps);
+// the forward pass places it on x's device. Backward: dx_r = rnorm_r (dy_r - y_r <dy_r, y_r>)
+// where the norm exceeds eps, else rnorm_r dy_r. Parallel over rows.
+void L2NormalizeForward(ConstMatView x, float eps, MatView y, Tensor* rnorm);
+void L2NormalizeBackward(ConstMatView y, const Tensor& rnorm, float eps, ConstMatView dy,
+                         MatView dx);
 
 }  // namespace moerec
 

@@ -363,7 +363,7 @@ TEST(L2NormalizeTest, UnitRowsAndBackwardMatchesFiniteDifferences) {
   for (auto& v : dy) v = static_cast<float>(rng.Uniform() * 2.0 - 1.0);
   for (int64_t k = 0; k < c; ++k) x[3 * c + k] = 1e-9f;  // below eps: a plain scaling
   const float eps = 1e-6f;
-  std::vector<float> rnorm;
+  Tensor rnorm;
   L2NormalizeForward(ConstMatView(x.data(), b, c, c), eps, MatView{y.data(), b, c, c}, &rnorm);
   for (int64_t r = 0; r < 3; ++r) {
     double ss = 0;

@@ -13,10 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include "core/internal/host_device.h"
+
 namespace moerec {
 
-// splitmix64's finaliser: bijective; every input bit affects every output bit.
-inline uint64_t Mix64(uint64_t x) {
+// splitmix64's finaliser: bijective; every input bit affects every output bit. Mix64 and
+// HashCombine are callable from CUDA kernel bodies too (dropout masks on the device).
+MOEREC_HOST_DEVICE inline uint64_t Mix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
@@ -24,7 +27,9 @@ inline uint64_t Mix64(uint64_t x) {
 }
 
 // Hash of an ordered pair.
-inline uint64_t HashCombine(uint64_t a, uint64_t b) { return Mix64(a ^ Mix64(b)); }
+MOEREC_HOST_DEVICE inline uint64_t HashCombine(uint64_t a, uint64_t b) {
+  return Mix64(a ^ Mix64(b));
+}
 
 // A uniform double in [0, 1) from the top 53 bits of `bits`.
 inline double ToUnitDouble(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 
 namespace moerec {
@@ -11,6 +12,7 @@ using internal::ForEachRow;
 using internal::LaneSum;
 
 void SoftmaxForward(ConstMatView x, MatView y) {
+  MOEREC_GPU_DISPATCH(y, gpu::SoftmaxForward(x, y));
   CHECK(x.rows == y.rows && x.cols == y.cols);
   const int64_t k = x.cols;
   if (k == 0) return;
@@ -26,6 +28,7 @@ void SoftmaxForward(ConstMatView x, MatView y) {
 }
 
 void SoftmaxBackward(ConstMatView y, ConstMatView dy, MatView dx) {
+  MOEREC_GPU_DISPATCH(dx, gpu::SoftmaxBackward(y, dy, dx));
   CHECK(y.rows == dy.rows && y.cols == dy.cols && y.rows == dx.rows && y.cols == dx.cols);
   const int64_t k = y.cols;
   ForEachRow(y.rows, k, [&](int64_t r) {

@@ -62,22 +62,20 @@ void SoftmaxBackward(ConstMatView y, ConstMatView dy, MatView dx);
 
 // --- core/loss.h
 double MaskedSigmoidBce(const float* logits, const float* labels, const uint8_t* mask,
-                        const float* weight, int64_t n, float* probs, float* dlogits);
+                        const float* weight, int64_t n, float* probs, float* dlogits,
+                        GpuResources* device);
 double CandidateSoftmaxXent(ConstMatView z, const int64_t* target, const uint8_t* valid,
                             float weight, MatView dz);
 double SoftmaxKl(ConstMatView teacher, ConstMatView student, float tau, float weight,
                  MatView dstudent);
 double SigmoidKl(const float* teacher, const float* student, int64_t n, float tau, float weight,
-                 float* dstudent);
+                 float* dstudent, GpuResources* device);
 
-// --- core/norm.h
+// --- core/norm.h (the GroupBatchNormState overload forwards to the pointer one: no twin)
 void LayerNormForward(ConstMatView x, const float* gamma, const float* beta, float eps, MatView y,
                       LayerNormCache* cache);
 void LayerNormBackward(ConstMatView x, const float* gamma, const LayerNormCache& cache,
                        ConstMatView dy, MatView dx, float* dgamma, float* dbeta);
-void GroupBatchNormForward(ConstMatView x, const int32_t* group, const float* gamma,
-                           const float* beta, float eps, float momentum, bool training,
-                           GroupBatchNormState* state, MatView y, GroupBatchNormCache* cache);
 void GroupBatchNormForward(ConstMatView x, const int32_t* group, int num_groups, const float* gamma,
                            const float* beta, float eps, float momentum, bool training,
                            float* running_mean, float* running_var, MatView y,
@@ -85,9 +83,9 @@ void GroupBatchNormForward(ConstMatView x, const int32_t* group, int num_groups,
 void GroupBatchNormBackward(ConstMatView x, const int32_t* group, const float* gamma,
                             const GroupBatchNormCache& cache, ConstMatView dy, MatView dx,
                             float* dgamma, float* dbeta, const GroupSum* sum);
-void L2NormalizeForward(ConstMatView x, float eps, MatView y, std::vector<float>* rnorm);
-void L2NormalizeBackward(ConstMatView y, const std::vector<float>& rnorm, float eps,
-                         ConstMatView dy, MatView dx);
+void L2NormalizeForward(ConstMatView x, float eps, MatView y, Tensor* rnorm);
+void L2NormalizeBackward(ConstMatView y, const Tensor& rnorm, float eps, ConstMatView dy,
+                         MatView dx);
 
 // --- core/concat.h
 void ConcatColumnsForward(const std::vector<ConstMatView>& parts, MatView out);
@@ -130,9 +128,9 @@ void LowRankAdapterBackward(ConstMatView x, ConstMatView a, ConstMatView b, cons
                             float* dc, float* dw, MatView dx);
 
 // --- core/product.h
-void ProductForward(const float* a, const float* b, int64_t n, float* out);
+void ProductForward(const float* a, const float* b, int64_t n, float* out, GpuResources* device);
 void ProductBackward(const float* a, const float* b, const float* dout, int64_t n, float* da,
-                     float* db);
+                     float* db, GpuResources* device);
 
 // --- core/bilinear.h
 void BilinearForward(BilinearType type, ConstMatView v, int num_fields, const float* w, MatView out,

@@ -261,8 +261,7 @@ ConstMatView TwoTowerModel::RunItem(const ModelBatch& batch, bool training) {
   return Normalize(y, &v_raw_, &v_, &v_rnorm_);
 }
 
-ConstMatView TwoTowerModel::Normalize(ConstMatView y, Tensor* raw_t, Tensor* out_t,
-                                      std::vector<float>* rnorm) {
+ConstMatView TwoTowerModel::Normalize(ConstMatView y, Tensor* raw_t, Tensor* out_t, Tensor* rnorm) {
   const MatView raw = RowBuffer(raw_t, y.rows, y.cols);
   if (y.rows > 0) CopyMat(y, raw);
   const MatView out = RowBuffer(out_t, y.rows, y.cols);

@@ -115,7 +115,7 @@ class TwoTowerModel : public Model, public MatchingModel {
   void ListBackward(ConstMatView uq, ConstMatView pool, const std::vector<int64_t>& cand,
                     int64_t per, const float* dscores, MatView du, MatView dpool) const;
   // The student's (B, d) embeddings after normalisation (l2_normalize), from a tower output.
-  ConstMatView Normalize(ConstMatView y, Tensor* raw, Tensor* out, std::vector<float>* rnorm);
+  ConstMatView Normalize(ConstMatView y, Tensor* raw, Tensor* out, Tensor* rnorm);
   // Distillation of one training step (two_tower_distill.cc), in two parts. StartTeacher: the
   // teacher's input rows of the lists (cand, lists of `per` pool indices per query, -1 =
   // none), handed to the remote teacher when there is one (it scores them meanwhile).
@@ -166,7 +166,7 @@ class TwoTowerModel : public Model, public MatchingModel {
   Tensor user_x_, item_x_;        // (B, Fu [+ De]), (B, Fi)
   Tensor e_, de_;                 // (B, De) the rows' scenario embeddings, their gradient
   Tensor u_raw_, v_raw_, u_, v_;  // (B, d) tower outputs and their normalisations
-  std::vector<float> u_rnorm_, v_rnorm_;
+  Tensor u_rnorm_, v_rnorm_;      // (B) 1 / max(norm, eps) of u_raw_, v_raw_ rows
   // The training step's loss state.
   bool loss_pending_ = false;
   Tensor pool_;  // (C, d + teacher item width) candidates: v, teacher columns
