@@ -3,7 +3,7 @@
 // BiasReluBackward, dalpha of PreluBackward) run one body per column that walks the rows in
 // order, writing that column of dx and summing its gradient: deterministic, and neighbouring
 // bodies touch neighbouring floats.
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 #include "core/internal/dropout_mask.h"
 

@@ -5,7 +5,7 @@
 // in increasing i, an element of a first field's e block its pairs in increasing j, which is
 // the order the CPU kernel adds in. w and dw are device pointers.
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

@@ -5,7 +5,7 @@
 
 #include "core/gpu/check.h"
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

@@ -4,7 +4,7 @@
 //
 // Dimension legend: B rows, d width.  x0, xl, y, dy, dx0, dxl: (B, d)
 //   w, dw: (d, 1) kVector or (d, d) kMatrix   z, dz (cache): (B, 1) or (B, d)   b, db: (d) or null
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

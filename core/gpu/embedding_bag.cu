@@ -13,7 +13,7 @@
 // The host pass also CHECKs every index against U (the CPU kernel only DCHECKs).
 #include <vector>
 
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

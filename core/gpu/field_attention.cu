@@ -11,7 +11,7 @@
 #include <cmath>
 
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

@@ -8,7 +8,7 @@
 // Each output element is one GEMM entry or one fixed-order column sum, so results do not
 // depend on the launch shape.
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

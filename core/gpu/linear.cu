@@ -1,7 +1,7 @@
 // CUDA twins of core/linear.h. LinearForward / LinearBackward are compositions of the others
 // and dispatch through them.
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

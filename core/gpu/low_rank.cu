@@ -2,7 +2,7 @@
 // products are cuBLAS GEMMs, the row passes one body per element (u, pre, du) or per row (the
 // dw dot products, summed over the columns in order). c, w, dc and dw are device pointers.
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

@@ -14,7 +14,7 @@
 #include <cmath>
 #include <vector>
 
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 #include "core/internal/cache_tensor.h"
 

@@ -5,7 +5,7 @@
 // Dimension legend: n elements of the parameter.  value, grad, m, v: (n) on `device`.
 #include <cmath>
 
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

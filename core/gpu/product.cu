@@ -1,5 +1,5 @@
 // CUDA twins of core/product.h: one body per value; a, b, out, dout, da, db: (n) on `device`.
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

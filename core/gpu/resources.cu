@@ -9,7 +9,7 @@
 
 #include "core/gpu/caching_allocator.h"
 #include "core/gpu/check.h"
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/resources.h"
 
 namespace moerec {

@@ -74,7 +74,7 @@ class GpuResources {
 
   // The CUDA objects, as opaque pointers so that C++ callers need no CUDA headers:
   // cudaStream_t and cublasHandle_t (both null under host execution). CUDA sources cast them
-  // back (core/gpu/internal/launch.cuh).
+  // back (core/gpu/launch.cuh).
   void* stream(Stream s = kCompute) const { return streams_[s]; }
   void* blas() const { return blas_; }
 

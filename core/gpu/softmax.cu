@@ -3,7 +3,7 @@
 // every row is computed the same way on the device and under host execution.
 #include <cmath>
 
-#include "core/gpu/internal/launch.cuh"
+#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
 
 namespace moerec {

@@ -5,44 +5,14 @@
 #include <algorithm>
 
 #include "core/gpu/check.h"
+#include "core/gpu/launch.cuh"
 #include "embedding/internal/gpu_row_cache_kernels.h"
 
 namespace moerec {
 namespace gpu_row_cache {
-namespace {
 
-cudaStream_t StreamOf(const GpuResources* gpu, GpuResources::Stream s) {
-  return static_cast<cudaStream_t>(gpu->stream(s));
-}
-
-template <class F>
-__global__ void ForEachKernel(int64_t n, F f) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += stride) {
-    f(i);
-  }
-}
-
-// f(i) for i in [0, n): a grid-stride kernel on the compute stream, or a loop on the calling
-// thread under host execution. The shape of core's gpu::ForEach, whose header is core's
-// internal; f is a [=] __host__ __device__ lambda over device pointers and scalars.
-template <class F>
-void ForEach(GpuResources* gpu, int64_t n, F f) {
-  if (n <= 0) return;
-  gpu->CountLaunch();
-  if (gpu->host_execution()) {
-    for (int64_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-  constexpr int kThreads = 256;
-  const int64_t blocks = std::min<int64_t>((n + kThreads - 1) / kThreads, 65536);
-  ForEachKernel<<<static_cast<unsigned>(blocks), kThreads, 0,
-                  StreamOf(gpu, GpuResources::kCompute)>>>(n, f);
-  MOEREC_GPU_CHECK(cudaGetLastError());
-}
-
-}  // namespace
+using gpu::ForEach;
+using gpu::StreamOf;
 
 void GatherRows(GpuResources* gpu, const float* cache, const int32_t* src, const float* staged,
                 int64_t u, int d, float* out) {

@@ -1,7 +1,7 @@
 // The device side of embedding/gpu_row_cache.h (CUDA build only): the gather and scatter kernels
 // between the cache, the staged rows and a step's compact block, and CUDA events as opaque
 // pointers, so that gpu_row_cache.cc is plain C++. Under host execution the kernels run on the
-// calling thread (core/gpu/internal/launch.cuh) and the events are null no-ops.
+// calling thread (core/gpu/launch.cuh) and the events are null no-ops.
 //
 // Dimension legend: D a table's dim, C the cache's capacity, U a request's keys, M its staged
 // (pulled) rows, K the cache slots written.

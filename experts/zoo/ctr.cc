@@ -164,6 +164,14 @@ void CtrModel::HeadInputBackward(MatView dx) {
   }
 }
 
+ConstMatView CtrModel::Ones(int64_t k) {
+  if (ones_.rows() != k || ones_.cols() != shape_.num_tasks) {
+    ones_.Resize({k, shape_.num_tasks});
+    ones_.Fill(1.0f);
+  }
+  return ones_.view();
+}
+
 void CtrModel::Forward(const ModelBatch& batch, MatView logits) {
   CheckModelBatch(batch, shape_, logits.rows, logits.cols);
   if (batch.size == 0) return;
@@ -183,11 +191,9 @@ void CtrModel::Forward(const ModelBatch& batch, MatView logits) {
     const int64_t k = layout_.field_dim;
     fm_.Resize({batch.size, k});
     BiInteractionForward(x_.Cols(0, layout_.num_fields * k), layout_.num_fields, fm_.view());
-    for (int64_t r = 0; r < batch.size; ++r) {
-      float sum = 0.0f;
-      for (int64_t c = 0; c < k; ++c) sum += fm_.at(r, c);
-      for (int t = 0; t < shape_.num_tasks; ++t) logits.row(r)[t] += sum;
-    }
+    // logits += fm 1 with 1 a (k, T) matrix of ones: the row sums, as a GEMM (so it runs where
+    // the model runs).
+    Gemm(false, false, 1.0f, fm_.view(), Ones(k), 1.0f, logits);
   }
 }
 
@@ -219,11 +225,7 @@ void CtrModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatView d
     // d FM / d BiInteraction = the row's summed logit gradient, on every column.
     const int64_t k = layout_.field_dim;
     fm_.Resize({batch.size, k});
-    for (int64_t r = 0; r < batch.size; ++r) {
-      float g = 0.0f;
-      for (int t = 0; t < shape_.num_tasks; ++t) g += dlogits.row(r)[t];
-      for (int64_t c = 0; c < k; ++c) fm_.at(r, c) = g;
-    }
+    Gemm(false, true, 1.0f, dlogits, Ones(k), 0.0f, fm_.view());  // dlogits 1^T: (B, k)
     BiInteractionBackward(x_.Cols(0, layout_.num_fields * k), layout_.num_fields, fm_.view(),
                           dx.Cols(0, layout_.num_fields * k), 1.0f);
   }

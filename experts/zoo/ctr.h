@@ -106,6 +106,8 @@ class CtrModel : public Model {
   // back from dhead_in_ into dx.
   ConstMatView HeadInputForward(int64_t rows);
   void HeadInputBackward(MatView dx);
+  // A (k, T) matrix of ones (kept; remade when k or T changes).
+  ConstMatView Ones(int64_t k);
 
   CtrConfig::Backbone backbone_ = CtrConfig::WIDE_DEEP;
   Layout layout_;
@@ -132,6 +134,7 @@ class CtrModel : public Model {
   Tensor head_buf_;       // (B, head input) when it is a concatenation
   Tensor linear_out_;     // (B, T)
   Tensor fm_;             // (B, k) BiInteraction(v) of DEEPFM, then its gradient
+  Tensor ones_;           // (k, T) ones: DEEPFM's row sums as GEMMs (Ones())
   Tensor dx_buf_;         // (B, I) the input gradient when the caller needs none
   Tensor ddnn_in_;        // (B, dnn input)
   Tensor dhead_in_;       // (B, head input)

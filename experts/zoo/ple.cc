@@ -15,9 +15,8 @@ namespace {
 constexpr int kMaxExperts = 4096;
 constexpr int kMaxLevels = 64;
 
-void Zero(MatView m) {
-  for (int64_t r = 0; r < m.rows; ++r) std::fill(m.row(r), m.row(r) + m.cols, 0.0f);
-}
+// Through the kernel layer, so that it runs where the model runs.
+void Zero(MatView m) { ScaleMat(0.0f, m); }
 
 // Gradients of the level's inputs: the streams and the shared input.
 struct LevelGrads {

@@ -7,8 +7,8 @@
 // Kernels that reduce (column sums, row statistics) are written as one body per output
 // element that loops over its inputs in a fixed order, so device and host execution add in
 // the same order and results do not depend on the launch shape.
-#ifndef MOEREC_CORE_GPU_INTERNAL_LAUNCH_CUH_
-#define MOEREC_CORE_GPU_INTERNAL_LAUNCH_CUH_
+#ifndef MOEREC_CORE_GPU_LAUNCH_CUH_
+#define MOEREC_CORE_GPU_LAUNCH_CUH_
 
 #include <cuda_runtime.h>
 
@@ -77,4 +77,4 @@ __host__ __device__ inline float Sigmoid(float x) { return 1.0f / (1.0f + expf(-
 }  // namespace gpu
 }  // namespace moerec
 
-#endif  // MOEREC_CORE_GPU_INTERNAL_LAUNCH_CUH_
+#endif  // MOEREC_CORE_GPU_LAUNCH_CUH_
