@@ -8,6 +8,7 @@
 
 #include "core/checksum.h"
 #include "core/internal/byte_io.h"
+#include "core/internal/dense_update.h"
 #include "core/internal/gpu_dispatch.h"
 #include "core/parallel.h"
 
@@ -185,61 +186,20 @@ void DenseOptimizer::UpdateRange(const Segment& s, int64_t begin, int64_t end) c
   const float* __restrict g = s.param->grad.data();
   float* __restrict m = s.state->m.data();
   float* __restrict v = s.state->v.data();
-  const float lr = options_.learning_rate;
-  const float wd = options_.weight_decay;
+  const internal::DenseUpdateScalars u =
+      internal::MakeDenseUpdateScalars(options_, s.step_size, s.inv_bc2_sqrt, s.first);
+  // One loop per rule, so that each vectorises (the rules are core/internal/dense_update.h's).
   switch (options_.type) {
     case DenseOptimizerType::kAdam:
-    case DenseOptimizerType::kAdamW: {
-      // AdamW decays p before its update (torch: p.mul_(1 - lr * wd)); Adam adds wd * p to g.
-      const bool decoupled = options_.type == DenseOptimizerType::kAdamW;
-      const float l2 = decoupled ? 0.0f : wd;
-      const float decay = decoupled ? static_cast<float>(1.0 - static_cast<double>(lr) * wd) : 1.0f;
-      const float one_minus_b1 = 1.0f - options_.beta1;
-      const float b2 = options_.beta2;
-      const float one_minus_b2 = 1.0f - b2;
-      const float eps = options_.epsilon;
-      const float step_size = s.step_size;
-      const float inv_bc2_sqrt = s.inv_bc2_sqrt;
-      for (int64_t i = begin; i < end; ++i) {
-        const float pi = p[i] * decay;
-        const float gi = l2 != 0.0f ? g[i] + l2 * pi : g[i];
-        const float mi = m[i] + one_minus_b1 * (gi - m[i]);  // torch's lerp
-        const float vi = v[i] * b2 + one_minus_b2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = pi - step_size * mi / (std::sqrt(vi) * inv_bc2_sqrt + eps);
-      }
+    case DenseOptimizerType::kAdamW:
+      for (int64_t i = begin; i < end; ++i) internal::AdamElement(u, i, p, g, m, v);
       break;
-    }
-    case DenseOptimizerType::kSgd: {
-      const float mu = options_.momentum;
-      if (mu == 0.0f) {
-        for (int64_t i = begin; i < end; ++i) p[i] -= lr * (g[i] + wd * p[i]);
-      } else if (s.first) {
-        for (int64_t i = begin; i < end; ++i) {
-          const float gi = g[i] + wd * p[i];
-          m[i] = gi;
-          p[i] -= lr * gi;
-        }
-      } else {
-        for (int64_t i = begin; i < end; ++i) {
-          const float buf = mu * m[i] + (g[i] + wd * p[i]);
-          m[i] = buf;
-          p[i] -= lr * buf;
-        }
-      }
+    case DenseOptimizerType::kSgd:
+      for (int64_t i = begin; i < end; ++i) internal::SgdElement(u, i, p, g, m);
       break;
-    }
-    case DenseOptimizerType::kAdagrad: {
-      const float eps = options_.epsilon;
-      for (int64_t i = begin; i < end; ++i) {
-        const float gi = g[i] + wd * p[i];
-        const float sum = m[i] + gi * gi;
-        m[i] = sum;
-        p[i] -= lr * gi / (std::sqrt(sum) + eps);
-      }
+    case DenseOptimizerType::kAdagrad:
+      for (int64_t i = begin; i < end; ++i) internal::AdagradElement(u, i, p, g, m);
       break;
-    }
   }
 }
 

@@ -3,8 +3,8 @@
 // BiasReluBackward, dalpha of PreluBackward) run one body per column that walks the rows in
 // order, writing that column of dx and summing its gradient: deterministic, and neighbouring
 // bodies touch neighbouring floats.
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 #include "core/internal/dropout_mask.h"
 
 namespace moerec {

@@ -5,8 +5,8 @@
 // in increasing i, an element of a first field's e block its pairs in increasing j, which is
 // the order the CPU kernel adds in. w and dw are device pointers.
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

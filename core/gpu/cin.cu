@@ -9,8 +9,8 @@
 #include <algorithm>
 
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

@@ -2,8 +2,8 @@
 // (B, sum_k C_k). The parts' views live in a host std::vector, which a kernel body cannot read,
 // so each part is one launch copying its column block (all on the compute stream, in order; no
 // host synchronisation, nothing uploaded).
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

@@ -4,8 +4,8 @@
 //
 // Dimension legend: B rows, d width.  x0, xl, y, dy, dx0, dxl: (B, d)
 //   w, dw: (d, 1) kVector or (d, d) kMatrix   z, dz (cache): (B, 1) or (B, d)   b, db: (d) or null
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

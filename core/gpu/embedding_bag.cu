@@ -13,8 +13,8 @@
 // The host pass also CHECKs every index against U (the CPU kernel only DCHECKs).
 #include <vector>
 
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

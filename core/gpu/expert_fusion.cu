@@ -6,8 +6,8 @@
 // call waits for the compute stream). Results do not depend on the launch shape.
 // A domain id outside [0, D) is not checked on the device (the CPU kernel CHECKs it); the
 // data layer validates domains at load.
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

@@ -6,8 +6,8 @@
 //   backward  df_i = g_i^T dz_i,   dg_i = dz_i f_i^T
 // (batch stride = the view's leading dimension; every matrix of one row is contiguous).
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

@@ -8,8 +8,8 @@
 // Each output element is one GEMM entry or one fixed-order column sum, so results do not
 // depend on the launch shape.
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

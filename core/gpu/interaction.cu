@@ -9,8 +9,8 @@
 //   v, dv: (B, S*k)  out, dout: (B, P)  kernel, dkernel: (P, k, k)
 //   scratch t, e: (B, (S-1)*k), pair j's block at columns (j-i-1)*k
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

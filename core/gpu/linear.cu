@@ -1,8 +1,8 @@
 // CUDA twins of core/linear.h. LinearForward / LinearBackward are compositions of the others
 // and dispatch through them.
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

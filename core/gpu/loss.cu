@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

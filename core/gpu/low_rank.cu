@@ -2,8 +2,8 @@
 // products are cuBLAS GEMMs, the row passes one body per element (u, pre, du) or per row (the
 // dw dot products, summed over the columns in order). c, w, dc and dw are device pointers.
 #include "core/gpu/internal/blas.h"
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

@@ -14,8 +14,8 @@
 #include <cmath>
 #include <vector>
 
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 #include "core/internal/cache_tensor.h"
 
 namespace moerec {

@@ -1,6 +1,6 @@
 // CUDA twins of core/product.h: one body per value; a, b, out, dout, da, db: (n) on `device`.
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

@@ -5,8 +5,8 @@
 // Dimension legend: B rows, S fields, k width per field, S_r bottleneck width.
 //   v, dv, out, dout: (B, S*k)  w1, dw1: (S, S_r)  w2, dw2: (S_r, S)
 //   cache z, dz, weight (a), dweight: (B, S)  hidden, dhidden: (B, S_r)
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {

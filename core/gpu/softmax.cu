@@ -3,8 +3,8 @@
 // every row is computed the same way on the device and under host execution.
 #include <cmath>
 
-#include "core/gpu/launch.cuh"
 #include "core/gpu/kernels.h"
+#include "core/gpu/launch.cuh"
 
 namespace moerec {
 namespace gpu {
