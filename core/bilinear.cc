@@ -1,6 +1,7 @@
 #include "core/bilinear.h"
 
 #include "core/interaction.h"
+#include "core/internal/field_shapes.h"
 #include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
@@ -10,27 +11,6 @@ namespace moerec {
 using internal::ForEachRow;
 
 namespace {
-
-struct Dims {
-  int64_t s, k, p;
-  int64_t blocks;  // (k)-wide column blocks of the cache: S - 1 first fields, or P pairs
-};
-
-Dims CheckDims(BilinearType type, ConstMatView v, int num_fields, int64_t out_rows,
-               int64_t out_cols) {
-  CHECK(type == BilinearType::kFieldAll || type == BilinearType::kFieldEach ||
-        type == BilinearType::kFieldInteraction);
-  CHECK_GE(num_fields, 1);
-  CHECK_EQ(v.cols % num_fields, 0) << "width " << v.cols << " is not " << num_fields << " fields";
-  Dims d;
-  d.s = num_fields;
-  d.k = v.cols / num_fields;
-  d.p = NumFieldPairs(d.s);
-  d.blocks = type == BilinearType::kFieldInteraction ? d.p : d.s - 1;
-  CHECK_EQ(out_rows, v.rows);
-  CHECK_EQ(out_cols, d.p * d.k);
-  return d;
-}
 
 // The weight matrix of pair p = (i, j), as an offset in matrices.
 int64_t WeightIndex(BilinearType type, int64_t i, int64_t p) {
@@ -77,7 +57,8 @@ int64_t BilinearNumWeights(BilinearType type, int64_t num_fields) {
 void BilinearForward(BilinearType type, ConstMatView v, int num_fields, const float* w, MatView out,
                      BilinearCache* cache) {
   MOEREC_GPU_DISPATCH(v, gpu::BilinearForward(type, v, num_fields, w, out, cache));
-  const Dims d = CheckDims(type, v, num_fields, out.rows, out.cols);
+  const internal::BilinearDims d =
+      internal::CheckBilinearDims(type, v, num_fields, out.rows, out.cols);
   const int64_t k = d.k, kk = k * k;
   cache->t.Resize({v.rows, d.blocks * k});
   const MatView t = cache->t.view();
@@ -111,7 +92,8 @@ void BilinearBackward(BilinearType type, ConstMatView v, int num_fields, const f
                       float* dw) {
   MOEREC_GPU_DISPATCH(v,
                       gpu::BilinearBackward(type, v, num_fields, w, cache, dout, dv, dv_beta, dw));
-  const Dims d = CheckDims(type, v, num_fields, dout.rows, dout.cols);
+  const internal::BilinearDims d =
+      internal::CheckBilinearDims(type, v, num_fields, dout.rows, dout.cols);
   CHECK(dv.rows == v.rows && dv.cols == v.cols);
   CHECK(cache.t.rows() == v.rows && cache.t.cols() == d.blocks * d.k) << "bilinear cache is stale";
   const int64_t k = d.k, kk = k * k;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/internal/field_shapes.h"
 #include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
@@ -18,40 +19,12 @@ namespace {
 // to run at speed, small enough that a chunk's products stay in the outer caches.
 constexpr int64_t kChunkColumns = 256;
 
-struct CinDims {
-  int64_t s;   // fields of X0
-  int64_t k;   // embedding width
-  int64_t hp;  // feature maps of Xprev
-  int64_t h;   // feature maps of Xnext
-  int64_t m;   // hp * s: products per row
-  int64_t chunk_rows;
-};
-
-CinDims CheckDims(ConstMatView x0, ConstMatView xprev, int num_fields, ConstMatView w,
-                  int64_t out_rows, int64_t out_cols) {
-  CHECK_GE(num_fields, 1);
-  CHECK_EQ(x0.cols % num_fields, 0)
-      << "x0 width " << x0.cols << " is not " << num_fields << " fields";
-  CinDims d;
-  d.s = num_fields;
-  d.k = x0.cols / num_fields;
-  CHECK_GE(d.k, 1);
-  CHECK_EQ(xprev.rows, x0.rows);
-  CHECK_EQ(xprev.cols % d.k, 0) << "xprev width " << xprev.cols << " is not maps of " << d.k;
-  d.hp = xprev.cols / d.k;
-  d.h = w.rows;
-  d.m = d.hp * d.s;
-  CHECK_EQ(w.cols, d.m) << "CIN weight is (H, H_prev * S)";
-  CHECK_EQ(out_rows, x0.rows);
-  CHECK_EQ(out_cols, d.h * d.k);
-  d.chunk_rows = std::max<int64_t>(1, kChunkColumns / d.k);
-  return d;
-}
+int64_t ChunkRows(int64_t k) { return std::max<int64_t>(1, kChunkColumns / k); }
 
 // z (m, n*k) for rows [b0, b0 + n): z[i*S + j, b*k + c] = xprev[b0 + b, i*k + c] *
 // x0[b0 + b, j*k + c].
-void BuildProducts(ConstMatView x0, ConstMatView xprev, const CinDims& d, int64_t b0, int64_t n,
-                   MatView z) {
+void BuildProducts(ConstMatView x0, ConstMatView xprev, const internal::CinDims& d, int64_t b0,
+                   int64_t n, MatView z) {
   ParallelFor(d.m, internal::RowGrain(n * d.k), [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t i = q / d.s, j = q % d.s;
@@ -85,7 +58,7 @@ void ScatterChunk(ConstMatView t, int64_t b0, int64_t n, int64_t h, int64_t k, M
 }
 
 // One row's input gradients from its block of dz (columns [b*k, (b+1)*k) of every row of dz).
-void ProductGradientsRow(const CinDims& d, const float* __restrict dz, int64_t dz_ld,
+void ProductGradientsRow(const internal::CinDims& d, const float* __restrict dz, int64_t dz_ld,
                          const float* __restrict x0, const float* __restrict xprev, float beta,
                          float* __restrict dx0, float* __restrict dxprev) {
   const int64_t k = d.k;
@@ -115,12 +88,14 @@ void ProductGradientsRow(const CinDims& d, const float* __restrict dz, int64_t d
 void CinLayerForward(ConstMatView x0, ConstMatView xprev, int num_fields, ConstMatView w,
                      MatView xnext) {
   MOEREC_GPU_DISPATCH(x0, gpu::CinLayerForward(x0, xprev, num_fields, w, xnext));
-  const CinDims d = CheckDims(x0, xprev, num_fields, w, xnext.rows, xnext.cols);
-  const int64_t cols = d.chunk_rows * d.k;
+  const internal::CinDims d =
+      internal::CheckCinDims(x0, xprev, num_fields, w, xnext.rows, xnext.cols);
+  const int64_t chunk_rows = ChunkRows(d.k);
+  const int64_t cols = chunk_rows * d.k;
   // Nothing else takes this thread's scratch while the pointer is in use.
   float* scratch = internal::Scratch<float>((d.m + d.h) * cols);
-  for (int64_t b0 = 0; b0 < x0.rows; b0 += d.chunk_rows) {
-    const int64_t n = std::min(d.chunk_rows, x0.rows - b0);
+  for (int64_t b0 = 0; b0 < x0.rows; b0 += chunk_rows) {
+    const int64_t n = std::min(chunk_rows, x0.rows - b0);
     const MatView z{scratch, d.m, n * d.k, n * d.k};
     const MatView y{scratch + d.m * cols, d.h, n * d.k, n * d.k};
     BuildProducts(x0, xprev, d, b0, n, z);
@@ -134,14 +109,16 @@ void CinLayerBackward(ConstMatView x0, ConstMatView xprev, int num_fields, Const
                       MatView dw) {
   MOEREC_GPU_DISPATCH(
       x0, gpu::CinLayerBackward(x0, xprev, num_fields, w, dxnext, dx0, dx0_beta, dxprev, dw));
-  const CinDims d = CheckDims(x0, xprev, num_fields, w, dxnext.rows, dxnext.cols);
+  const internal::CinDims d =
+      internal::CheckCinDims(x0, xprev, num_fields, w, dxnext.rows, dxnext.cols);
+  const int64_t chunk_rows = ChunkRows(d.k);
   CHECK(dx0.rows == x0.rows && dx0.cols == x0.cols);
   CHECK(dxprev.rows == xprev.rows && dxprev.cols == xprev.cols);
   CHECK(dw.rows == w.rows && dw.cols == w.cols);
-  const int64_t cols = d.chunk_rows * d.k;
+  const int64_t cols = chunk_rows * d.k;
   float* scratch = internal::Scratch<float>((2 * d.m + d.h) * cols);
-  for (int64_t b0 = 0; b0 < x0.rows; b0 += d.chunk_rows) {
-    const int64_t n = std::min(d.chunk_rows, x0.rows - b0);
+  for (int64_t b0 = 0; b0 < x0.rows; b0 += chunk_rows) {
+    const int64_t n = std::min(chunk_rows, x0.rows - b0);
     const MatView z{scratch, d.m, n * d.k, n * d.k};
     const MatView dz{scratch + d.m * cols, d.m, n * d.k, n * d.k};
     const MatView g{scratch + 2 * d.m * cols, d.h, n * d.k, n * d.k};

@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "core/internal/cache_tensor.h"
 #include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
@@ -32,13 +33,6 @@ void CheckWeights(ConstMatView w_q, ConstMatView w_k, ConstMatView w_v, ConstMat
   CheckWeight("w_k", w_k, z);
   CheckWeight("w_v", w_v, z);
   if (w_res.data != nullptr) CheckWeight("w_res", w_res, z);
-}
-
-// Cache tensors last used on a device (or made inside a DeviceScope) move to the host.
-void MoveToHost(std::initializer_list<Tensor*> tensors) {
-  for (Tensor* t : tensors) {
-    if (t->on_gpu()) *t = Tensor(std::vector<int64_t>{0}, nullptr);
-  }
 }
 
 float Dot(int64_t n, const float* a, const float* b) {
@@ -120,7 +114,7 @@ void FieldAttentionForward(ConstMatView x, int num_fields, int num_heads, ConstM
   cache->num_fields = num_fields;
   cache->num_heads = num_heads;
   cache->scale = scale;
-  MoveToHost({&cache->x, &cache->q, &cache->k, &cache->v, &cache->attn, &cache->pre});
+  internal::MoveToHost({&cache->x, &cache->q, &cache->k, &cache->v, &cache->attn, &cache->pre});
   // A row of x is S consecutive field rows: one copy makes the (B*S, K_in) GEMM input.
   cache->x.Resize({n, z.kin});
   ForEachRow(batch, x.cols, [&](int64_t b) {
@@ -167,7 +161,7 @@ void FieldAttentionBackward(ConstMatView w_q, ConstMatView w_k, ConstMatView w_v
   }
   const bool residual = w_res.data != nullptr;
   if (residual) CHECK(dw_res.rows == kin && dw_res.cols == z.e);
-  MoveToHost({&cache.dpre, &cache.dq, &cache.dk, &cache.dv, &cache.dx});
+  internal::MoveToHost({&cache.dpre, &cache.dq, &cache.dk, &cache.dv, &cache.dx});
   for (Tensor* t : {&cache.dpre, &cache.dq, &cache.dk, &cache.dv}) t->Resize({n, z.e});
   cache.dx.Resize({n, kin});
   // Through the ReLU.

@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "core/activation.h"
+#include "core/internal/cache_tensor.h"
+#include "core/internal/field_shapes.h"
 #include "core/internal/gpu_dispatch.h"
 #include "core/internal/kernel_util.h"
 #include "core/linear.h"
@@ -16,23 +18,6 @@ using internal::LaneSum;
 namespace {
 
 // k for v (B, S*k) with the weights' S and S_r checked.
-int64_t CheckShapes(ConstMatView v, int64_t num_fields, ConstMatView w1, ConstMatView w2) {
-  CHECK_GE(num_fields, 1);
-  CHECK_GT(v.cols, 0) << "fields of no width";
-  CHECK_EQ(v.cols % num_fields, 0) << "width " << v.cols << " is not " << num_fields << " fields";
-  CHECK_EQ(w1.rows, num_fields) << "w1 is (S, S_r)";
-  CHECK_GE(w1.cols, 1) << "w1 is (S, S_r)";
-  CHECK_EQ(w2.rows, w1.cols) << "w2 is (S_r, S)";
-  CHECK_EQ(w2.cols, num_fields) << "w2 is (S_r, S)";
-  return v.cols / num_fields;
-}
-
-// Cache tensors last used on a device (or made inside a DeviceScope) move to the host.
-void MoveToHost(std::initializer_list<Tensor*> tensors) {
-  for (Tensor* t : tensors) {
-    if (t->on_gpu()) *t = Tensor(std::vector<int64_t>{0}, nullptr);
-  }
-}
 
 // dv = dout * a + dz / k (+ beta * dv) over one row.
 void SenetInputGradientRow(int64_t s, int64_t k, const float* __restrict g,
@@ -55,10 +40,10 @@ void SenetInputGradientRow(int64_t s, int64_t k, const float* __restrict g,
 void SenetForward(ConstMatView v, int num_fields, ConstMatView w1, ConstMatView w2, MatView out,
                   SenetCache* cache) {
   MOEREC_GPU_DISPATCH(v, gpu::SenetForward(v, num_fields, w1, w2, out, cache));
-  const int64_t k = CheckShapes(v, num_fields, w1, w2);
+  const int64_t k = internal::CheckSenetShapes(v, num_fields, w1, w2);
   const int64_t s = num_fields, rows = v.rows;
   CHECK(out.rows == rows && out.cols == v.cols);
-  MoveToHost({&cache->z, &cache->hidden, &cache->weight});
+  internal::MoveToHost({&cache->z, &cache->hidden, &cache->weight});
   cache->z.Resize({rows, s});
   cache->hidden.Resize({rows, w1.cols});
   cache->weight.Resize({rows, s});
@@ -91,7 +76,7 @@ void SenetBackward(ConstMatView v, ConstMatView w1, ConstMatView w2, const Senet
                    ConstMatView dout, MatView dv, float dv_beta, MatView dw1, MatView dw2) {
   MOEREC_GPU_DISPATCH(v, gpu::SenetBackward(v, w1, w2, cache, dout, dv, dv_beta, dw1, dw2));
   const int64_t s = w1.rows;
-  const int64_t k = CheckShapes(v, s, w1, w2);
+  const int64_t k = internal::CheckSenetShapes(v, s, w1, w2);
   const int64_t rows = v.rows;
   CHECK(dout.rows == rows && dout.cols == v.cols);
   CHECK(dv.rows == rows && dv.cols == v.cols);
@@ -100,7 +85,7 @@ void SenetBackward(ConstMatView v, ConstMatView w1, ConstMatView w2, const Senet
   CHECK(cache.weight.rows() == rows && cache.weight.cols() == s && cache.hidden.cols() == w1.cols)
       << "SENET cache is stale";
   CHECK(!cache.weight.on_gpu()) << "SENET cache is on a device, the views on the host";
-  MoveToHost({&cache.dz, &cache.dhidden, &cache.dweight});
+  internal::MoveToHost({&cache.dz, &cache.dhidden, &cache.dweight});
   cache.dz.Resize({rows, s});
   cache.dhidden.Resize({rows, w1.cols});
   cache.dweight.Resize({rows, s});

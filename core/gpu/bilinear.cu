@@ -7,31 +7,12 @@
 #include "core/gpu/internal/blas.h"
 #include "core/gpu/kernels.h"
 #include "core/gpu/launch.cuh"
+#include "core/internal/cache_tensor.h"
+#include "core/internal/field_shapes.h"
 
 namespace moerec {
 namespace gpu {
 namespace {
-
-struct Dims {
-  int64_t s, k, p;
-  int64_t blocks;  // (k)-wide column blocks of the cache: S - 1 first fields, or P pairs
-};
-
-Dims CheckDims(BilinearType type, ConstMatView v, int num_fields, int64_t out_rows,
-               int64_t out_cols) {
-  CHECK(type == BilinearType::kFieldAll || type == BilinearType::kFieldEach ||
-        type == BilinearType::kFieldInteraction);
-  CHECK_GE(num_fields, 1);
-  CHECK_EQ(v.cols % num_fields, 0) << "width " << v.cols << " is not " << num_fields << " fields";
-  Dims d;
-  d.s = num_fields;
-  d.k = v.cols / num_fields;
-  d.p = NumFieldPairs(d.s);
-  d.blocks = type == BilinearType::kFieldInteraction ? d.p : d.s - 1;
-  CHECK_EQ(out_rows, v.rows);
-  CHECK_EQ(out_cols, d.p * d.k);
-  return d;
-}
 
 // core/interaction.h's FieldPairIndex, for kernel bodies.
 __host__ __device__ inline int64_t PairIndex(int64_t i, int64_t j, int64_t s) {
@@ -49,24 +30,16 @@ __host__ __device__ inline void PairOf(int64_t q, int64_t s, int64_t* i, int64_t
   *j = first + 1 + q;
 }
 
-// Puts t on gpu with shape (rows, cols).
-void Place(Tensor* t, int64_t rows, int64_t cols, GpuResources* gpu) {
-  if (t->gpu() != gpu) {
-    *t = Tensor({rows, cols}, gpu);
-  } else {
-    t->Resize({rows, cols});
-  }
-}
-
 }  // namespace
 
 void BilinearForward(BilinearType type, ConstMatView v, int num_fields, const float* w, MatView out,
                      BilinearCache* cache) {
-  const Dims d = CheckDims(type, v, num_fields, out.rows, out.cols);
+  const internal::BilinearDims d =
+      internal::CheckBilinearDims(type, v, num_fields, out.rows, out.cols);
   GpuResources* gpu = CommonDevice(v, out);
   const int64_t k = d.k, kk = k * k, s = d.s;
   const bool per_pair = type == BilinearType::kFieldInteraction;
-  Place(&cache->t, v.rows, d.blocks * k, gpu);
+  internal::PlaceTensor(&cache->t, {v.rows, d.blocks * k}, gpu);
   const MatView t = cache->t.view();
   int64_t p = 0;
   for (int64_t i = 0; i + 1 < s; ++i) {
@@ -94,13 +67,14 @@ void BilinearForward(BilinearType type, ConstMatView v, int num_fields, const fl
 void BilinearBackward(BilinearType type, ConstMatView v, int num_fields, const float* w,
                       const BilinearCache& cache, ConstMatView dout, MatView dv, float dv_beta,
                       float* dw) {
-  const Dims d = CheckDims(type, v, num_fields, dout.rows, dout.cols);
+  const internal::BilinearDims d =
+      internal::CheckBilinearDims(type, v, num_fields, dout.rows, dout.cols);
   CHECK(dv.rows == v.rows && dv.cols == v.cols);
   CHECK(cache.t.rows() == v.rows && cache.t.cols() == d.blocks * d.k) << "bilinear cache is stale";
   GpuResources* gpu = CommonDevice(v, dout, dv, cache.t.view());
   const int64_t k = d.k, kk = k * k, s = d.s;
   const bool per_pair = type == BilinearType::kFieldInteraction;
-  Place(&cache.e, cache.t.rows(), cache.t.cols(), gpu);
+  internal::PlaceTensor(&cache.e, {cache.t.rows(), cache.t.cols()}, gpu);
   const ConstMatView t = cache.t.view();
   const MatView e = cache.e.view();
   // dv_j = dv_beta dv_j + sum_{i < j} dout_(i,j) ⊙ t_block(i,j).

@@ -11,6 +11,7 @@
 #include "core/gpu/internal/blas.h"
 #include "core/gpu/kernels.h"
 #include "core/gpu/launch.cuh"
+#include "core/internal/field_shapes.h"
 
 namespace moerec {
 namespace gpu {
@@ -19,42 +20,14 @@ namespace {
 // Device scratch per chunk, in floats (64 MiB).
 constexpr int64_t kChunkFloats = int64_t{1} << 24;
 
-struct CinDims {
-  int64_t s;   // fields of X0
-  int64_t k;   // embedding width
-  int64_t hp;  // feature maps of Xprev
-  int64_t h;   // feature maps of Xnext
-  int64_t m;   // hp * s: products per row
-};
-
-CinDims CheckDims(ConstMatView x0, ConstMatView xprev, int num_fields, ConstMatView w,
-                  int64_t out_rows, int64_t out_cols) {
-  CHECK_GE(num_fields, 1);
-  CHECK_EQ(x0.cols % num_fields, 0)
-      << "x0 width " << x0.cols << " is not " << num_fields << " fields";
-  CinDims d;
-  d.s = num_fields;
-  d.k = x0.cols / num_fields;
-  CHECK_GE(d.k, 1);
-  CHECK_EQ(xprev.rows, x0.rows);
-  CHECK_EQ(xprev.cols % d.k, 0) << "xprev width " << xprev.cols << " is not maps of " << d.k;
-  d.hp = xprev.cols / d.k;
-  d.h = w.rows;
-  d.m = d.hp * d.s;
-  CHECK_EQ(w.cols, d.m) << "CIN weight is (H, H_prev * S)";
-  CHECK_EQ(out_rows, x0.rows);
-  CHECK_EQ(out_cols, d.h * d.k);
-  return d;
-}
-
 // Rows per chunk when a chunk row needs `floats_per_row` floats of scratch.
 int64_t ChunkRows(int64_t rows, int64_t floats_per_row) {
   return std::max<int64_t>(1, std::min(rows, kChunkFloats / std::max<int64_t>(floats_per_row, 1)));
 }
 
 // z (m, n*k) for rows [b0, b0 + n).
-void BuildProducts(GpuResources* gpu, ConstMatView x0, ConstMatView xprev, const CinDims& d,
-                   int64_t b0, int64_t n, MatView z) {
+void BuildProducts(GpuResources* gpu, ConstMatView x0, ConstMatView xprev,
+                   const internal::CinDims& d, int64_t b0, int64_t n, MatView z) {
   const int64_t s = d.s, k = d.k, nk = n * d.k;
   ForEach(gpu, d.m * nk, [=] __host__ __device__(int64_t x) {
     const int64_t q = x / nk, col = x % nk, b = b0 + col / k, c = col % k;
@@ -67,7 +40,8 @@ void BuildProducts(GpuResources* gpu, ConstMatView x0, ConstMatView xprev, const
 
 void CinLayerForward(ConstMatView x0, ConstMatView xprev, int num_fields, ConstMatView w,
                      MatView xnext) {
-  const CinDims d = CheckDims(x0, xprev, num_fields, w, xnext.rows, xnext.cols);
+  const internal::CinDims d =
+      internal::CheckCinDims(x0, xprev, num_fields, w, xnext.rows, xnext.cols);
   GpuResources* gpu = CommonDevice(x0, xprev, w, xnext);
   if (x0.rows == 0) return;
   const int64_t k = d.k, h = d.h;
@@ -90,7 +64,8 @@ void CinLayerForward(ConstMatView x0, ConstMatView xprev, int num_fields, ConstM
 void CinLayerBackward(ConstMatView x0, ConstMatView xprev, int num_fields, ConstMatView w,
                       ConstMatView dxnext, MatView dx0, float dx0_beta, MatView dxprev,
                       MatView dw) {
-  const CinDims d = CheckDims(x0, xprev, num_fields, w, dxnext.rows, dxnext.cols);
+  const internal::CinDims d =
+      internal::CheckCinDims(x0, xprev, num_fields, w, dxnext.rows, dxnext.cols);
   CHECK(dx0.rows == x0.rows && dx0.cols == x0.cols);
   CHECK(dxprev.rows == xprev.rows && dxprev.cols == xprev.cols);
   CHECK(dw.rows == w.rows && dw.cols == w.cols);

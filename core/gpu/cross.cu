@@ -6,21 +6,11 @@
 //   w, dw: (d, 1) kVector or (d, d) kMatrix   z, dz (cache): (B, 1) or (B, d)   b, db: (d) or null
 #include "core/gpu/kernels.h"
 #include "core/gpu/launch.cuh"
+#include "core/internal/cache_tensor.h"
 
 namespace moerec {
 namespace gpu {
-namespace {
-
-// t resized to shape on gpu (recreated there when it lives elsewhere).
-void ResizeOn(Tensor* t, const std::vector<int64_t>& shape, GpuResources* gpu) {
-  if (t->gpu() != gpu) {
-    *t = Tensor(shape, gpu);
-  } else {
-    t->Resize(shape);
-  }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void CrossLayerForward(CrossMode mode, ConstMatView x0, ConstMatView xl, ConstMatView w,
                        const float* b, MatView y, CrossLayerCache* cache) {
@@ -31,7 +21,7 @@ void CrossLayerForward(CrossMode mode, ConstMatView x0, ConstMatView xl, ConstMa
   CHECK(xl.rows == x0.rows && xl.cols == d && y.rows == x0.rows && y.cols == d);
   CHECK_EQ(w.rows, d) << "cross weight rows";
   CHECK_EQ(w.cols, vector ? 1 : d) << "cross weight: (d, 1) for kVector, (d, d) for kMatrix";
-  ResizeOn(&cache->z, {x0.rows, w.cols}, gpu);
+  internal::PlaceTensor(&cache->z, {x0.rows, w.cols}, gpu);
   const MatView z = cache->z.view();
   if (!vector && b != nullptr) {
     gpu::BroadcastRows(b, z);
@@ -67,7 +57,7 @@ void CrossLayerBackward(CrossMode mode, ConstMatView x0, ConstMatView xl, ConstM
   CHECK(dw.rows == w.rows && dw.cols == w.cols);
   CHECK(cache.z.rows() == rows && cache.z.cols() == w.cols) << "cross cache is stale";
   CHECK(cache.z.gpu() == gpu) << "cross cache is on another device than the views";
-  ResizeOn(&cache.dz, cache.z.shape(), gpu);
+  internal::PlaceTensor(&cache.dz, cache.z.shape(), gpu);
   const ConstMatView z = cache.z.view();
   const MatView dz = cache.dz.view();
   if (vector) {

@@ -13,18 +13,11 @@
 #include "core/gpu/internal/blas.h"
 #include "core/gpu/kernels.h"
 #include "core/gpu/launch.cuh"
+#include "core/internal/cache_tensor.h"
 
 namespace moerec {
 namespace gpu {
 namespace {
-
-void ResizeOn(Tensor* t, const std::vector<int64_t>& shape, GpuResources* gpu) {
-  if (t->gpu() != gpu) {
-    *t = Tensor(shape, gpu);
-  } else {
-    t->Resize(shape);
-  }
-}
 
 struct Dims {
   int64_t b, s, kin, h, d, e;
@@ -84,11 +77,12 @@ void FieldAttentionForward(ConstMatView x, int num_fields, int num_heads, ConstM
   cache->num_fields = num_fields;
   cache->num_heads = num_heads;
   cache->scale = scale;
-  ResizeOn(&cache->x, {n, z.kin}, gpu);
+  internal::PlaceTensor(&cache->x, {n, z.kin}, gpu);
   // A row of x is S consecutive field rows of the (B*S, K_in) GEMM input.
   gpu::CopyMat(x, MatView{cache->x.data(), z.b, x.cols, x.cols, gpu});
   const ConstMatView xs = cache->x.view();
-  for (Tensor* t : {&cache->q, &cache->k, &cache->v, &cache->pre}) ResizeOn(t, {n, z.e}, gpu);
+  for (Tensor* t : {&cache->q, &cache->k, &cache->v, &cache->pre})
+    internal::PlaceTensor(t, {n, z.e}, gpu);
   gpu::Gemm(false, false, 1.0f, xs, w_q, 0.0f, cache->q.view());
   gpu::Gemm(false, false, 1.0f, xs, w_k, 0.0f, cache->k.view());
   gpu::Gemm(false, false, 1.0f, xs, w_v, 0.0f, cache->v.view());
@@ -97,7 +91,7 @@ void FieldAttentionForward(ConstMatView x, int num_fields, int num_heads, ConstM
   } else {
     cache->pre.Zero();
   }
-  ResizeOn(&cache->attn, {z.b, scores}, gpu);
+  internal::PlaceTensor(&cache->attn, {z.b, scores}, gpu);
   for (int64_t h = 0; h < z.h; ++h) {
     PerSample(gpu, false, true, Head(cache->q, z, h), sample, Head(cache->k, z, h), sample, 0.0f,
               Scores(&cache->attn, z, h), scores, z.b, scale);
@@ -148,9 +142,10 @@ void FieldAttentionBackward(ConstMatView w_q, ConstMatView w_k, ConstMatView w_v
   }
   const bool residual = w_res.data != nullptr;
   if (residual) CHECK(dw_res.rows == kin && dw_res.cols == z.e);
-  for (Tensor* t : {&cache.dpre, &cache.dq, &cache.dk, &cache.dv}) ResizeOn(t, {n, z.e}, gpu);
-  ResizeOn(&cache.dx, {n, kin}, gpu);
-  ResizeOn(&cache.dattn, {z.b, scores}, gpu);
+  for (Tensor* t : {&cache.dpre, &cache.dq, &cache.dk, &cache.dv})
+    internal::PlaceTensor(t, {n, z.e}, gpu);
+  internal::PlaceTensor(&cache.dx, {n, kin}, gpu);
+  internal::PlaceTensor(&cache.dattn, {z.b, scores}, gpu);
   // Through the ReLU.
   {
     const float* pre = cache.pre.data();

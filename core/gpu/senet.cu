@@ -7,58 +7,22 @@
 //   cache z, dz, weight (a), dweight: (B, S)  hidden, dhidden: (B, S_r)
 #include "core/gpu/kernels.h"
 #include "core/gpu/launch.cuh"
+#include "core/internal/cache_tensor.h"
+#include "core/internal/field_shapes.h"
 
 namespace moerec {
 namespace gpu {
-namespace {
-
-void ResizeOn(Tensor* t, const std::vector<int64_t>& shape, GpuResources* gpu) {
-  if (t->gpu() != gpu) {
-    *t = Tensor(shape, gpu);
-  } else {
-    t->Resize(shape);
-  }
-}
-
-int64_t CheckShapes(ConstMatView v, int64_t num_fields, ConstMatView w1, ConstMatView w2) {
-  CHECK_GE(num_fields, 1);
-  CHECK_GT(v.cols, 0) << "fields of no width";
-  CHECK_EQ(v.cols % num_fields, 0) << "width " << v.cols << " is not " << num_fields << " fields";
-  CHECK_EQ(w1.rows, num_fields) << "w1 is (S, S_r)";
-  CHECK_GE(w1.cols, 1) << "w1 is (S, S_r)";
-  CHECK_EQ(w2.rows, w1.cols) << "w2 is (S_r, S)";
-  CHECK_EQ(w2.cols, num_fields) << "w2 is (S_r, S)";
-  return v.cols / num_fields;
-}
-
-// y = max(y, 0) in place, as ReluForward(y, y).
-void ReluInPlace(GpuResources* gpu, MatView y) {
-  ForEach(gpu, y.rows * y.cols, [=] __host__ __device__(int64_t i) {
-    float* p = y.data + (i / y.cols) * y.ld + i % y.cols;
-    *p = *p > 0.0f ? *p : 0.0f;
-  });
-}
-
-// dx = y > 0 ? dx : 0 in place, as ReluBackward(y, dx, dx).
-void ReluBackwardInPlace(GpuResources* gpu, ConstMatView y, MatView dx) {
-  ForEach(gpu, y.rows * y.cols, [=] __host__ __device__(int64_t i) {
-    const int64_t r = i / y.cols, c = i % y.cols;
-    float* p = dx.data + r * dx.ld + c;
-    *p = y.data[r * y.ld + c] > 0.0f ? *p : 0.0f;
-  });
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void SenetForward(ConstMatView v, int num_fields, ConstMatView w1, ConstMatView w2, MatView out,
                   SenetCache* cache) {
   GpuResources* gpu = CommonDevice(v, w1, w2, out);
-  const int64_t k = CheckShapes(v, num_fields, w1, w2);
+  const int64_t k = internal::CheckSenetShapes(v, num_fields, w1, w2);
   const int64_t s = num_fields, rows = v.rows;
   CHECK(out.rows == rows && out.cols == v.cols);
-  ResizeOn(&cache->z, {rows, s}, gpu);
-  ResizeOn(&cache->hidden, {rows, w1.cols}, gpu);
-  ResizeOn(&cache->weight, {rows, s}, gpu);
+  internal::PlaceTensor(&cache->z, {rows, s}, gpu);
+  internal::PlaceTensor(&cache->hidden, {rows, w1.cols}, gpu);
+  internal::PlaceTensor(&cache->weight, {rows, s}, gpu);
   const float inv_k = 1.0f / static_cast<float>(k);
   const MatView z = cache->z.view(), hidden = cache->hidden.view(), a = cache->weight.view();
   ForEach(gpu, rows * s, [=] __host__ __device__(int64_t i) {
@@ -69,9 +33,9 @@ void SenetForward(ConstMatView v, int num_fields, ConstMatView w1, ConstMatView 
     z.data[r * z.ld + f] = acc * inv_k;
   });
   gpu::Gemm(false, false, 1.0f, z, w1, 0.0f, hidden);
-  ReluInPlace(gpu, hidden);
+  gpu::ReluForward(hidden, hidden);
   gpu::Gemm(false, false, 1.0f, hidden, w2, 0.0f, a);
-  ReluInPlace(gpu, a);
+  gpu::ReluForward(a, a);
   ForEach(gpu, rows * v.cols, [=] __host__ __device__(int64_t i) {
     const int64_t r = i / v.cols, j = i % v.cols;
     out.data[r * out.ld + j] = a.data[r * a.ld + j / k] * v.data[r * v.ld + j];
@@ -82,7 +46,7 @@ void SenetBackward(ConstMatView v, ConstMatView w1, ConstMatView w2, const Senet
                    ConstMatView dout, MatView dv, float dv_beta, MatView dw1, MatView dw2) {
   GpuResources* gpu = CommonDevice(v, w1, w2, dout, dv, dw1, dw2);
   const int64_t s = w1.rows;
-  const int64_t k = CheckShapes(v, s, w1, w2);
+  const int64_t k = internal::CheckSenetShapes(v, s, w1, w2);
   const int64_t rows = v.rows;
   CHECK(dout.rows == rows && dout.cols == v.cols);
   CHECK(dv.rows == rows && dv.cols == v.cols);
@@ -91,9 +55,9 @@ void SenetBackward(ConstMatView v, ConstMatView w1, ConstMatView w2, const Senet
   CHECK(cache.weight.rows() == rows && cache.weight.cols() == s && cache.hidden.cols() == w1.cols)
       << "SENET cache is stale";
   CHECK(cache.weight.gpu() == gpu) << "SENET cache is on another device than the views";
-  ResizeOn(&cache.dz, {rows, s}, gpu);
-  ResizeOn(&cache.dhidden, {rows, w1.cols}, gpu);
-  ResizeOn(&cache.dweight, {rows, s}, gpu);
+  internal::PlaceTensor(&cache.dz, {rows, s}, gpu);
+  internal::PlaceTensor(&cache.dhidden, {rows, w1.cols}, gpu);
+  internal::PlaceTensor(&cache.dweight, {rows, s}, gpu);
   const ConstMatView z = cache.z.view(), hidden = cache.hidden.view(), a = cache.weight.view();
   const MatView dz = cache.dz.view(), dhidden = cache.dhidden.view(), da = cache.dweight.view();
   // da[r, f] = <dout, v> over field f, through the outer ReLU.
@@ -107,7 +71,7 @@ void SenetBackward(ConstMatView v, ConstMatView w1, ConstMatView w2, const Senet
   });
   gpu::Gemm(true, false, 1.0f, hidden, da, 1.0f, dw2);
   gpu::Gemm(false, true, 1.0f, da, w2, 0.0f, dhidden);
-  ReluBackwardInPlace(gpu, hidden, dhidden);
+  gpu::ReluBackward(hidden, dhidden, dhidden);
   gpu::Gemm(true, false, 1.0f, z, dhidden, 1.0f, dw1);
   gpu::Gemm(false, true, 1.0f, dhidden, w1, 0.0f, dz);
   const float inv_k = 1.0f / static_cast<float>(k);

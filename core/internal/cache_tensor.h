@@ -7,6 +7,7 @@
 #define MOEREC_CORE_INTERNAL_CACHE_TENSOR_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "core/tensor.h"
@@ -27,6 +28,14 @@ inline void PlaceTensor(Tensor* t, const std::vector<int64_t>& shape, GpuResourc
 inline double* PlaceDoubles(Tensor* t, int64_t n, GpuResources* gpu) {
   PlaceTensor(t, {2 * n}, gpu);
   return reinterpret_cast<double*>(t->data());
+}
+
+// The CPU kernels' side of the same rule: cache tensors last used on a device (or made inside a
+// DeviceScope) are replaced by empty host tensors, which the kernel then resizes.
+inline void MoveToHost(std::initializer_list<Tensor*> tensors) {
+  for (Tensor* t : tensors) {
+    if (t->on_gpu()) *t = Tensor(std::vector<int64_t>{0}, nullptr);
+  }
 }
 
 }  // namespace moerec::internal
