@@ -40,6 +40,25 @@ struct TableRequest {
   std::vector<float> values;   // (n, dim) row-major; sized by the caller
 };
 
+// Counters of one table, cumulative since the store opened (each server: since it started),
+// summed over the servers.
+struct StoreTableStats {
+  int64_t rows = 0;           // rows that exist (in memory or in RocksDB)
+  int64_t resident_rows = 0;  // rows in the servers' memory (all of them without RocksDB)
+  int64_t pulled_keys = 0;    // keys of training pulls
+  int64_t pushed_keys = 0;
+  int64_t cache_hits = 0;    // pulled or pushed keys found in the servers' memory
+  int64_t cache_misses = 0;  // pulled or pushed keys looked up in RocksDB
+};
+
+struct StoreStats {
+  std::vector<StoreTableStats> tables;  // one per table of the job, in its order
+  // A worker row cache in front of the store (embedding/row_cache.h): keys of this worker's
+  // training pulls it served, and those it pulled from the store.
+  int64_t worker_cache_hits = 0;
+  int64_t worker_cache_misses = 0;
+};
+
 // InvalidArgument unless request.table is in [0, tables.size()) and request.values holds
 // keys.size() * dim floats of that table.
 Status CheckTableRequest(const TableRequest& request, const std::vector<TableSpec>& tables);
@@ -76,6 +95,10 @@ class EmbeddingStore {
   // differs, FailedPrecondition when `to` has rows, before any row changes. Synchronous and
   // collective, like Restore.
   virtual Status ImportTables(const std::string& dir, const TableRenames& renames) = 0;
+
+  // The tables' counters. Synchronous; may be called between a Pull or Push and its Wait (a
+  // parameter-server client asks every server).
+  virtual StatusOr<StoreStats> Stats() = 0;
 
   // Bytes this store has sent and received over the network so far (0 for in-process stores).
   virtual int64_t wire_bytes() const { return 0; }

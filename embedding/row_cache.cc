@@ -138,4 +138,11 @@ Status CachingStore::ImportTables(const std::string& dir, const TableRenames& re
   return inner_->ImportTables(dir, renames);
 }
 
+StatusOr<StoreStats> CachingStore::Stats() {
+  ASSIGN_OR_RETURN(StoreStats out, inner_->Stats());
+  out.worker_cache_hits += stats_.hits;
+  out.worker_cache_misses += stats_.misses;
+  return out;
+}
+
 }  // namespace moerec

@@ -40,6 +40,8 @@ class CachingStore : public EmbeddingStore {
   Status Checkpoint(const std::string& dir, int64_t step, bool incremental) override;
   Status Restore(const std::string& dir, int64_t step) override;
   Status ImportTables(const std::string& dir, const TableRenames& renames) override;
+  // The inner store's, with this cache's hits and misses.
+  StatusOr<StoreStats> Stats() override;
 
   int64_t wire_bytes() const override { return inner_->wire_bytes(); }
   const RowCacheStats& stats() const { return stats_; }

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,39 @@ inline void ExpectExpertLoadsSumToOne(Model* model, RandomBatch* b, int experts)
   }
   EXPECT_EQ(loads, experts);
   EXPECT_NEAR(total, 1.0, 1e-5);
+}
+
+// After a Forward on b: per (domain, task) loads "expert_load/<d>/<t>.<e>", `experts` of them
+// for every task of every domain with rows in b and none for the others, each cell's loads
+// summing to 1 (every routing's weights are a softmax). Returns them by name.
+inline std::map<std::string, double> ExpectDomainTaskLoads(Model* model, RandomBatch* b,
+                                                           int experts) {
+  Tensor logits({std::max<int64_t>(b->batch.size, 1), model->shape().num_tasks});
+  model->Forward(b->batch, logits.view().Rows(0, b->batch.size));
+  std::map<std::string, double> load, cell_sum;
+  for (const auto& [name, value] : model->Stats()) {
+    if (name.rfind("expert_load/", 0) != 0) continue;
+    load[name] = value;
+    cell_sum[name.substr(0, name.rfind('.'))] += value;
+  }
+  size_t cells = 0;
+  const std::vector<int64_t>& begin = b->batch.domain_begin;
+  for (size_t d = 0; d + 1 < begin.size(); ++d) {
+    for (int t = 0; t < model->shape().num_tasks; ++t) {
+      const std::string cell = "expert_load/" + std::to_string(d) + "/" + std::to_string(t);
+      if (begin[d + 1] == begin[d]) {
+        EXPECT_EQ(cell_sum.count(cell), 0u) << cell << ": a domain without rows";
+        continue;
+      }
+      ++cells;
+      EXPECT_NEAR(cell_sum[cell], 1.0, 1e-5) << cell;
+      for (int e = 0; e < experts; ++e) {
+        EXPECT_EQ(load.count(cell + "." + std::to_string(e)), 1u) << cell << "." << e;
+      }
+    }
+  }
+  EXPECT_EQ(load.size(), cells * experts);
+  return load;
 }
 
 // Runs the model's Forward in evaluation on b and checks every logit (row i, task t) against

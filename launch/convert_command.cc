@@ -19,13 +19,14 @@ int ConvertCommand() {
     ASSIGN_OR_RETURN(const ConvertConfig config, LoadConvertConfig(FLAGS_config));
     // Rows written: a live line on a terminal, else a log line every 10 seconds.
     std::unique_ptr<Progress> progress;
-    ASSIGN_OR_RETURN(const ConvertSummary summary,
-                     RunConvert(config, /*origin=*/"", [&](int64_t done, int64_t total) {
-                       if (progress == nullptr) {
-                         progress = std::make_unique<Progress>(InteractiveProgress(), total, 10);
-                       }
-                       progress->Count(done, "rows", /*last=*/done == total);
-                     }));
+    ASSIGN_OR_RETURN(
+        const ConvertSummary summary,
+        RunConvert(config, /*origin=*/"", [&](int64_t done, int64_t total, double input_share) {
+          if (progress == nullptr) {
+            progress = std::make_unique<Progress>(InteractiveProgress(), total, 10);
+          }
+          progress->Count(done, "rows", /*last=*/done == total, input_share);
+        }));
     if (progress != nullptr) progress->Break();
     std::printf("%s", FormatConvertSummary(summary).c_str());
     return Status::OK();

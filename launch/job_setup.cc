@@ -57,12 +57,18 @@ Status EnsureSyntheticData(const DataConfig& data, bool force) {
             << (matching ? "interactions" : "samples") << " into " << train_dir << ", "
             << outputs.splits.validation_dir << ", " << outputs.splits.test_dir
             << (matching ? ", items " + outputs.items_dir : "");
+  // Rows generated: a live line on a terminal, else a log line every 10 seconds.
   if (matching) {
-    ASSIGN_OR_RETURN(const MatchingSummary summary, GenerateMatching(data, outputs));
+    Progress progress(InteractiveProgress(),
+                      data.synthetic().num_samples() + data.synthetic().matching().num_items(), 10);
+    ASSIGN_OR_RETURN(const MatchingSummary summary,
+                     GenerateMatching(data, outputs, [&](int64_t done, int64_t total) {
+                       progress.Count(done, "rows", /*last=*/done == total);
+                     }));
+    progress.Break();
     LOG(INFO) << "synthetic data:\n" << FormatMatchingSummary(data, summary);
     return Status::OK();
   }
-  // Rows generated: a live line on a terminal, else a log line every 10 seconds.
   Progress progress(InteractiveProgress(), data.synthetic().num_samples(), 10);
   ASSIGN_OR_RETURN(const SyntheticSummary summary,
                    GenerateSynthetic(data, outputs.splits,

@@ -212,7 +212,7 @@ Status PsClient::SaveSnapshot() { return Collective(PS_SAVE_SNAPSHOT, last_step_
 Status PsClient::RestoreSnapshot() { return Collective(PS_RESTORE_SNAPSHOT, last_step_); }
 Status PsClient::Shutdown(int64_t step) { return Collective(PS_SHUTDOWN, step); }
 
-StatusOr<PsReply> PsClient::Stats(int server) {
+StatusOr<PsReply> PsClient::ServerStats(int server) {
   auto ex = std::make_unique<Exchange>();
   ex->server = server;
   ex->request_id = next_request_id_++;
@@ -227,6 +227,29 @@ StatusOr<PsReply> PsClient::Stats(int server) {
   PsReply reply;
   RETURN_IF_ERROR(Finish(ex.get(), nullptr, &reply));
   return reply;
+}
+
+StatusOr<StoreStats> PsClient::Stats() {
+  StoreStats out;
+  out.tables.resize(tables_.size());
+  for (int server = 0; server < num_servers(); ++server) {
+    ASSIGN_OR_RETURN(const PsReply reply, ServerStats(server));
+    for (const PsTableStats& s : reply.stats()) {
+      if (s.table() < 0 || s.table() >= static_cast<int>(tables_.size())) {
+        return Corruption("server " + std::to_string(server) + " sent statistics of table " +
+                          std::to_string(s.table()) + "; the job has " +
+                          std::to_string(tables_.size()) + " tables");
+      }
+      StoreTableStats& t = out.tables[s.table()];
+      t.rows += s.rows();
+      t.resident_rows += s.resident_rows();
+      t.pulled_keys += s.pulled_keys();
+      t.pushed_keys += s.pushed_keys();
+      t.cache_hits += s.cache_hits();
+      t.cache_misses += s.cache_misses();
+    }
+  }
+  return out;
 }
 
 }  // namespace moerec

@@ -51,7 +51,10 @@ class PsClient : public EmbeddingStore {
   // Collective: every server exits its loop once every worker has asked.
   Status Shutdown(int64_t step);
   // Per-table statistics of server `server`.
-  StatusOr<PsReply> Stats(int server);
+  StatusOr<PsReply> ServerStats(int server);
+  // Every server's, summed per table; Corruption when a server's reply names no table of the
+  // job.
+  StatusOr<StoreStats> Stats() override;
 
   int num_servers() const { return static_cast<int>(options_.server_ranks.size()); }
   int64_t wire_bytes() const override { return bytes_sent_ + bytes_received_; }

@@ -55,6 +55,28 @@ Status LocalStore::ImportTables(const std::string& dir, const TableRenames& rena
   return rows_->ImportTables(dir, renames);
 }
 
+namespace {
+
+StoreTableStats ToStoreTableStats(const TableStats& s) {
+  StoreTableStats out;
+  out.rows = s.rows;
+  out.resident_rows = s.resident_rows;
+  out.pulled_keys = s.pulled_keys;
+  out.pushed_keys = s.pushed_keys;
+  out.cache_hits = s.cache_hits;
+  out.cache_misses = s.cache_misses;
+  return out;
+}
+
+}  // namespace
+
+StatusOr<StoreStats> LocalStore::Stats() {
+  StoreStats out;
+  for (int t = 0; t < rows_->num_tables(); ++t)
+    out.tables.push_back(ToStoreTableStats(rows_->stats(t)));
+  return out;
+}
+
 Status LocalStore::Wait(Ticket ticket) {
   auto it = done_.find(ticket);
   CHECK(it != done_.end()) << "Wait on unknown or already waited ticket " << ticket;

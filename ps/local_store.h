@@ -28,6 +28,7 @@ class LocalStore : public EmbeddingStore {
   Status Checkpoint(const std::string& dir, int64_t step, bool incremental) override;
   Status Restore(const std::string& dir, int64_t step) override;
   Status ImportTables(const std::string& dir, const TableRenames& renames) override;
+  StatusOr<StoreStats> Stats() override;
 
   RowStore* rows() { return rows_.get(); }
 

@@ -123,6 +123,9 @@ Status PsServer::Handle(std::unique_ptr<Incoming> in) {
         out->set_created(s.created);
         out->set_pulled_keys(s.pulled_keys);
         out->set_pushed_keys(s.pushed_keys);
+        out->set_resident_rows(s.resident_rows);
+        out->set_cache_hits(s.cache_hits);
+        out->set_cache_misses(s.cache_misses);
       }
       return Reply(source, &reply, {});
     }

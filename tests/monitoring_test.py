@@ -36,6 +36,7 @@ from mpi_job import ENV, kill_job, main, metrics, moerec, run, train_command  # 
 import tensorboard_reader  # noqa: E402
 
 BUILD = sys.argv[1]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CONFIG = """
 name: "monitoring-test"
@@ -137,9 +138,14 @@ def tensorboard_events(tmp):
                      ("allreduce_bytes_per_step", "wire/allreduce_bytes_per_step"),
                      ("expert_load_cv", "experts/load_cv"),
                      ("expert_load_max_mean", "experts/load_max_mean"),
-                     ("expert_load.2", "experts/load/2")]:
+                     ("expert_load.2", "experts/load/2"),
+                     ("ps_rows", "ps/rows"), ("ps_resident_rows", "ps/resident_rows"),
+                     ("ps_hit_rate", "ps/hit_rate")]:
         for l in train:
             assert close(tags[tag][l["step"]], l[key]), (tag, l["step"])
+    # The servers' tables grow to what the job touched, and the rows stay in memory.
+    assert all(l["ps_rows"] > 0 and l["ps_resident_rows"] == l["ps_rows"] for l in train)
+    assert all(0 < l["ps_hit_rate"] <= 1 for l in train)
     evals = [l for l in lines if l["event"] == "eval"]
     assert evals
     for l in evals:
@@ -229,7 +235,7 @@ def report_chromium(tmp):
     counter = PlotCounter()
     counter.feed(dom.stdout)
     want = ["loss", "val_auc", "test_auc", "expert_load_0", "expert_load_1", "expert_cv",
-            "expert_max_mean", "throughput", "time_split", "wire"]
+            "expert_max_mean", "throughput", "time_split", "wire", "ps_hit_rate", "ps_rows"]
     for plot in want:
         assert counter.plots.get(plot, 0) > 0, f"plot {plot} is missing or empty: {counter.plots}"
     assert counter.plots["loss"] == 2 and counter.plots["val_auc"] == 2, counter.plots
@@ -322,6 +328,17 @@ def progress(tmp):
     live = command([moerec(BUILD), "gen", f"--config={config}", "--force"], live=True)
     assert re.search(r"\r\x1b\[Krows 30000/30000 \| \d+ rows/s \| ETA 0s\n", live.stdout), live.stdout
 
+    # Matching data (interactions, then the item corpus) the same way.
+    with open(os.path.join(ROOT, "configs", "models", "two_tower.pbtxt")) as f:
+        matching = f.read().replace("../../datasets/matching/", os.path.join(tmp, "matching") + "/")
+    assert matching.count(os.path.join(tmp, "matching")) == 4
+    matching_config = os.path.join(tmp, "matching.pbtxt")
+    with open(matching_config, "w") as f:
+        f.write(matching)
+    logged = command([moerec(BUILD), "gen", f"--config={matching_config}"], live=False)
+    assert re.search(r"progress\.cc:\d+\] rows 170000/170000 \| \d+ rows/s \| ETA 0s",
+                     logged.stderr), logged.stderr[-2000:]
+
     with open(os.path.join(tmp, "clicks.csv"), "w") as f:
         f.write("scenario,uid,item,clicked\n")
         for i in range(20000):
@@ -335,9 +352,11 @@ def progress(tmp):
 output_dir: "out" overwrite: true
 """)
     logged = command([moerec(BUILD), "convert", f"--config={convert}"], live=False)
-    assert re.search(r"progress\.cc:\d+\] rows 20000 \| \d+ rows/s", logged.stderr), logged.stderr
+    assert re.search(r"progress\.cc:\d+\] rows 20000 \(100% of the input\) \| \d+ rows/s \| ETA 0s",
+                     logged.stderr), logged.stderr
     live = command([moerec(BUILD), "convert", f"--config={convert}"], live=True)
-    assert re.search(r"\r\x1b\[Krows 20000 \| \d+ rows/s", live.stdout), live.stdout
+    assert re.search(r"\r\x1b\[Krows 20000 \(100% of the input\) \| \d+ rows/s \| ETA 0s",
+                     live.stdout), live.stdout
     print("gen and convert progress lines seen")
 
 

@@ -163,8 +163,17 @@ TEST_F(PsMpiTest, BspPullsAndPushesEqualTheSingleProcessReference) {
   InitRow(specs[0], 1000001, init.data());
   EXPECT_EQ(std::vector<float>(fresh[0].values.begin(), fresh[0].values.begin() + 8), init);
   int64_t rows = 0;
-  for (int s = 0; s < servers_; ++s) rows += client->Stats(s)->stats(0).rows();
+  for (int s = 0; s < servers_; ++s) rows += client->ServerStats(s)->stats(0).rows();
   EXPECT_EQ(rows, ref->rows()->stats(0).rows);
+  // The store's statistics: every server's, summed per table.
+  auto stats = client->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_EQ(stats->tables.size(), specs.size());
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const TableStats expect = ref->rows()->stats(static_cast<int>(k));
+    EXPECT_EQ(stats->tables[k].rows, expect.rows) << "table " << k;
+    EXPECT_EQ(stats->tables[k].resident_rows, expect.resident_rows) << "table " << k;
+  }
   ASSERT_TRUE(client->Shutdown(kSteps).ok());
 }
 

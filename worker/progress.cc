@@ -54,16 +54,22 @@ void Progress::Step(int64_t step, double loss, double samples_per_sec) {
   }
 }
 
-void Progress::Count(int64_t done, const char* unit, bool last) {
+void Progress::Count(int64_t done, const char* unit, bool last, double share) {
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   last = last || (total_steps_ > 0 && done >= total_steps_);
   std::string eta = "?";
-  if (total_steps_ > 0 && done > 0) {
-    eta = FormatDuration(elapsed / done * static_cast<double>(total_steps_ - done));
+  std::string total;
+  if (total_steps_ > 0) {
+    total = "/" + std::to_string(total_steps_);
+    if (done > 0) eta = FormatDuration(elapsed / done * static_cast<double>(total_steps_ - done));
+  } else if (share > 0.0 && share <= 1.0) {
+    char read[32];
+    std::snprintf(read, sizeof(read), " (%.0f%% of the input)", 100.0 * share);
+    total = read;
+    eta = FormatDuration(elapsed * (1.0 - share) / share);
   }
   char line[200];
-  const std::string total = total_steps_ > 0 ? "/" + std::to_string(total_steps_) : "";
   std::snprintf(line, sizeof(line), "%s %ld%s | %.0f %s/s | ETA %s", unit, static_cast<long>(done),
                 total.c_str(), elapsed > 0 ? done / elapsed : 0.0, unit, eta.c_str());
   if (interactive_) {

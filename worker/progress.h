@@ -19,8 +19,9 @@ class Progress {
   // Called after each step with the step's loss and the samples/s over the recent window.
   void Step(int64_t step, double loss, double samples_per_sec);
   // `done` units of work (rows) of total_steps (0 = unknown), at the rate since construction.
-  // A call with `last` (or with done == total_steps) is always shown.
-  void Count(int64_t done, const char* unit, bool last = false);
+  // A call with `last` (or with done == total_steps) is always shown. With the total unknown,
+  // `share` in (0, 1] (the share of the input read) gives the ETA and is shown as a percentage.
+  void Count(int64_t done, const char* unit, bool last = false, double share = -1.0);
   // Ends the live line (before other output is printed).
   void Break();
 

@@ -18,6 +18,7 @@
 #include "worker/metrics/tensorboard_log.h"
 #include "worker/progress.h"
 #include "worker/step_runner.h"
+#include "worker/store_stats.h"
 #include "worker/teacher.h"
 #include "worker/training_stream.h"
 
@@ -120,6 +121,9 @@ class TrainerImpl {
   std::unique_ptr<TensorBoardLog> tb_;  // the metrics lines as TensorBoard events (chief)
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<JobCheckpointer> checkpointer_;
+  // The chief's window over the embedding store's counters (table sizes, hit rates) for the
+  // "train" lines; null on other workers and after the store failed to give them.
+  std::unique_ptr<StoreStatsWindow> store_stats_;
 
   int64_t step_ = 0;
   int start_epoch_ = 0;        // where the run starts (after a resume)
@@ -155,6 +159,11 @@ Status TrainerImpl::Init() {
 
   ASSIGN_OR_RETURN(runner_, StepRunner::Create(config_, store_, workers_, options_.teacher,
                                                options_.gpu, options_.device_workers));
+  if (is_chief()) {
+    std::vector<std::string> tables;
+    for (const TableSpec& spec : TableSpecsFromConfig(config_)) tables.push_back(spec.name);
+    store_stats_ = std::make_unique<StoreStatsWindow>(std::move(tables));
+  }
   if (runner_->model()->matching() != nullptr &&
       (!config_.data().validation().empty() || !config_.data().test().empty())) {
     ASSIGN_OR_RETURN(matching_eval_, MatchingEvaluator::Create(config_, runner_.get(), workers_));
@@ -428,6 +437,16 @@ void TrainerImpl::LogTrain(int epoch) {
       .Add("allreduce_bytes_per_step",
            static_cast<double>(times->allreduce_bytes) / std::max<int64_t>(1, times->steps));
   for (const auto& [name, value] : runner_->model()->Stats()) line.Add(name, value);
+  if (store_stats_ != nullptr) {
+    auto figures = store_stats_->Figures(store_);
+    if (figures.ok()) {
+      for (const auto& [name, value] : *figures) line.Add(name, value);
+    } else {
+      LOG(WARNING) << "no parameter-server statistics in the metrics from now on: "
+                   << figures.status().ToString();
+      store_stats_.reset();
+    }
+  }
   Status s = WriteLog(line);
   if (!s.ok()) LOG(WARNING) << s.ToString();
   runner_->ClearTimes();

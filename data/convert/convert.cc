@@ -50,7 +50,7 @@ int64_t ConvertSummary::total_samples() const {
 }
 
 StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::string& origin,
-                                    const RowProgress& progress) {
+                                    const ConvertProgress& progress) {
   RETURN_IF_ERROR(ValidateConvertConfig(config));
   const auto start = std::chrono::steady_clock::now();
   BadRowBudget bad(config.bad_row_budget(), config.bad_rows_logged());
@@ -122,7 +122,7 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
     ASSIGN_OR_RETURN(const int split, splitter.Assign(row));
     RETURN_IF_ERROR(output->Add(split, row));
     ++written;
-    if (progress && written % 4096 == 0) progress(written, total);
+    if (progress && written % 4096 == 0) progress(written, total, source->share_read());
     ++summary.samples[split][row.domain];
     for (int t = 0; t < num_tasks; ++t) {
       summary.observed[split][row.domain * num_tasks + t] += row.mask[t];
@@ -131,7 +131,7 @@ StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::stri
   }
   RETURN_IF_ERROR(splitter.Finish());
   RETURN_IF_ERROR(output->Close());
-  if (progress) progress(written, written);  // the end: the total is known now
+  if (progress) progress(written, written, 1.0);  // the end: the total is known now
 
   summary.rows_read = source->rows_read();
   summary.rows_dropped = source->rows_dropped();

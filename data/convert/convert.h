@@ -62,12 +62,13 @@ Status ValidateConvertConfig(const ConvertConfig& config);
 
 // Runs the conversion (validating the config first). `origin` (e.g. the config path) is named
 // in the data.pbtxt comment.
-// `progress`, when given, is called now and then with the rows written so far and the total
-// (0 while unknown: known after a counting pass, which splits by exact counts make); the last
-// call, when every row is written, has done == total.
-using RowProgress = std::function<void(int64_t done, int64_t total)>;
+// `progress`, when given, is called now and then with the rows written so far, the total (0
+// while unknown: known after a counting pass, which splits by exact counts make) and the share
+// of the input read (in [0, 1]; -1 when the source cannot tell); the last call, when every row
+// is written, has done == total.
+using ConvertProgress = std::function<void(int64_t done, int64_t total, double input_share)>;
 StatusOr<ConvertSummary> RunConvert(const ConvertConfig& config, const std::string& origin = "",
-                                    const RowProgress& progress = nullptr);
+                                    const ConvertProgress& progress = nullptr);
 
 // A few lines for a person: rows read, bad and dropped rows, per split and domain the sample
 // count and each task's positive rate, where the output went.

@@ -3,6 +3,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "core/random.h"
 #include "data/convert/convert.h"
@@ -63,6 +66,31 @@ csv {
 split { train: 1 validation: 0 test: 0 }
 output_dir: "out"
 )";
+
+// Without a counting pass the total is unknown: progress reports the share of the input's bytes
+// read, which for rows of one length follows the rows written, in two files as in one.
+TEST_F(CsvConvertTest, ProgressReportsTheShareOfTheInputRead) {
+  std::string a = "tab,uid,item,tags,price,clicked,rating\n", b = a;
+  for (int i = 0; i < 30000; ++i) {
+    (i < 10000 ? a : b) += "home," + std::to_string(100000 + i) + ",apple,x,1.5,1,4\n";
+  }
+  WriteText(dir_.file("a.csv"), a);
+  WriteText(dir_.file("b.csv"), b);
+  std::string config = kCsvConfig;
+  config.replace(config.find("files: \"in.csv\""), 15, "files: \"a.csv\" files: \"b.csv\"");
+  std::vector<std::tuple<int64_t, int64_t, double>> calls;
+  auto summary = RunConvert(Parse(config), "", [&](int64_t done, int64_t total, double share) {
+    calls.emplace_back(done, total, share);
+  });
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  ASSERT_GT(calls.size(), 5u);
+  for (size_t k = 0; k + 1 < calls.size(); ++k) {
+    const auto [done, total, share] = calls[k];
+    EXPECT_EQ(total, 0);
+    EXPECT_NEAR(share, done / 30000.0, 0.01) << done;
+  }
+  EXPECT_EQ(calls.back(), std::make_tuple(int64_t{30000}, int64_t{30000}, 1.0));
+}
 
 TEST_F(CsvConvertTest, MapsColumnsToSamples) {
   WriteText(dir_.file("in.csv"), kCsv);

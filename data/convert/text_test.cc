@@ -71,6 +71,31 @@ TEST(LineReader, CountsLinesAndStripsTerminators) {
   EXPECT_EQ(LineReader::Open(dir.file("missing")).status().code(), StatusCode::kNotFound);
 }
 
+// The share of a pass: bytes of the lines read (terminators included) over the files' sizes.
+TEST(PassShare, CountsTheLinesReadOverEveryFile) {
+  moerec::testing::TempDir dir;
+  testing::WriteText(dir.file("a"), "12345\r\n6789\n");  // 12 bytes
+  testing::WriteText(dir.file("b"), "ab\ncd");           // 5 bytes, no last terminator
+  PassShare share({dir.file("a"), dir.file("b"), dir.file("missing")});
+  EXPECT_EQ(share.Share(nullptr), 0.0);
+  std::string_view line;
+  auto a = LineReader::Open(dir.file("a")).value();
+  ASSERT_TRUE(*a->Next(&line));
+  EXPECT_EQ(a->bytes_read(), 7);
+  EXPECT_DOUBLE_EQ(share.Share(a.get()), 7.0 / 17);
+  while (*a->Next(&line)) {
+  }
+  share.Finished(*a);
+  auto b = LineReader::Open(dir.file("b")).value();
+  ASSERT_TRUE(*b->Next(&line));
+  EXPECT_DOUBLE_EQ(share.Share(b.get()), 15.0 / 17);
+  ASSERT_TRUE(*b->Next(&line));
+  EXPECT_EQ(share.Share(b.get()), 1.0);
+  share.Rewind();
+  EXPECT_EQ(share.Share(nullptr), 0.0);
+  EXPECT_EQ(PassShare({dir.file("missing")}).Share(nullptr), -1.0);
+}
+
 TEST(Quote, EscapesBytes) {
   EXPECT_EQ(Quote("ab"), "'ab'");
   EXPECT_EQ(Quote("\xe9\t"), "'\\xe9\\x09'");

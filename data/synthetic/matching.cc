@@ -412,8 +412,8 @@ StatusOr<MatchingOutputs> MatchingOutputsFromConfig(const DataConfig& config) {
   return o;
 }
 
-StatusOr<MatchingSummary> GenerateMatching(const DataConfig& config,
-                                           const MatchingOutputs& outputs) {
+StatusOr<MatchingSummary> GenerateMatching(const DataConfig& config, const MatchingOutputs& outputs,
+                                           const RowProgress& progress) {
   RETURN_IF_ERROR(ValidateMatchingConfig(config));
   const SyntheticConfig& sc = config.synthetic();
   const SyntheticMatchingConfig& mc = sc.matching();
@@ -478,7 +478,7 @@ StatusOr<MatchingSummary> GenerateMatching(const DataConfig& config,
           for (int64_t i : negatives) rows.Interaction(scenario[j], user[j], i, 0.0f, batch);
         }
       },
-      &written));
+      &written, progress));
   summary.items = written[3];
   written.pop_back();
   summary.splits = std::move(written);

@@ -103,9 +103,11 @@ Status ValidateMatchingConfig(const DataConfig& config);
 StatusOr<MatchingOutputs> MatchingOutputsFromConfig(const DataConfig& config);
 
 // Generates config.synthetic().num_samples interactions, writes the three splits, the item
-// corpus and oracle.json.
-StatusOr<MatchingSummary> GenerateMatching(const DataConfig& config,
-                                           const MatchingOutputs& outputs);
+// corpus and oracle.json. `progress`, when given, is called with the interactions and corpus
+// items written so far and their total (num_samples + num_items), after each shard's rows are
+// made (from the compute threads, one call at a time).
+StatusOr<MatchingSummary> GenerateMatching(const DataConfig& config, const MatchingOutputs& outputs,
+                                           const RowProgress& progress = nullptr);
 
 // A few lines for the log: rows per split and scenario, the tail scenario's share, the oracle
 // recall. Ends with a newline.

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <mutex>
 
 #include "data/synthetic/internal/generation.h"
 #include "data/synthetic/internal/synthetic_model.h"
@@ -111,8 +110,6 @@ StatusOr<SyntheticSummary> GenerateSynthetic(const DataConfig& config,
   for (const SlotSpec& slot : config.slots()) header.add_slot_names(slot.name());
 
   SyntheticSummary summary;
-  std::mutex progress_mu;
-  int64_t done = 0;  // GUARDED_BY(progress_mu)
   ASSIGN_OR_RETURN(
       const std::vector<ShardJob> jobs,
       PlanShards({"train", "validation", "test"},
@@ -122,13 +119,8 @@ StatusOr<SyntheticSummary> GenerateSynthetic(const DataConfig& config,
       jobs, header,
       [&](const ShardJob& job, Batch* batch) {
         for (int64_t i = 0; i < job.count; ++i) model.AppendSample(job.begin + i, batch);
-        if (progress) {
-          std::lock_guard<std::mutex> lock(progress_mu);
-          done += job.count;
-          progress(done, sc.num_samples());
-        }
       },
-      &summary.splits));
+      &summary.splits, progress));
   for (int d = 0; d < config.num_domains(); ++d) {
     summary.domain_share.push_back(model.domain_share(d));
   }

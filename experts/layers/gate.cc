@@ -136,4 +136,34 @@ std::vector<std::pair<std::string, double>> ExpertLoadStats(const std::vector<Co
   return out;
 }
 
+std::vector<std::pair<std::string, double>> DomainTaskLoadStats(
+    const std::vector<ConstMatView>& task_probs, const std::vector<int64_t>& domain_begin,
+    int num_tasks) {
+  std::vector<std::pair<std::string, double>> out;
+  if (task_probs.empty() || domain_begin.size() < 2) return out;
+  CHECK(task_probs.size() == 1 || static_cast<int>(task_probs.size()) == num_tasks);
+  std::vector<Tensor> host(task_probs.size());  // a GPU worker's weights, on the host
+  std::vector<ConstMatView> probs;
+  for (size_t t = 0; t < task_probs.size(); ++t) {
+    const ConstMatView& p = task_probs[t];
+    probs.push_back(p.gpu == nullptr ? p : (host[t] = Tensor::FromView(p, nullptr)).view());
+    if (probs.back().rows < domain_begin.back()) return out;  // no forward of this batch yet
+  }
+  for (size_t d = 0; d + 1 < domain_begin.size(); ++d) {
+    const int64_t begin = domain_begin[d], end = domain_begin[d + 1];
+    if (end <= begin) continue;
+    for (int t = 0; t < num_tasks; ++t) {
+      const ConstMatView& p = probs[probs.size() == 1 ? 0 : t];
+      for (int64_t e = 0; e < p.cols; ++e) {
+        double sum = 0;
+        for (int64_t r = begin; r < end; ++r) sum += p.row(r)[e];
+        out.emplace_back(
+            "expert_load/" + std::to_string(d) + "/" + std::to_string(t) + "." + std::to_string(e),
+            sum / static_cast<double>(end - begin));
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace moerec

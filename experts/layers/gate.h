@@ -71,6 +71,14 @@ class SoftmaxGates {
 std::vector<std::pair<std::string, double>> ExpertLoadStats(const std::vector<ConstMatView>& probs,
                                                             int num_experts);
 
+// Expert load per (domain, task), for the report's heatmap: "expert_load/<d>/<t>.<e>" (domain
+// and task indices), the mean over domain d's rows of the weight task t gives expert e.
+// task_probs[t] is (B, E), task t's weights; a single view is read by every task. Rows are
+// sorted by domain (domain_begin, D + 1 offsets); domains without rows are left out.
+std::vector<std::pair<std::string, double>> DomainTaskLoadStats(
+    const std::vector<ConstMatView>& task_probs, const std::vector<int64_t>& domain_begin,
+    int num_tasks);
+
 }  // namespace moerec
 
 #endif  // MOEREC_EXPERTS_LAYERS_GATE_H_

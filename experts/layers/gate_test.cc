@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "experts/layers/heads.h"
 #include "experts/test_util.h"
@@ -83,6 +85,36 @@ TEST(HeadsTest, Layout) {
   EXPECT_EQ(DomainRows(kDomainBegin, -1).size(), 9);
   EXPECT_EQ(DomainRows(kDomainBegin, 1).size(), 0);
   EXPECT_EQ(DomainRows(kDomainBegin, 2).begin, 4);
+}
+
+// Per (domain, task): the mean over the domain's rows of the task's view; one view serves every
+// task; a domain without rows has no cell.
+TEST(DomainTaskLoadStatsTest, MeansOverEachDomainsRowsOfTheTasksView) {
+  // Rows 0-1 domain 0, none of domain 1, rows 2-4 domain 2; two experts.
+  const std::vector<int64_t> begin = {0, 2, 2, 5};
+  Tensor task0({5, 2}), task1({5, 2});
+  for (int64_t r = 0; r < 5; ++r) {
+    task0.at(r, 0) = 0.1f * static_cast<float>(r);
+    task0.at(r, 1) = 1.0f - task0.at(r, 0);
+    task1.at(r, 0) = 0.5f;
+    task1.at(r, 1) = 0.5f;
+  }
+  std::map<std::string, double> load;
+  for (const auto& [name, value] : DomainTaskLoadStats({task0.view(), task1.view()}, begin, 2)) {
+    load[name] = value;
+  }
+  EXPECT_EQ(load.size(), 8u);  // 2 domains x 2 tasks x 2 experts
+  EXPECT_NEAR(load.at("expert_load/0/0.0"), 0.05, 1e-7);
+  EXPECT_NEAR(load.at("expert_load/0/0.1"), 0.95, 1e-7);
+  EXPECT_NEAR(load.at("expert_load/2/0.0"), 0.3, 1e-7);
+  EXPECT_NEAR(load.at("expert_load/2/1.1"), 0.5, 1e-7);
+  EXPECT_EQ(load.count("expert_load/1/0.0"), 0u);
+  const auto shared = DomainTaskLoadStats({task0.view()}, begin, 2);
+  ASSERT_EQ(shared.size(), 8u);
+  for (const auto& [name, value] : shared) {
+    EXPECT_NEAR(value, load.at("expert_load/" + name.substr(12, 2) + "0" + name.substr(15)), 1e-7)
+        << name;
+  }
 }
 
 }  // namespace

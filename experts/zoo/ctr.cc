@@ -240,4 +240,8 @@ void CtrModel::EnterPhase(int phase) {
   if (mlora_) mlora_->EnterPhase(phase);
 }
 
+std::vector<std::pair<std::string, double>> CtrModel::Stats() const {
+  return mlora_ ? mlora_->Stats() : std::vector<std::pair<std::string, double>>();
+}
+
 }  // namespace moerec

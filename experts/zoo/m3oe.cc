@@ -68,6 +68,7 @@ void M3oeModel::Forward(const ModelBatch& batch, MatView logits) {
   if (batch.size == 0) return;
   const int64_t rows = batch.size;
   const uint64_t seed = HashCombine(batch.seed, 1);
+  domain_begin_ = batch.domain_begin;
   x_ = input_.Forward(batch.features, batch.domain_begin);
   u_ = star_.Forward(x_, batch.domain_begin, &star_cache_);
   const ConstMatView rep = rep_.Forward(u_, batch.training, HashCombine(seed, 1), &rep_cache_);
@@ -129,6 +130,14 @@ std::vector<std::pair<std::string, double>> M3oeModel::Stats() const {
                                                      {"beta_domain", w.beta_domain},
                                                      {"beta_task", w.beta_task}};
   for (auto& load : ExpertLoadStats({probs_}, num_shared_)) out.push_back(std::move(load));
+  if (probs_.rows == 0) return out;
+  std::vector<ConstMatView> tasks;  // the gates of (d(i), t): task t's block of a row
+  for (int t = 0; t < shape_.num_tasks; ++t) {
+    tasks.push_back(probs_.Cols(static_cast<int64_t>(t) * num_shared_, num_shared_));
+  }
+  for (auto& load : DomainTaskLoadStats(tasks, domain_begin_, shape_.num_tasks)) {
+    out.push_back(std::move(load));
+  }
   return out;
 }
 

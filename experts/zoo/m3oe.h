@@ -13,7 +13,7 @@
 // Parameters: "domain_embedding.table", "star.*", "rep.*", "skip.*", "shared_experts.*",
 //   "domain_experts.*", "task_experts.*", "gates.w" (D, R, T*N), "arch.theta", "towers.*".
 // Stats(): "alpha_domain", "alpha_task", "beta_domain", "beta_task", and the shared experts'
-// load (experts/layers/gate.h).
+// load (experts/layers/gate.h), also per (domain, task): "expert_load/<d>/<t>.<n>".
 // Contract of Forward/Backward, memory and threads: experts/model.h.
 #ifndef MOEREC_EXPERTS_ZOO_M3OE_H_
 #define MOEREC_EXPERTS_ZOO_M3OE_H_
@@ -62,16 +62,17 @@ class M3oeModel : public Model {
   MlpCache rep_cache_, skip_cache_, shared_cache_, domain_cache_, task_cache_;
   GateCache gate_cache_;
   ConstMatView x_, u_, shared_f_, domain_f_, task_f_, probs_;
-  Tensor h_;        // (B, R)
-  Tensor mix_;      // (B, T*H) S
-  Tensor z_;        // (B, T*H)
-  Tensor dz_;       // (B, T*H), also dS
-  Tensor dh_;       // (B, R)
-  Tensor du_;       // (B, U)
-  Tensor dshared_;  // (B, N*H)
-  Tensor ddomain_;  // (B, D*H)
-  Tensor dtask_;    // (B, T*H)
-  Tensor dprobs_;   // (B, T*N)
+  std::vector<int64_t> domain_begin_;  // (D + 1) of the last Forward, for Stats
+  Tensor h_;                           // (B, R)
+  Tensor mix_;                         // (B, T*H) S
+  Tensor z_;                           // (B, T*H)
+  Tensor dz_;                          // (B, T*H), also dS
+  Tensor dh_;                          // (B, R)
+  Tensor du_;                          // (B, U)
+  Tensor dshared_;                     // (B, N*H)
+  Tensor ddomain_;                     // (B, D*H)
+  Tensor dtask_;                       // (B, T*H)
+  Tensor dprobs_;                      // (B, T*N)
 };
 
 }  // namespace moerec

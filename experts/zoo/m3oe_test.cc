@@ -187,6 +187,12 @@ TEST(M3oeModelTest, GatesReadAStopGradient) {
   EXPECT_GT(largest, 1e-3);
 }
 
+TEST(M3oeModelTest, StatsHaveSharedExpertLoadsPerDomainAndTask) {
+  auto model = Make(M3oeConfigFor(BY_DOMAIN_TASK));
+  RandomBatch b(kShape, {3, 0, 4}, 8);
+  testing::ExpectDomainTaskLoads(model.get(), &b, kShared);
+}
+
 TEST(M3oeModelTest, StatsReportTheFusionScalars) {
   auto model = Make(M3oeConfigFor(BY_DOMAIN_TASK));
   std::map<std::string, double> stats;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "experts/layers/gate.h"
 #include "experts/layers/heads.h"
 #include "experts/zoo/validate.h"
 
@@ -55,10 +56,12 @@ Mlora::Mlora(const MloraConfig& config, Mlp* dnn, const ModelShape& shape, Param
                       params, seed);
   }
   weights_ = config.mode() == MloraConfig::MLORA ? Weights::kDomain : Weights::kNone;
+  num_tasks_ = shape.num_tasks;
   dnn->set_adapter(&adapters_);
 }
 
 void Mlora::BeforeForward(const ModelBatch& batch) {
+  domain_begin_ = batch.domain_begin;
   const int64_t rows = batch.size;
   w_.Resize({std::max<int64_t>(rows, 1), num_experts_});
   w_.Fill(0.0f);
@@ -89,6 +92,16 @@ void Mlora::BeforeForward(const ModelBatch& batch) {
 void Mlora::AfterBackward(const ModelBatch& batch) {
   if (weights_ == Weights::kGate)
     gate_.Backward(batch.domain_begin, dw_.view().Rows(0, batch.size));
+}
+
+std::vector<std::pair<std::string, double>> Mlora::Stats() const {
+  if (weights_ != Weights::kGate || domain_begin_.size() < 2) return {};
+  const ConstMatView w = w_.view().Rows(0, domain_begin_.back());
+  std::vector<std::pair<std::string, double>> out = ExpertLoadStats({w}, num_experts_);
+  for (auto& load : DomainTaskLoadStats({w}, domain_begin_, num_tasks_)) {
+    out.push_back(std::move(load));
+  }
+  return out;
 }
 
 std::vector<ModelPhase> Mlora::Phases() const {

@@ -15,6 +15,8 @@
 #ifndef MOEREC_EXPERTS_ZOO_MLORA_H_
 #define MOEREC_EXPERTS_ZOO_MLORA_H_
 
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -39,6 +41,10 @@ class Mlora {
 
   std::vector<ModelPhase> Phases() const;
   void EnterPhase(int phase);
+  // In the gate phase: the gate's expert load over the last batch's rows, as a gate's
+  // (experts/layers/gate.h: "expert_load.<m>", its CV and max / mean, and per (domain, task)
+  // "expert_load/<d>/<t>.<m>", the same for every task); else none.
+  std::vector<std::pair<std::string, double>> Stats() const;
 
  private:
   enum class Weights { kNone, kExpert, kGate, kDomain };
@@ -50,8 +56,10 @@ class Mlora {
   int expert_ = 0;
   MloraAdapters adapters_;
   MloraGate gate_;
-  Tensor w_;   // (B, M)
-  Tensor dw_;  // (B, M)
+  int num_tasks_ = 1;
+  std::vector<int64_t> domain_begin_;  // (D + 1) of the last batch, for Stats
+  Tensor w_;                           // (B, M)
+  Tensor dw_;                          // (B, M)
 };
 
 }  // namespace moerec

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "experts/layers/heads.h"
 #include "experts/test_util.h"
@@ -137,6 +138,24 @@ TEST(MloraTest, EveryPhaseMatchesThePerSampleReference) {
   EXPECT_EQ(phases[4].domain, 0);
   EXPECT_FALSE(phases[4].train_rows);
   EXPECT_EQ(phases.back().name, "gate");
+}
+
+// The gate's load is reported in the gate phase only: per (domain, task) the domain's gate
+// softmax, the same for every task.
+TEST(MloraTest, StatsAreTheGatesLoadInTheGatePhase) {
+  constexpr int kExperts = 4;
+  auto model = Make(MloraModel(MloraConfig::MOE_MLORA, kExperts));
+  RandomBatch b(kShape, {3, 0, 4}, 5);
+  Tensor logits({b.batch.size, kShape.num_tasks});
+  model->Forward(b.batch, logits.view());
+  EXPECT_TRUE(model->Stats().empty()) << "backbone phase";
+  model->EnterPhase(static_cast<int>(model->Phases().size()) - 1);
+  const std::map<std::string, double> load =
+      testing::ExpectDomainTaskLoads(model.get(), &b, kExperts);
+  for (int e = 0; e < kExperts; ++e) {
+    const std::string suffix = "." + std::to_string(e);
+    EXPECT_EQ(load.at("expert_load/2/0" + suffix), load.at("expert_load/2/1" + suffix));
+  }
 }
 
 TEST(MloraTest, MloraModeUsesTheOneHotDomain) {

@@ -64,25 +64,14 @@ void MmoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatView 
 
 std::vector<std::pair<std::string, double>> MmoeModel::Stats() const {
   std::vector<std::pair<std::string, double>> out = ExpertLoadStats({probs_}, num_experts_);
-  if (probs_.rows == 0 || domain_begin_.size() < 2) return out;
-  Tensor host;  // a GPU worker's gate probabilities, brought to the host for the statistics
-  const ConstMatView probs =
-      probs_.gpu == nullptr ? probs_ : (host = Tensor::FromView(probs_, nullptr)).view();
+  if (probs_.rows == 0) return out;
   // Task t reads stream t (gates per task), or the one stream (gates BY_DOMAIN).
-  const int E = num_experts_, S = gates_.streams();
-  for (size_t d = 0; d + 1 < domain_begin_.size(); ++d) {
-    const int64_t begin = domain_begin_[d], end = domain_begin_[d + 1];
-    if (end <= begin) continue;
-    for (int t = 0; t < shape_.num_tasks; ++t) {
-      const int s = S == 1 ? 0 : t;
-      for (int e = 0; e < E; ++e) {
-        double sum = 0;
-        for (int64_t r = begin; r < end; ++r) sum += probs.row(r)[s * E + e];
-        out.emplace_back(
-            "expert_load/" + std::to_string(d) + "/" + std::to_string(t) + "." + std::to_string(e),
-            sum / static_cast<double>(end - begin));
-      }
-    }
+  std::vector<ConstMatView> streams;
+  for (int s = 0; s < gates_.streams(); ++s) {
+    streams.push_back(probs_.Cols(static_cast<int64_t>(s) * num_experts_, num_experts_));
+  }
+  for (auto& load : DomainTaskLoadStats(streams, domain_begin_, shape_.num_tasks)) {
+    out.push_back(std::move(load));
   }
   return out;
 }

@@ -99,6 +99,7 @@ ConstMatView PleModel::AllExperts(const Level& level) const {
 void PleModel::Forward(const ModelBatch& batch, MatView logits) {
   CheckModelBatch(batch, shape_, logits.rows, logits.cols);
   levels_.back().probs.assign(streams_, ConstMatView());
+  domain_begin_ = batch.domain_begin;
   if (batch.size == 0) return;
   const int64_t rows = batch.size, h = width_;
   const int64_t own = per_group_ * h;
@@ -250,7 +251,13 @@ void PleModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatView d
 }
 
 std::vector<std::pair<std::string, double>> PleModel::Stats() const {
-  return ExpertLoadStats(levels_.back().probs, per_group_ + shared_);
+  std::vector<std::pair<std::string, double>> out =
+      ExpertLoadStats(levels_.back().probs, per_group_ + shared_);
+  // Task t reads stream t, or the one stream (groups BY_DOMAIN).
+  for (auto& load : DomainTaskLoadStats(levels_.back().probs, domain_begin_, shape_.num_tasks)) {
+    out.push_back(std::move(load));
+  }
+  return out;
 }
 
 }  // namespace moerec

@@ -19,7 +19,8 @@
 // Parameters: "domain_embedding.table", "levels.<l>.experts.<g>.*", "levels.<l>.shared.*",
 //   "levels.<l>.gates.<s>.w", "levels.<l>.shared_gate.w", "towers.*".
 // Stats(): expert load of the last level's stream gates, like MMoE's ("expert_load.<n>": own
-// experts first, then the shared ones), its CV and max / mean.
+// experts first, then the shared ones), its CV and max / mean, and per (domain, task)
+// ("expert_load/<d>/<t>.<n>", experts numbered the same way).
 // Contract of Forward/Backward, memory and threads: experts/model.h.
 #ifndef MOEREC_EXPERTS_ZOO_PLE_H_
 #define MOEREC_EXPERTS_ZOO_PLE_H_
@@ -87,10 +88,11 @@ class PleModel : public Model {
   ConstMatView AllExperts(const Level& level) const;
 
   int num_levels_ = 0;
-  int per_group_ = 0;  // K
-  int shared_ = 0;     // K_s
-  int groups_ = 0;     // G
-  int streams_ = 0;    // S
+  int per_group_ = 0;                  // K
+  int shared_ = 0;                     // K_s
+  int groups_ = 0;                     // G
+  int streams_ = 0;                    // S
+  std::vector<int64_t> domain_begin_;  // (D + 1) of the last Forward, for Stats
   bool per_domain_groups_ = false;
   int64_t width_ = 0;  // H
   DomainInput input_;

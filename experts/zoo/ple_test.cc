@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <tuple>
 
 #include "experts/layers/heads.h"
@@ -188,6 +189,21 @@ TEST(PleTest, StatsAreLastLevelExpertLoads) {
   auto model = Make(PleConfigFor(BY_TASK, BY_TASK));
   RandomBatch b(kShape, {3, 3, 3}, 8);
   testing::ExpectExpertLoadsSumToOne(model.get(), &b, 3);  // 2 own + 1 shared
+}
+
+TEST(PleTest, StatsHaveExpertLoadsPerDomainAndTask) {
+  for (const HeadIndex gate : {BY_TASK, BY_DOMAIN, BY_DOMAIN_TASK}) {
+    auto model = Make(PleConfigFor(gate, BY_TASK));
+    RandomBatch b(kShape, {3, 0, 5}, 8);
+    const std::map<std::string, double> load = testing::ExpectDomainTaskLoads(model.get(), &b, 3);
+    // Task streams differ; with groups BY_DOMAIN every task reads the domain's one stream.
+    bool tasks_differ = false;
+    for (int e = 0; e < 3; ++e) {
+      const std::string suffix = "." + std::to_string(e);
+      tasks_differ |= load.at("expert_load/2/0" + suffix) != load.at("expert_load/2/1" + suffix);
+    }
+    EXPECT_EQ(tasks_differ, gate != BY_DOMAIN) << gate;
+  }
 }
 
 }  // namespace

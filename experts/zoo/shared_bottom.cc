@@ -55,4 +55,8 @@ void SharedBottomModel::EnterPhase(int phase) {
   if (mlora_) mlora_->EnterPhase(phase);
 }
 
+std::vector<std::pair<std::string, double>> SharedBottomModel::Stats() const {
+  return mlora_ ? mlora_->Stats() : std::vector<std::pair<std::string, double>>();
+}
+
 }  // namespace moerec

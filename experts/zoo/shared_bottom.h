@@ -34,6 +34,8 @@ class SharedBottomModel : public Model {
   void Backward(const ModelBatch& batch, ConstMatView dlogits, MatView dfeatures) override;
   std::vector<ModelPhase> Phases() const override;
   void EnterPhase(int phase) override;
+  // MoE-MLoRA's gate load (Mlora::Stats), with model.mlora.
+  std::vector<std::pair<std::string, double>> Stats() const override;
 
  private:
   DomainInput input_;

@@ -9,6 +9,7 @@
 #include "core/parallel.h"
 #include "core/random.h"
 #include "core/softmax.h"
+#include "experts/layers/gate.h"
 #include "experts/layers/init.h"
 #include "experts/zoo/validate.h"
 
@@ -349,6 +350,7 @@ void SparseMoeModel::GlobalStatistics(int64_t rows, bool training) {
 
 void SparseMoeModel::Forward(const ModelBatch& batch, MatView logits) {
   CheckModelBatch(batch, shape_, logits.rows, logits.cols);
+  domain_begin_ = batch.domain_begin;
   const int64_t B = batch.size;
   const int E = num_experts_, S = streams_;
   const int64_t H = router_->value.dim(0);
@@ -573,6 +575,14 @@ std::vector<std::pair<std::string, double>> SparseMoeModel::Stats() const {
         out.emplace_back("expert_share." + std::to_string(s) + "." + std::to_string(e),
                          t > 0.0 ? task_share_[s * E + e] / t : 0.0);
       }
+    }
+  }
+  if (probs_.ndim() == 2 && probs_.dim(0) > 0) {
+    std::vector<ConstMatView> routers;
+    for (int s = 0; s < S; ++s)
+      routers.push_back(probs_.view().Cols(static_cast<int64_t>(s) * E, E));
+    for (auto& load : DomainTaskLoadStats(routers, domain_begin_, shape_.num_tasks)) {
+      out.push_back(std::move(load));
     }
   }
   return out;

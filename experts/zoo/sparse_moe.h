@@ -21,7 +21,9 @@
 // (expert_local when the placement is not REPLICATED), "towers.*".
 // Stats(): expert_load.<e> (share of the selections, all workers), expert_load_cv,
 // expert_load_max_mean, active_experts_mean / _max (|union| per sample), tokens_dropped
-// (TOPK), expert_share.<t>.<e> (SMES: task t's selections per expert).
+// (TOPK), expert_share.<t>.<e> (SMES: task t's selections per expert), and per (domain, task)
+// of this worker's last batch the mean router probability, "expert_load/<d>/<t>.<e>" (task t
+// reads router t, or the one router of TOPK).
 #ifndef MOEREC_EXPERTS_ZOO_SPARSE_MOE_H_
 #define MOEREC_EXPERTS_ZOO_SPARSE_MOE_H_
 
@@ -99,6 +101,7 @@ class SparseMoeModel : public Model {
   Towers towers_;
 
   // Activations of the last Forward.
+  std::vector<int64_t> domain_begin_;  // (D + 1), for Stats
   ConstMatView x_, h_;
   Tensor logits_r_, probs_;      // (B, S*E) router logits (with noise) and probabilities
   Tensor weights_;               // (B, S*E) gate weight of expert e for stream s, 0 if unused

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include "experts/layers/heads.h"
@@ -240,6 +241,21 @@ TEST(SparseMoeTest, BalanceLossIsTheFormula) {
   b.batch.training = false;
   model->Forward(b.batch, logits.view());
   EXPECT_EQ(model->AuxLoss(), 0.0);
+}
+
+TEST(SparseMoeTest, StatisticsHaveRouterLoadsPerDomainAndTask) {
+  for (const bool topk : {true, false}) {
+    auto model = Make(topk ? Topk(5, 2) : Smes(5, 1, 1));
+    RandomBatch b(kShape, {4, 0, 5}, 3);
+    const std::map<std::string, double> load = testing::ExpectDomainTaskLoads(model.get(), &b, 5);
+    // SMES's routers are per task; top-k MoE's one router serves every task.
+    bool tasks_differ = false;
+    for (int e = 0; e < 5; ++e) {
+      const std::string suffix = "." + std::to_string(e);
+      tasks_differ |= load.at("expert_load/0/0" + suffix) != load.at("expert_load/0/1" + suffix);
+    }
+    EXPECT_EQ(tasks_differ, !topk) << (topk ? "top-k" : "smes");
+  }
 }
 
 TEST(SparseMoeTest, StatisticsReportTheActiveSetAndLoads) {

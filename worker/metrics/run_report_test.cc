@@ -62,6 +62,20 @@ TEST(RunReportTest, EveryPlotDrawnFromTheMetricsLines) {
   EXPECT_FALSE(std::regex_search(html, std::regex("(src|href)\\s*=|https?:|<script|@import")));
 }
 
+TEST(RunReportTest, ServerHitRateAndTableRowsWhenLogged) {
+  testing::TempDir dir;
+  WriteLines(dir / "metrics.jsonl",
+             {R"({"event":"train","step":10,"ps_rows":100.0,"ps_hit_rate":0.5})",
+              R"({"event":"train","step":20,"ps_rows":150.0,"ps_hit_rate":0.75})",
+              R"({"event":"train","step":30,"ps_rows":160.0})"});
+  StatusOr<RunRecord> run = ReadRun(dir.path());
+  ASSERT_TRUE(run.ok());
+  const std::string html = RenderRunReport({*run});
+  EXPECT_EQ(Marks(html, "ps_hit_rate"), 1);
+  EXPECT_EQ(Marks(html, "ps_rows"), 1);
+  EXPECT_EQ(html.find("no server cache statistics"), std::string::npos);
+}
+
 TEST(RunReportTest, RefusesAFolderWithoutMetrics) {
   testing::TempDir dir;
   StatusOr<RunRecord> missing = ReadRun(dir.path());

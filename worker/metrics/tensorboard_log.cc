@@ -25,6 +25,10 @@ std::string TrainTag(const std::string& key) {
   if (StartsWith(key, "ms_")) return "time/" + key;
   if (key == "ps_bytes_per_step") return "wire/ps_bytes_per_step";
   if (key == "allreduce_bytes_per_step") return "wire/allreduce_bytes_per_step";
+  // The parameter servers' table sizes and hit rates: ps/rows, ps/rows/<table>, ps/hit_rate, ...
+  if (StartsWith(key, "ps_rows.")) return "ps/rows/" + key.substr(8);
+  if (StartsWith(key, "ps_")) return "ps/" + key.substr(3);
+  if (key == "worker_cache_hit_rate") return "ps/" + key;
   if (StartsWith(key, "expert_load.")) return "experts/load/" + key.substr(12);
   if (StartsWith(key, "expert_load/")) return "";  // per (domain, task): histograms below
   if (StartsWith(key, "expert_load_")) return "experts/load_" + key.substr(12);

@@ -2,10 +2,11 @@
 // same lines that go to metrics.jsonl (MetricsLog), so both always hold the same figures. Each
 // metrics line becomes one event at its "step" (docs/monitoring.md lists every tag):
 //   "train"  train/loss, train/samples_per_sec, time/ms_<phase>, wire/<what>_bytes_per_step,
+//            ps/rows, ps/rows/<table>, ps/resident_rows, ps/hit_rate, ps/worker_cache_hit_rate,
 //            experts/load_cv, experts/load_max_mean, experts/active_experts_{mean,max} (SMES's
 //            active set), experts/tokens_dropped, experts/load/<e>, the histogram
 //            experts/load (the experts' shares), per (domain, task) the histogram
-//            experts/load/<d>/<t> (MMoE's "expert_load/<d>/<t>.<e>"), other model scalars
+//            experts/load/<d>/<t> (the models' "expert_load/<d>/<t>.<e>"), other model scalars
 //            under model/<name>
 //   "eval"   val/<metric>/<domain>/<task> (auc, gauc, logloss, calibration, oracle_auc),
 //            val/mean_auc, val/weighted_auc, val/mean_auc/<task>, ...

@@ -55,6 +55,11 @@ StatusOr<std::unique_ptr<AliCcpSource>> AliCcpSource::Open(const AliCcpInput& co
   std::unique_ptr<AliCcpSource> source(new AliCcpSource(config));
   RETURN_IF_ERROR(source->CheckFiles());
   if (config.domain_groups_size() == 0) RETURN_IF_ERROR(source->DiscoverDomains());
+  std::vector<std::string> skeletons;
+  for (const AliCcpInput::Part part : source->parts_) {
+    skeletons.push_back(source->Path(AliCcpSkeletonFile(part)));
+  }
+  source->share_ = PassShare(skeletons);
   return source;
 }
 
@@ -205,6 +210,7 @@ Status AliCcpSource::Rewind(BadRowBudget* bad) {
   bad_ = bad;
   part_index_ = 0;
   reader_.reset();
+  share_.Rewind();
   rows_read_ = 0;
   rows_dropped_ = 0;
   return Status::OK();
@@ -221,6 +227,7 @@ StatusOr<bool> AliCcpSource::Next(Row* row) {
     }
     ASSIGN_OR_RETURN(const bool any, reader_->Next(&line));
     if (!any) {
+      share_.Finished(*reader_);
       reader_.reset();
       ++part_index_;
       continue;

@@ -41,6 +41,7 @@ class AliCcpSource : public RowSource {
   Status Rewind(BadRowBudget* bad) override;
   StatusOr<bool> Next(Row* row) override;
   int64_t rows_read() const override { return rows_read_; }
+  double share_read() const override { return share_.Share(reader_.get()); }
   int64_t rows_dropped() const override { return rows_dropped_; }
 
   // Rows of the common-features table now in memory.
@@ -93,6 +94,7 @@ class AliCcpSource : public RowSource {
   BadRowBudget* bad_ = nullptr;
   size_t part_index_ = 0;
   std::unique_ptr<LineReader> reader_;
+  PassShare share_;  // over the parts' skeleton files
   int64_t rows_read_ = 0;
   int64_t rows_dropped_ = 0;
   std::vector<std::string_view> fields_;

@@ -26,6 +26,9 @@ std::string QuotedList(const std::vector<std::string>& names) {
 StatusOr<std::unique_ptr<CsvSource>> CsvSource::Open(const CsvInput& config, BadRowBudget* bad) {
   std::unique_ptr<CsvSource> source(new CsvSource(config));
   RETURN_IF_ERROR(source->Init(bad));
+  std::vector<std::string> paths;
+  for (const InputFile& file : source->files_) paths.push_back(file.path);
+  source->share_ = PassShare(paths);
   return source;
 }
 
@@ -243,6 +246,7 @@ Status CsvSource::Rewind(BadRowBudget* bad) {
   bad_ = bad;
   file_index_ = 0;
   reader_.reset();
+  share_.Rewind();
   rows_read_ = 0;
   rows_dropped_ = 0;
   expected_columns_ = num_columns_;
@@ -275,6 +279,7 @@ StatusOr<bool> CsvSource::Next(Row* row) {
     }
     ASSIGN_OR_RETURN(const bool any, reader_->Next(&line));
     if (!any) {
+      share_.Finished(*reader_);
       reader_.reset();
       ++file_index_;
       continue;

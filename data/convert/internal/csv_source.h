@@ -36,6 +36,7 @@ class CsvSource : public RowSource {
   StatusOr<bool> Next(Row* row) override;
   int64_t rows_read() const override { return rows_read_; }
   int64_t rows_dropped() const override { return rows_dropped_; }
+  double share_read() const override { return share_.Share(reader_.get()); }
 
   // Every input file in reading order: files, then validation_files, then test_files.
   struct InputFile {
@@ -113,6 +114,7 @@ class CsvSource : public RowSource {
   BadRowBudget* bad_ = nullptr;
   size_t file_index_ = 0;
   std::unique_ptr<LineReader> reader_;
+  PassShare share_;  // over files_
   int64_t rows_read_ = 0;
   int64_t rows_dropped_ = 0;
   int expected_columns_ = 0;

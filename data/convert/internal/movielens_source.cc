@@ -54,6 +54,7 @@ MovieLensSource::MovieLensSource(const MovieLensInput& config)
   schema_.has_time = true;
   ratings_path_ =
       config_.dir() + "/" + (config_.has_ratings_file() ? config_.ratings_file() : files_.ratings);
+  share_ = PassShare({ratings_path_});
 }
 
 StatusOr<std::unique_ptr<MovieLensSource>> MovieLensSource::Open(const MovieLensInput& config,

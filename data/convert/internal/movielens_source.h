@@ -34,6 +34,7 @@ class MovieLensSource : public RowSource {
   Status Rewind(BadRowBudget* bad) override;
   StatusOr<bool> Next(Row* row) override;
   int64_t rows_read() const override { return rows_read_; }
+  double share_read() const override { return share_.Share(reader_.get()); }
   int64_t rows_dropped() const override { return rows_dropped_; }
 
   int64_t num_users() const { return static_cast<int64_t>(users_.size()); }
@@ -87,6 +88,8 @@ class MovieLensSource : public RowSource {
   std::unordered_set<int64_t> skipped_users_;  // ids of bad user rows
   std::unordered_set<int64_t> skipped_items_;
   std::string ratings_path_;
+
+  PassShare share_;  // over the ratings file
 
   // Pass state.
   BadRowBudget* bad_ = nullptr;

@@ -84,6 +84,9 @@ class RowSource {
   virtual int64_t rows_read() const = 0;
   // Rows of this pass dropped on purpose (not bad), e.g. ratings of a user in no domain.
   virtual int64_t rows_dropped() const { return 0; }
+  // The share of this pass's input read so far, in [0, 1] (bytes of the rows' files), or -1
+  // when not known.
+  virtual double share_read() const { return -1.0; }
 };
 
 }  // namespace moerec::convert

@@ -1,9 +1,12 @@
 #include "data/convert/internal/text.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include "core/random.h"
 
@@ -34,8 +37,23 @@ StatusOr<bool> LineReader::Next(std::string_view* line) {
   if (len > 0 && buffer_[len - 1] == '\n') --len;
   if (len > 0 && buffer_[len - 1] == '\r') --len;
   ++line_number_;
+  bytes_read_ += n;
   *line = std::string_view(buffer_, len);
   return true;
+}
+
+PassShare::PassShare(const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    std::error_code error;
+    const uintmax_t size = std::filesystem::file_size(path, error);
+    if (!error) total_ += static_cast<int64_t>(size);
+  }
+}
+
+double PassShare::Share(const LineReader* current) const {
+  if (total_ <= 0) return -1.0;
+  const int64_t read = finished_ + (current != nullptr ? current->bytes_read() : 0);
+  return std::min(1.0, static_cast<double>(read) / static_cast<double>(total_));
 }
 
 void SplitPlain(std::string_view line, std::string_view delimiter,

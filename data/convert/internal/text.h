@@ -33,6 +33,8 @@ class LineReader {
   StatusOr<bool> Next(std::string_view* line);
   // 1-based number of the line last returned (0 before the first).
   int64_t line_number() const { return line_number_; }
+  // Bytes of the lines returned so far, terminators included.
+  int64_t bytes_read() const { return bytes_read_; }
   const std::string& path() const { return path_; }
   // "path:line", for messages about the line last returned.
   std::string Where() const { return path_ + ":" + std::to_string(line_number_); }
@@ -44,6 +46,26 @@ class LineReader {
   char* buffer_ = nullptr;
   size_t capacity_ = 0;
   int64_t line_number_ = 0;
+  int64_t bytes_read_ = 0;
+};
+
+// How far a pass over a list of files has got, for progress lines: the bytes of the lines read
+// so far over the files' total size (taken when constructed).
+class PassShare {
+ public:
+  PassShare() = default;
+  // Files that cannot be inspected count as empty.
+  explicit PassShare(const std::vector<std::string>& paths);
+  void Rewind() { finished_ = 0; }
+  // Before a reader of one of the files is dropped at its end.
+  void Finished(const LineReader& reader) { finished_ += reader.bytes_read(); }
+  // In [0, 1], counting the lines `current` (null: none open) has returned; -1 when the files
+  // are empty.
+  double Share(const LineReader* current) const;
+
+ private:
+  int64_t total_ = 0;
+  int64_t finished_ = 0;
 };
 
 // Splits `line` at every occurrence of `delimiter` (non-empty) into *fields, which point into

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <system_error>
 
@@ -203,10 +204,14 @@ StatusOr<std::vector<ShardJob>> PlanShards(const std::vector<std::string>& names
 
 Status WriteShards(const std::vector<ShardJob>& jobs, const ShardHeader& header,
                    const std::function<void(const ShardJob&, Batch*)>& fill,
-                   std::vector<SyntheticSplitSummary>* splits) {
+                   std::vector<SyntheticSplitSummary>* splits, const RowProgress& progress) {
   const int num_domains = header.num_domains();
   const int num_tasks = header.num_tasks();
   std::vector<JobResult> results(jobs.size());
+  int64_t total = 0;
+  for (const ShardJob& job : jobs) total += job.count;
+  std::mutex progress_mu;
+  int64_t done = 0;  // GUARDED_BY(progress_mu)
   ParallelFor(static_cast<int64_t>(jobs.size()), 1, [&](int64_t jb, int64_t je) {
     Batch batch;
     for (int64_t j = jb; j < je; ++j) {
@@ -216,6 +221,11 @@ Status WriteShards(const std::vector<ShardJob>& jobs, const ShardHeader& header,
       r.positives.assign(num_tasks, 0);
       batch.Reset(num_tasks, header.num_slots(), header.num_dense());
       fill(jobs[j], &batch);
+      if (progress) {
+        std::lock_guard<std::mutex> lock(progress_mu);
+        done += jobs[j].count;
+        progress(done, total);
+      }
       r.samples = batch.size;
       for (int64_t i = 0; i < batch.size; ++i) {
         ++r.domain_samples[batch.domain[i]];

@@ -74,10 +74,13 @@ StatusOr<std::vector<ShardJob>> PlanShards(const std::vector<std::string>& names
 // header's layout (fill must be a pure function of the job for output independent of the
 // thread count). Each split's summary gets the samples written (replacing the planned count),
 // its samples per domain (header.num_domains), labels observed and positive rate per task. Returns
-// the first failure in job order.
+// the first failure in job order. `progress`, when given, is called after each job's fill with
+// the jobs' sample numbers made so far (their counts summed) and the total of all jobs, one call
+// at a time.
 Status WriteShards(const std::vector<ShardJob>& jobs, const ShardHeader& header,
                    const std::function<void(const ShardJob&, Batch*)>& fill,
-                   std::vector<SyntheticSplitSummary>* splits);
+                   std::vector<SyntheticSplitSummary>* splits,
+                   const RowProgress& progress = nullptr);
 
 // The configured domain names, else <prefix>0, <prefix>1, ... (as the metrics name them).
 std::vector<std::string> DomainNames(const DataConfig& config, const std::string& prefix);
