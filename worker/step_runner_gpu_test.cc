@@ -44,9 +44,8 @@ train { seed: 7 }
 )";
 
 // The models whose whole step runs on a device today. Not yet (their layers still read or write
-// device memory from the host, which host execution's protected memory stops): M3oE and STAR
-// (per-domain weight products and bias sums in host loops), xDeepFM (CIN's backward sums),
-// top-k MoE and SMES (routing on the host), MoE-MLoRA and the matching models.
+// device memory from the host, which host execution's protected memory stops): xDeepFM (CIN's
+// backward sums), top-k MoE and SMES (routing on the host), MoE-MLoRA and the matching models.
 struct NamedModel {
   const char* name;
   const char* text;
@@ -75,6 +74,12 @@ const NamedModel kModels[] = {
        tower { } tower_index: BY_DOMAIN_TASK senet_reduction: 2 bilinear_type: FIELD_INTERACTION } })"},
     {"WideDeep", R"(model { domain_embedding_dim: 4 ctr { backbone: WIDE_DEEP dnn { dims: 16 }
        tower { } tower_index: BY_DOMAIN_TASK } })"},
+    {"Star", R"(model { domain_embedding_dim: 4 star { star { dims: 16 dims: 8 } tower { dims: 8 }
+       tower_index: BY_DOMAIN_TASK aux { dims: 8 } } })"},
+    {"StarNoNorm", R"(model { star { star { dims: 16 activation: ACT_NONE } tower { }
+       partitioned_norm: false } })"},
+    {"M3oe", R"(model { domain_embedding_dim: 4 m3oe { star_dim: 16 representation { dims: 12 }
+       num_shared_experts: 3 expert { dims: 8 } tower { dims: 8 } } })"},
 };
 
 JobConfig Load(const TempDir& dir, const std::string& model) {
