@@ -44,8 +44,8 @@ train { seed: 7 }
 )";
 
 // The models whose whole step runs on a device today. Not yet (their layers still read or write
-// device memory from the host, which host execution's protected memory stops): xDeepFM (CIN's
-// backward sums), top-k MoE and SMES (routing on the host), MoE-MLoRA and the matching models.
+// device memory from the host, which host execution's protected memory stops): top-k MoE and
+// SMES (routing on the host), MoE-MLoRA and the matching models.
 struct NamedModel {
   const char* name;
   const char* text;
@@ -80,6 +80,8 @@ const NamedModel kModels[] = {
        partitioned_norm: false } })"},
     {"M3oe", R"(model { domain_embedding_dim: 4 m3oe { star_dim: 16 representation { dims: 12 }
        num_shared_experts: 3 expert { dims: 8 } tower { dims: 8 } } })"},
+    {"XDeepFm", R"(model { domain_embedding_dim: 4 ctr { backbone: XDEEPFM dnn { dims: 16 }
+       tower { } tower_index: BY_DOMAIN_TASK cin_layers: 4 cin_layers: 3 } })"},
 };
 
 JobConfig Load(const TempDir& dir, const std::string& model) {
