@@ -45,11 +45,15 @@ train { seed: 7 }
 
 // The models whose whole step runs on a device today. Not yet (their layers still read or write
 // device memory from the host, which host execution's protected memory stops): top-k MoE and
-// SMES (routing on the host), MoE-MLoRA and the matching models.
+// SMES (routing on the host) and the matching models.
 struct NamedModel {
   const char* name;
   const char* text;
+  int phase = 0;  // the model's training phase (Model::Phases()), entered as the trainer does
 };
+constexpr char kMoeMlora[] = R"(model { domain_embedding_dim: 4 mlora { reduce: 4
+    gate_embedding_dim: 3 } ctr { backbone: DEEPFM dnn { dims: 16 dims: 8 } tower { }
+    tower_index: BY_DOMAIN_TASK } })";
 const NamedModel kModels[] = {
     {"Mmoe", R"(model { domain_embedding_dim: 4 mmoe { num_experts: 4 expert { dims: 24 dims: 12 }
        tower { dims: 8 } gate_index: BY_DOMAIN_TASK tower_index: BY_DOMAIN_TASK } })"},
@@ -82,6 +86,12 @@ const NamedModel kModels[] = {
        num_shared_experts: 3 expert { dims: 8 } tower { dims: 8 } } })"},
     {"XDeepFm", R"(model { domain_embedding_dim: 4 ctr { backbone: XDEEPFM dnn { dims: 16 }
        tower { } tower_index: BY_DOMAIN_TASK cin_layers: 4 cin_layers: 3 } })"},
+    // MoE-MLoRA's phases: backbone (0), expert 1 on domain 1 (2), the gate (4); MLoRA.
+    {"MoeMloraBackbone", kMoeMlora, 0},
+    {"MoeMloraExpert", kMoeMlora, 2},
+    {"MoeMloraGate", kMoeMlora, 4},
+    {"Mlora", R"(model { mlora { mode: MLORA reduce: 4 } shared_bottom { bottom { dims: 16 dims: 8 }
+       tower { dims: 8 } } })"},
 };
 
 JobConfig Load(const TempDir& dir, const std::string& model) {
@@ -119,7 +129,7 @@ struct TrainedRun {
   std::vector<float> probs;
 };
 
-TrainedRun Train(const JobConfig& config, GpuResources* gpu) {
+TrainedRun Train(const JobConfig& config, int phase, GpuResources* gpu) {
   TrainedRun run;
   auto store = LocalStore::Open(TableSpecsFromConfig(config));
   EXPECT_TRUE(store.ok());
@@ -127,6 +137,14 @@ TrainedRun Train(const JobConfig& config, GpuResources* gpu) {
   auto runner = StepRunner::Create(config, store->get(), &comm, nullptr, gpu);
   EXPECT_TRUE(runner.ok()) << runner.status();
   if (!runner.ok()) return run;
+  const std::vector<ModelPhase> phases = (*runner)->model()->Phases();
+  if (!phases.empty()) {
+    (*runner)->model()->EnterPhase(phase);
+    for (const auto& p : (*runner)->model()->params()->params()) {
+      p->frozen = phases[phase].trains != nullptr && !phases[phase].trains(*p);
+    }
+    (*runner)->set_train_rows(phases[phase].train_rows);
+  }
   std::vector<Batch> batches;
   for (int b = 0; b < 5; ++b) batches.push_back(MakeBatch(b, 48 + 8 * b));
   for (size_t s = 0; s < batches.size(); ++s) {
@@ -154,10 +172,11 @@ TEST_P(StepRunnerGpuTest, AGpuWorkerTrainsAsTheCpuWorkerDoes) {
   auto gpu = GpuResources::Create(options);
   if (!gpu.ok()) GTEST_SKIP() << "no GPU to run on: " << gpu.status().ToString();
   TempDir dir;
-  const JobConfig config = Load(dir, kModels[std::get<1>(GetParam())].text);
-  const TrainedRun cpu = Train(config, nullptr);
+  const NamedModel& model = kModels[std::get<1>(GetParam())];
+  const JobConfig config = Load(dir, model.text);
+  const TrainedRun cpu = Train(config, model.phase, nullptr);
   const int64_t launches_before = (*gpu)->launches();
-  const TrainedRun dev = Train(config, gpu->get());
+  const TrainedRun dev = Train(config, model.phase, gpu->get());
   EXPECT_GT((*gpu)->launches(), launches_before) << "the step ran no CUDA kernel";
   // Five Adam steps over sums in another order: the GEMMs and column sums differ in the last
   // bits, which Adam's normalisation (g / sqrt(v)) can amplify to ~1e-4 in a parameter.
