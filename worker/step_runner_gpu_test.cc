@@ -43,9 +43,9 @@ optimizer { type: ADAM learning_rate: 0.01 }
 train { seed: 7 }
 )";
 
-// The models whose whole step runs on a device today. Not yet (their layers still read or write
-// device memory from the host, which host execution's protected memory stops): top-k MoE and
-// SMES (routing on the host) and the matching models.
+// Every ranking model of the zoo: its whole step runs on a device (a model's phase, where it has
+// phases, entered as the trainer does). The matching models (two-tower) run on CPU workers only:
+// StepRunner::Create refuses them on a GPU worker (tested below).
 struct NamedModel {
   const char* name;
   const char* text;
@@ -92,6 +92,17 @@ const NamedModel kModels[] = {
     {"MoeMloraGate", kMoeMlora, 4},
     {"Mlora", R"(model { mlora { mode: MLORA reduce: 4 } shared_bottom { bottom { dims: 16 dims: 8 }
        tower { dims: 8 } } })"},
+    {"TopkMoe", R"(model { topk_moe { num_experts: 4 top_k: 2 encoder { dims: 16 }
+       expert { dims: 8 } tower { dims: 8 } capacity_factor: 1.0 } })"},
+    {"TopkMoeDropless", R"(model { topk_moe { num_experts: 4 top_k: 1 expert { dims: 8 }
+       tower { } capacity_factor: 0 drop_policy: BY_PROBABILITY } })"},
+    {"TopkMoeNoisy", R"(model { domain_embedding_dim: 4 topk_moe { num_experts: 4 top_k: 2
+       expert { dims: 8 } tower { } capacity_factor: 1.0 router_noise: 0.1 z_loss_weight: 0.01
+       tower_index: BY_DOMAIN_TASK } })"},
+    {"MmoePlaced", R"(model { mmoe { num_experts: 3 expert { dims: 8 } tower { dims: 8 }
+       placement { kind: CONTIGUOUS } } })"},
+    {"Smes", R"(model { smes { num_experts: 6 shared_k: 2 private_k: 1 encoder { dims: 16 }
+       expert { dims: 8 } tower { dims: 8 } } })"},
 };
 
 JobConfig Load(const TempDir& dir, const std::string& model) {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/linear.h"
 #include "glog/logging.h"
 
 namespace moerec {
@@ -21,6 +22,13 @@ class ScopedSeconds {
   double* total_;
   Clock::time_point start_;
 };
+
+// A host view of v: v itself, or its rows copied into *host when v is on a device.
+ConstMatView OnHost(ConstMatView v, Tensor* host) {
+  if (v.gpu == nullptr || v.rows == 0) return ConstMatView(v.data, v.rows, v.cols, v.ld);
+  *host = Tensor::FromView(v, nullptr);
+  return host->view();
+}
 
 }  // namespace
 
@@ -130,11 +138,14 @@ Status ExpertDispatch::ToOwners(int64_t width, const RowFn& source, Tensor* out)
   }
   RETURN_IF_ERROR(Exchange(send_, send_rows_, recv_rows_, width, &recv_));
   bytes_to_others_ += (n - send_rows_[me_]) * width * static_cast<int64_t>(sizeof(float));
-  out->Resize({num_local_rows(), width});
-  const MatView o = out->view();
+  // A device result is packed on the host and copied over.
+  Tensor* packed = out->on_gpu() ? &staging_ : out;
+  packed->Resize({num_local_rows(), width});
+  const MatView o = packed->view();
   for (int64_t l = 0; l < num_local_rows(); ++l) {
     std::memcpy(o.row(l), recv_.data() + recv_order_[l] * width, width * sizeof(float));
   }
+  if (packed != out) *out = *packed;  // copy assignment: to out's device
   return Status::OK();
 }
 
@@ -156,32 +167,53 @@ Status ExpertDispatch::ToHomes(ConstMatView local, const SinkFn& sink) {
 }
 
 Status ExpertDispatch::Dispatch(ConstMatView x, Tensor* local_in) {
+  Tensor host;
+  const ConstMatView h = OnHost(x, &host);
   return ToOwners(
-      x.cols, [&](int64_t a) { return x.row(rows_[a]); }, local_in);
+      x.cols, [&](int64_t a) { return h.row(rows_[a]); }, local_in);
 }
 
 Status ExpertDispatch::Combine(ConstMatView local_out, Tensor* out) {
-  out->Resize({num_assignments(), local_out.cols});
-  const MatView o = out->view();
+  Tensor host;
+  const ConstMatView local = OnHost(local_out, &host);
+  Tensor* unpacked = out->on_gpu() ? &staging_ : out;
+  unpacked->Resize({num_assignments(), local_out.cols});
+  const MatView o = unpacked->view();
   const int64_t width = local_out.cols;
-  return ToHomes(local_out, [&](int64_t a, const float* row) {
+  RETURN_IF_ERROR(ToHomes(local, [&](int64_t a, const float* row) {
     std::memcpy(o.row(a), row, width * sizeof(float));
-  });
+  }));
+  if (unpacked != out) *out = *unpacked;  // copy assignment: to out's device
+  return Status::OK();
 }
 
 Status ExpertDispatch::DispatchGrad(ConstMatView dout, Tensor* dlocal_out) {
   CHECK_EQ(dout.rows, num_assignments());
+  Tensor host;
+  const ConstMatView h = OnHost(dout, &host);
   return ToOwners(
-      dout.cols, [&](int64_t a) { return dout.row(a); }, dlocal_out);
+      dout.cols, [&](int64_t a) { return h.row(a); }, dlocal_out);
 }
 
 Status ExpertDispatch::CombineGrad(ConstMatView dlocal_in, MatView dx) {
   const int64_t width = dlocal_in.cols;
   CHECK_EQ(dx.cols, width);
-  return ToHomes(dlocal_in, [&](int64_t a, const float* row) {
-    float* d = dx.row(rows_[a]);
-    for (int64_t j = 0; j < width; ++j) d[j] += row[j];
-  });
+  Tensor host_in;
+  const ConstMatView local = OnHost(dlocal_in, &host_in);
+  // A device dx is added to on the host and copied back.
+  const bool device = dx.gpu != nullptr && dx.rows > 0;
+  if (device) staging_ = Tensor::FromView(dx, nullptr);
+  const MatView d = device ? staging_.view() : dx;
+  RETURN_IF_ERROR(ToHomes(local, [&](int64_t a, const float* row) {
+    float* r = d.row(rows_[a]);
+    for (int64_t j = 0; j < width; ++j) r[j] += row[j];
+  }));
+  if (device) {
+    Tensor back({dx.rows, dx.cols}, dx.gpu);
+    back = staging_;  // copy assignment: to dx's device
+    CopyMat(back.view(), dx);
+  }
+  return Status::OK();
 }
 
 }  // namespace moerec

@@ -22,6 +22,9 @@
 // Bytes: bytes_to_others() counts the floats sent to other workers by the moves so far (the
 // routing's minimum: rows that must leave the worker times the row bytes), count_bytes() the
 // count exchange's.
+// Devices: the views and tensors may be on a GPU (all on one device). The exchange is a host
+// all-to-all, so device rows are staged through the host: each move copies its input to the
+// host and its result back (synchronous; a device gather for one worker is future work).
 // Thread-safety: none; collective when the placement spans workers (every worker calls Plan
 // and the moves in the same order).
 #ifndef MOEREC_EXPERTS_PARALLEL_EXPERT_DISPATCH_H_
@@ -99,6 +102,7 @@ class ExpertDispatch {
 
   std::vector<int64_t> counts_send_, counts_recv_;
   std::vector<float> send_, recv_;
+  Tensor staging_ = Tensor({0}, nullptr);  // host copy of a move's device input or output
   int64_t bytes_to_others_ = 0;
   int64_t count_bytes_ = 0;
   double dispatch_seconds_ = 0.0;
