@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "comm/communicator.h"
@@ -72,6 +73,7 @@ const NamedModel kModels[] = {
        tower { } tower_index: BY_DOMAIN_TASK cross_layers: 2 cross_matrix: true } })"},
     {"Pnn", R"(model { domain_embedding_dim: 4 ctr { backbone: PNN dnn { dims: 16 } tower { }
        tower_index: BY_DOMAIN_TASK product: INNER } })"},
+    {"PnnOuter", R"(model { ctr { backbone: PNN dnn { dims: 16 } tower { } product: BOTH } })"},
     {"Nfm", R"(model { domain_embedding_dim: 4 ctr { backbone: NFM dnn { dims: 16 } tower { }
        tower_index: BY_DOMAIN_TASK } })"},
     {"FiBiNet", R"(model { domain_embedding_dim: 4 ctr { backbone: FIBINET dnn { dims: 16 }
@@ -138,6 +140,7 @@ struct TrainedRun {
   std::vector<double> losses;
   std::vector<float> params;
   std::vector<float> probs;
+  std::vector<std::pair<std::string, double>> stats;  // Model::Stats() after the last step
 };
 
 TrainedRun Train(const JobConfig& config, int phase, GpuResources* gpu) {
@@ -164,6 +167,7 @@ TrainedRun Train(const JobConfig& config, int phase, GpuResources* gpu) {
     EXPECT_TRUE(loss.ok()) << loss.status();
     run.losses.push_back(loss.ok() ? *loss : NAN);
   }
+  run.stats = (*runner)->model()->Stats();
   for (const auto& p : (*runner)->model()->params()->params()) {
     const Tensor host = p->value.To(nullptr);
     run.params.insert(run.params.end(), host.data(), host.data() + host.size());
@@ -204,6 +208,13 @@ TEST_P(StepRunnerGpuTest, AGpuWorkerTrainsAsTheCpuWorkerDoes) {
     }
   }
   EXPECT_EQ(bad, 0);
+  ASSERT_EQ(cpu.stats.size(), dev.stats.size());
+  for (size_t i = 0; i < cpu.stats.size(); ++i) {
+    EXPECT_EQ(dev.stats[i].first, cpu.stats[i].first);
+    EXPECT_NEAR(dev.stats[i].second, cpu.stats[i].second,
+                1e-4 * std::max(1.0, std::fabs(cpu.stats[i].second)))
+        << cpu.stats[i].first;
+  }
   ASSERT_EQ(cpu.probs.size(), dev.probs.size());
   for (size_t i = 0; i < cpu.probs.size(); ++i) {
     EXPECT_NEAR(dev.probs[i], cpu.probs[i], 1e-4) << "prediction " << i;
