@@ -359,6 +359,47 @@ void SparseMoeModel::GlobalStatistics(int64_t rows, bool training) {
   aux_loss_ = lb * local_rows / n + z_loss_weight_ * local_z / n;
 }
 
+void SparseMoeModel::SpreadForward(int64_t rows) {
+  const int E = num_experts_;
+  const int64_t O = bank_.output_dim();
+  // Bag (i, e) holds assignment slot_[i, e], or nothing (a zero row) where e does not run.
+  const int64_t bags = rows * E;
+  std::vector<uint32_t> offsets(bags + 1, 0);
+  std::vector<int32_t> index;
+  for (int64_t k = 0; k < bags; ++k) {
+    if (slot_[k] >= 0) index.push_back(slot_[k]);
+    offsets[k + 1] = static_cast<uint32_t>(index.size());
+  }
+  Tensor host({bags + 1 + static_cast<int64_t>(index.size())}, nullptr);
+  std::memcpy(host.data(), offsets.data(), offsets.size() * sizeof(uint32_t));
+  std::memcpy(host.data() + bags + 1, index.data(), index.size() * sizeof(int32_t));
+  slot_index_ = host;  // copy assignment: to the device, bit for bit
+  spread_.Resize({rows, E * O});
+  const MatView spread{spread_.data(), bags, O, O, spread_.gpu()};
+  if (index.empty()) {
+    spread_.Zero();
+    return;
+  }
+  EmbeddingBagForward(y_.view(), reinterpret_cast<const uint32_t*>(slot_index_.data()),
+                      reinterpret_cast<const int32_t*>(slot_index_.data() + bags + 1),
+                      PoolingMode::kSum, spread);
+}
+
+void SparseMoeModel::SpreadBackward(int64_t rows) {
+  const int E = num_experts_;
+  const int64_t O = bank_.output_dim();
+  const int64_t bags = rows * E;
+  dspread_.Resize({rows, E * O});
+  GatedMixBackward(spread_.view(), weights_.view(), dmix_.view(), E, dspread_.view(),
+                   dweights_.view());
+  dy_.Zero();
+  if (dy_.rows() == 0 || dy_.size() == 0) return;
+  EmbeddingBagBackward(ConstMatView(dspread_.data(), bags, O, O, dspread_.gpu()),
+                       reinterpret_cast<const uint32_t*>(slot_index_.data()),
+                       reinterpret_cast<const int32_t*>(slot_index_.data() + bags + 1),
+                       PoolingMode::kSum, dy_.view());
+}
+
 void SparseMoeModel::Forward(const ModelBatch& batch, MatView logits) {
   CheckModelBatch(batch, shape_, logits.rows, logits.cols);
   const int64_t B = batch.size;
@@ -567,47 +608,6 @@ void SparseMoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, Mat
     CopyMat(dh_.view(), dx);
   }
   input_.Backward(batch.domain_begin, dfeatures);
-}
-
-void SparseMoeModel::SpreadForward(int64_t rows) {
-  const int E = num_experts_;
-  const int64_t O = bank_.output_dim();
-  // Bag (i, e) holds assignment slot_[i, e], or nothing (a zero row) where e does not run.
-  const int64_t bags = rows * E;
-  std::vector<uint32_t> offsets(bags + 1, 0);
-  std::vector<int32_t> index;
-  for (int64_t k = 0; k < bags; ++k) {
-    if (slot_[k] >= 0) index.push_back(slot_[k]);
-    offsets[k + 1] = static_cast<uint32_t>(index.size());
-  }
-  Tensor host({bags + 1 + static_cast<int64_t>(index.size())}, nullptr);
-  std::memcpy(host.data(), offsets.data(), offsets.size() * sizeof(uint32_t));
-  std::memcpy(host.data() + bags + 1, index.data(), index.size() * sizeof(int32_t));
-  slot_index_ = host;  // copy assignment: to the device, bit for bit
-  spread_.Resize({rows, E * O});
-  const MatView spread{spread_.data(), bags, O, O, spread_.gpu()};
-  if (index.empty()) {
-    spread_.Zero();
-    return;
-  }
-  EmbeddingBagForward(y_.view(), reinterpret_cast<const uint32_t*>(slot_index_.data()),
-                      reinterpret_cast<const int32_t*>(slot_index_.data() + bags + 1),
-                      PoolingMode::kSum, spread);
-}
-
-void SparseMoeModel::SpreadBackward(int64_t rows) {
-  const int E = num_experts_;
-  const int64_t O = bank_.output_dim();
-  const int64_t bags = rows * E;
-  dspread_.Resize({rows, E * O});
-  GatedMixBackward(spread_.view(), weights_.view(), dmix_.view(), E, dspread_.view(),
-                   dweights_.view());
-  dy_.Zero();
-  if (dy_.rows() == 0 || dy_.size() == 0) return;
-  EmbeddingBagBackward(ConstMatView(dspread_.data(), bags, O, O, dspread_.gpu()),
-                       reinterpret_cast<const uint32_t*>(slot_index_.data()),
-                       reinterpret_cast<const int32_t*>(slot_index_.data() + bags + 1),
-                       PoolingMode::kSum, dy_.view());
 }
 
 std::vector<std::pair<std::string, double>> SparseMoeModel::Stats() const {
