@@ -470,28 +470,26 @@ void SparseMoeModel::Forward(const ModelBatch& batch, MatView logits) {
   if (mix_.on_gpu()) {
     SpreadForward(B);
     GatedMixForward(spread_.view(), weights_.view(), E, mix_.view());
-    towers_.Forward(mix_.view(), batch.domain_begin, batch.training, HashCombine(batch.seed, 2),
-                    logits);
-    return;
-  }
-  const float* w = weights_.data();
-  ParallelFor(B, 16, [&](int64_t r0, int64_t r1) {
-    for (int64_t i = r0; i < r1; ++i) {
-      float* m = mix_.view().row(i);
-      std::fill(m, m + S * O, 0.0f);
-      for (int e = 0; e < E; ++e) {
-        const int32_t a = slot_[i * E + e];
-        if (a < 0) continue;
-        const float* y = y_.view().row(a);
-        for (int s = 0; s < S; ++s) {
-          const float g = w[(i * S + s) * E + e];
-          if (g == 0.0f) continue;
-          float* ms = m + s * O;
-          for (int64_t j = 0; j < O; ++j) ms[j] += g * y[j];
+  } else {
+    const float* w = weights_.data();
+    ParallelFor(B, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t i = r0; i < r1; ++i) {
+        float* m = mix_.view().row(i);
+        std::fill(m, m + S * O, 0.0f);
+        for (int e = 0; e < E; ++e) {
+          const int32_t a = slot_[i * E + e];
+          if (a < 0) continue;
+          const float* y = y_.view().row(a);
+          for (int s = 0; s < S; ++s) {
+            const float g = w[(i * S + s) * E + e];
+            if (g == 0.0f) continue;
+            float* ms = m + s * O;
+            for (int64_t j = 0; j < O; ++j) ms[j] += g * y[j];
+          }
         }
       }
-    }
-  });
+    });
+  }
   towers_.Forward(mix_.view(), batch.domain_begin, batch.training, HashCombine(batch.seed, 2),
                   logits);
 }
