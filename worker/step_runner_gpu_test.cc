@@ -166,6 +166,12 @@ TrainedRun Train(const JobConfig& config, int phase, GpuResources* gpu) {
     auto loss = (*runner)->Train(&batches[s], static_cast<int64_t>(s), next);
     EXPECT_TRUE(loss.ok()) << loss.status();
     run.losses.push_back(loss.ok() ? *loss : NAN);
+    // M3oE's fusion weights (AUTOML, the default): their own step on a held-out batch; a model
+    // without architecture parameters returns 0 at once.
+    Batch held_out = MakeBatch(20 + static_cast<int>(s), 24);
+    auto arch = (*runner)->TrainArchitecture(&held_out, static_cast<int64_t>(s));
+    EXPECT_TRUE(arch.ok()) << arch.status();
+    run.losses.push_back(arch.ok() ? *arch : NAN);
   }
   run.stats = (*runner)->model()->Stats();
   for (const auto& p : (*runner)->model()->params()->params()) {
