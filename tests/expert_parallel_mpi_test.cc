@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "comm/mpi_communicator.h"
+#include "core/gpu/resources.h"
 #include "core/optimizer.h"
 #include "experts/model.h"
 #include "experts/test_util.h"
@@ -183,6 +184,66 @@ TEST_F(ExpertParallelTest, ForwardAndBackwardEqualTheReplicatedModel) {
           if (p->is_buffer) continue;
           ExpectClose(p->grad.data(), q->grad.data(), p->grad.size(), 1e-5, p->name);
         }
+      }
+    }
+  }
+}
+
+// GPU workers (host execution) with their experts spread over the ranks compute what CPU workers
+// compute: the expert dispatch stages device rows through the host for the MPI all-to-all.
+TEST_F(ExpertParallelTest, GpuWorkersComputeWhatCpuWorkersCompute) {
+  GpuResourcesOptions options;
+  options.host_execution = true;
+  auto gpu = GpuResources::Create(options);
+  if (!gpu.ok()) GTEST_SKIP() << gpu.status().ToString();
+  const int rank = comm_->rank();
+  for (const ModelConfig& c : Configs(5)) {
+    for (const auto kind :
+         {ExpertPlacementConfig::CONTIGUOUS, ExpertPlacementConfig::ROUND_ROBIN}) {
+      SCOPED_TRACE(c.ShortDebugString() + " " + ExpertPlacementConfig::Kind_Name(kind));
+      auto cpu = Make(c, kind);
+      std::unique_ptr<Model> dev;
+      {
+        DeviceScope on_device(gpu->get());
+        dev = Make(c, kind);
+      }
+      RandomBatch b(kShape, RowsOf(rank), 200 + rank);
+      b.batch.seed = 5;
+      b.batch.training = true;
+      const int64_t rows = std::max<int64_t>(b.batch.size, 1);
+      // The device batch: features and domains on the device, the domain blocks on the host.
+      const Tensor features = b.features.To(gpu->get());
+      Tensor domain({rows}, gpu->get());
+      (*gpu)->CopySync(domain.data(), b.domain.data(), b.batch.size * sizeof(int32_t),
+                       GpuResources::kHostToDevice);
+      ModelBatch db = b.batch;
+      db.features = ConstMatView(features.data(), b.batch.size, 5, 5, gpu->get());
+      db.domain = reinterpret_cast<const int32_t*>(domain.data());
+      Tensor l_cpu({rows, 2}), l_dev({rows, 2}, gpu->get());
+      cpu->params()->ZeroGrad();
+      dev->params()->ZeroGrad();
+      cpu->Forward(b.batch, l_cpu.view().Rows(0, b.batch.size));
+      {
+        DeviceScope on_device(gpu->get());
+        dev->Forward(db, l_dev.view().Rows(0, b.batch.size));
+      }
+      ExpectClose(l_dev.To(nullptr).data(), l_cpu.data(), b.batch.size * 2, 1e-5, "logits");
+      EXPECT_NEAR(dev->AuxLoss(), cpu->AuxLoss(), 1e-7);
+      const Tensor r = b.r.To(gpu->get());
+      Tensor df_cpu({rows, 5}), df_dev({rows, 5}, gpu->get());
+      cpu->Backward(b.batch, ConstMatView(b.r.data(), b.batch.size, 2, 2),
+                    df_cpu.view().Rows(0, b.batch.size));
+      {
+        DeviceScope on_device(gpu->get());
+        dev->Backward(db, ConstMatView(r.data(), b.batch.size, 2, 2, gpu->get()),
+                      df_dev.view().Rows(0, b.batch.size));
+      }
+      ExpectClose(df_dev.To(nullptr).data(), df_cpu.data(), b.batch.size * 5, 1e-5, "dfeatures");
+      for (const auto& p : dev->params()->params()) {
+        if (p->is_buffer) continue;
+        const Parameter* q = cpu->params()->Find(p->name);
+        ASSERT_NE(q, nullptr) << p->name;
+        ExpectClose(p->grad.To(nullptr).data(), q->grad.data(), p->grad.size(), 1e-5, p->name);
       }
     }
   }

@@ -111,13 +111,9 @@ void CinNet::Backward(ConstMatView v, ConstMatView dout, MatView dv, float dv_be
     // Layer l-1's output also feeds its own pool: add that gradient, broadcast over k.
     const int64_t maps = layers_[l - 1].maps;
     col -= maps;
-    for (int64_t r = 0; r < v.rows; ++r) {
-      const float* g = dout.row(r) + col;
-      float* d = dprev->view().row(r);
-      for (int64_t h = 0; h < maps; ++h) {
-        for (int64_t c = 0; c < k_; ++c) d[h * k_ + c] += g[h];
-      }
-    }
+    dpool_.Resize({v.rows, maps * k_});
+    FieldSumPoolBackward(dout.Cols(col, maps), dpool_.view());
+    AddMat(dpool_.view(), dprev->view());
     grad = dprev;
   }
 }

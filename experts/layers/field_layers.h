@@ -76,6 +76,7 @@ class CinNet {
   int64_t k_ = 0;
   std::vector<Layer> layers_;
   Tensor dx_[2];  // gradients of consecutive layers' outputs
+  Tensor dpool_;  // (B, H_l * k) a hidden layer's gradient from its own pool
 };
 
 // AutoInt's interacting layers: L multi-head self-attention layers over the fields

@@ -44,9 +44,16 @@ void MloraAdapters::SetRowWeights(ConstMatView w, MatView dw) {
   CHECK(dw.data == nullptr || (dw.rows == w.rows && dw.cols == w.cols && dw.ld == w.ld));
   w_ = w;
   dw_ = dw;
+  if (dw.data != nullptr) {
+    active_.assign(num_experts_, true);
+    return;
+  }
+  // Which experts have a weight: decided on the host ((R, M) floats come over from a device).
+  const Tensor host = w.gpu == nullptr ? Tensor() : Tensor::FromView(w, nullptr);
+  const ConstMatView h = w.gpu == nullptr ? w : host.view();
   for (int m = 0; m < num_experts_; ++m) {
-    bool any = dw.data != nullptr;
-    for (int64_t r = 0; r < w.rows && !any; ++r) any = w.row(r)[m] != 0.0f;
+    bool any = false;
+    for (int64_t r = 0; r < h.rows && !any; ++r) any = h.row(r)[m] != 0.0f;
     active_[m] = any;
   }
 }
@@ -97,9 +104,8 @@ ConstMatView MloraGate::RowWeights(const std::vector<int64_t>& domain_begin) {
   rows_.Resize({std::max<int64_t>(rows, 1), num_experts_});
   for (int d = 0; d < num_domains_; ++d) {
     const RowRange r = DomainRows(domain_begin, d);
-    for (int64_t i = r.begin; i < r.end; ++i)
-      std::copy(probs_.data() + d * num_experts_, probs_.data() + (d + 1) * num_experts_,
-                rows_.data() + i * num_experts_);
+    if (r.size() == 0) continue;
+    BroadcastRows(probs_.data() + d * num_experts_, rows_.view().Rows(r.begin, r.size()));
   }
   return rows_.view().Rows(0, rows);
 }
@@ -109,10 +115,8 @@ void MloraGate::Backward(const std::vector<int64_t>& domain_begin, ConstMatView 
   dprobs_.Fill(0.0f);
   for (int d = 0; d < num_domains_; ++d) {
     const RowRange r = DomainRows(domain_begin, d);
-    float* dp = dprobs_.data() + d * num_experts_;
-    for (int64_t i = r.begin; i < r.end; ++i) {
-      for (int m = 0; m < num_experts_; ++m) dp[m] += drow.row(i)[m];
-    }
+    if (r.size() == 0) continue;
+    BiasBackward(drow.Rows(r.begin, r.size()), dprobs_.data() + d * num_experts_);
   }
   SoftmaxBackward(probs_.view(), dprobs_.view(), dprobs_.view());
   LinearBackward(embedding_->value.view(), w_->value.view(), dprobs_.view(), w_->grad.view(),

@@ -48,11 +48,13 @@ ConstMatView StarMlp::Forward(ConstMatView x, const std::vector<int64_t>& domain
       const RowRange r = DomainRows(domain_begin, d);
       if (r.size() == 0) continue;
       float* w = c.weight.data() + d * slab;
-      float* b = c.bias.data() + d * layer.out;
-      ProductForward(layer.w->value.data(), layer.domain_w->value.data() + d * slab, slab, w);
-      const float* db = layer.domain_b->value.data() + d * layer.out;
-      for (int64_t k = 0; k < layer.out; ++k) b[k] = layer.b->value[k] + db[k];
-      LinearForward(in.Rows(r.begin, r.size()), ConstMatView(w, layer.in, layer.out, layer.out), b,
+      ProductForward(layer.w->value.data(), layer.domain_w->value.data() + d * slab, slab, w,
+                     c.weight.gpu());
+      const MatView b = c.bias.view().Rows(d, 1);
+      CopyMat(layer.b->value.view(), b);
+      AddMat(layer.domain_b->value.view().Rows(d, 1), b);
+      LinearForward(in.Rows(r.begin, r.size()),
+                    ConstMatView(w, layer.in, layer.out, layer.out, c.weight.gpu()), b.data,
                     c.out.view().Rows(r.begin, r.size()));
     }
     const MatView out = c.out.view().Rows(0, x.rows);
@@ -95,12 +97,13 @@ void StarMlp::Backward(ConstMatView x, const std::vector<int64_t>& domain_begin,
       if (r.size() == 0) continue;
       const ConstMatView gd = g.Rows(r.begin, r.size());
       c.dweight.Fill(0.0f);
-      const ConstMatView w(c.weight.data() + d * slab, layer.in, layer.out, layer.out);
+      const ConstMatView w(c.weight.data() + d * slab, layer.in, layer.out, layer.out,
+                           c.weight.gpu());
       LinearBackward(in.Rows(r.begin, r.size()), w, gd, c.dweight.view(), nullptr,
                      din.data == nullptr ? MatView{} : din.Rows(r.begin, r.size()), beta);
       ProductBackward(layer.w->value.data(), layer.domain_w->value.data() + d * slab,
                       c.dweight.data(), slab, layer.w->grad.data(),
-                      layer.domain_w->grad.data() + d * slab);
+                      layer.domain_w->grad.data() + d * slab, c.dweight.gpu());
       BiasBackward(gd, layer.b->grad.data());
       BiasBackward(gd, layer.domain_b->grad.data() + d * layer.out);
     }
@@ -151,10 +154,10 @@ ConstMatView PartitionedNorm::Forward(ConstMatView x, const int32_t* domain, boo
     cache->beta.Resize({num_domains_, channels_});
     for (int d = 0; d < num_domains_; ++d) {
       ProductForward(gamma_->value.data(), domain_gamma_->value.data() + d * channels_, channels_,
-                     cache->gamma.data() + d * channels_);
-      for (int64_t c = 0; c < channels_; ++c) {
-        cache->beta.at(d, c) = beta_->value[c] + domain_beta_->value.at(d, c);
-      }
+                     cache->gamma.data() + d * channels_, cache->gamma.gpu());
+      const MatView b = cache->beta.view().Rows(d, 1);
+      CopyMat(beta_->value.view(), b);
+      AddMat(domain_beta_->value.view().Rows(d, 1), b);
     }
     beta = cache->beta.data();
   }
@@ -190,11 +193,10 @@ void PartitionedNorm::Backward(ConstMatView x, const int32_t* domain, ConstMatVi
   for (int d = 0; d < num_domains_; ++d) {
     ProductBackward(gamma_->value.data(), domain_gamma_->value.data() + d * channels_,
                     cache->dgamma.data() + d * channels_, channels_, gamma_->grad.data(),
-                    domain_gamma_->grad.data() + d * channels_);
-    for (int64_t c = 0; c < channels_; ++c) {
-      beta_->grad[c] += cache->dbeta.at(d, c);
-      domain_beta_->grad.at(d, c) += cache->dbeta.at(d, c);
-    }
+                    domain_gamma_->grad.data() + d * channels_, cache->dgamma.gpu());
+    const ConstMatView db = cache->dbeta.view().Rows(d, 1);
+    AddMat(db, beta_->grad.view());
+    AddMat(db, domain_beta_->grad.view().Rows(d, 1));
   }
 }
 

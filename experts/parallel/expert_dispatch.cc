@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include "core/embedding_bag.h"
+#include "core/linear.h"
 #include "glog/logging.h"
 
 namespace moerec {
@@ -21,6 +23,13 @@ class ScopedSeconds {
   double* total_;
   Clock::time_point start_;
 };
+
+// A host view of v: v itself, or its rows copied into *host when v is on a device.
+ConstMatView OnHost(ConstMatView v, Tensor* host) {
+  if (v.gpu == nullptr || v.rows == 0) return ConstMatView(v.data, v.rows, v.cols, v.ld);
+  *host = Tensor::FromView(v, nullptr);
+  return host->view();
+}
 
 }  // namespace
 
@@ -96,7 +105,48 @@ Status ExpertDispatch::Plan(const std::vector<int64_t>& expert_begin,
     }
   }
   local_begin_[local] = l;
+  device_plan_ready_ = false;
   return Status::OK();
+}
+
+namespace {
+// The DevicePlan arrays: which = 0 the sample row, 1 the assignment of a local row; 2 the local
+// row of an assignment.
+constexpr int kSampleOfLocal = 0, kAssignmentOfLocal = 1, kLocalOfAssignment = 2;
+}  // namespace
+
+void ExpertDispatch::DevicePlan(GpuResources* gpu) {
+  if (device_plan_ready_ && device_plan_.gpu() == gpu) return;
+  // One rank: the receive buffer is the send buffer, so local row l holds assignment
+  // send_order_[recv_order_[l]].
+  const int64_t n = num_local_rows();
+  CHECK_EQ(n, num_assignments());
+  std::vector<uint32_t> offsets(n + 1);
+  std::vector<int32_t> index(3 * n);
+  for (int64_t l = 0; l <= n; ++l) offsets[l] = static_cast<uint32_t>(l);
+  for (int64_t l = 0; l < n; ++l) {
+    const int64_t a = send_order_[recv_order_[l]];
+    index[kSampleOfLocal * n + l] = rows_[a];
+    index[kAssignmentOfLocal * n + l] = static_cast<int32_t>(a);
+    index[kLocalOfAssignment * n + a] = static_cast<int32_t>(l);
+  }
+  Tensor host({4 * n + 1}, nullptr);
+  std::memcpy(host.data(), offsets.data(), offsets.size() * sizeof(uint32_t));
+  std::memcpy(host.data() + n + 1, index.data(), index.size() * sizeof(int32_t));
+  device_plan_ = Tensor({0}, gpu);
+  device_plan_ = host;  // copy assignment: to the device, bit for bit
+  device_plan_ready_ = true;
+}
+
+void ExpertDispatch::Gather(ConstMatView src, int which, Tensor* out) {
+  const int64_t n = num_local_rows();
+  out->Resize({n, src.cols});
+  if (n == 0) return;
+  DevicePlan(out->gpu());
+  const float* plan = device_plan_.data();
+  EmbeddingBagForward(src, reinterpret_cast<const uint32_t*>(plan),
+                      reinterpret_cast<const int32_t*>(plan + n + 1 + which * n), PoolingMode::kSum,
+                      out->view());
 }
 
 Status ExpertDispatch::Exchange(const std::vector<float>& send,
@@ -130,11 +180,14 @@ Status ExpertDispatch::ToOwners(int64_t width, const RowFn& source, Tensor* out)
   }
   RETURN_IF_ERROR(Exchange(send_, send_rows_, recv_rows_, width, &recv_));
   bytes_to_others_ += (n - send_rows_[me_]) * width * static_cast<int64_t>(sizeof(float));
-  out->Resize({num_local_rows(), width});
-  const MatView o = out->view();
+  // A device result is packed on the host and copied over.
+  Tensor* packed = out->on_gpu() ? &staging_ : out;
+  packed->Resize({num_local_rows(), width});
+  const MatView o = packed->view();
   for (int64_t l = 0; l < num_local_rows(); ++l) {
     std::memcpy(o.row(l), recv_.data() + recv_order_[l] * width, width * sizeof(float));
   }
+  if (packed != out) *out = *packed;  // copy assignment: to out's device
   return Status::OK();
 }
 
@@ -156,32 +209,82 @@ Status ExpertDispatch::ToHomes(ConstMatView local, const SinkFn& sink) {
 }
 
 Status ExpertDispatch::Dispatch(ConstMatView x, Tensor* local_in) {
+  if (OnDevice(local_in->gpu())) {
+    ScopedSeconds timer(&dispatch_seconds_);
+    Gather(x, kSampleOfLocal, local_in);
+    return Status::OK();
+  }
+  Tensor host;
+  const ConstMatView h = OnHost(x, &host);
   return ToOwners(
-      x.cols, [&](int64_t a) { return x.row(rows_[a]); }, local_in);
+      x.cols, [&](int64_t a) { return h.row(rows_[a]); }, local_in);
 }
 
 Status ExpertDispatch::Combine(ConstMatView local_out, Tensor* out) {
-  out->Resize({num_assignments(), local_out.cols});
-  const MatView o = out->view();
+  if (OnDevice(out->gpu())) {
+    ScopedSeconds timer(&combine_seconds_);
+    CHECK_EQ(local_out.rows, num_local_rows());
+    Gather(local_out, kLocalOfAssignment, out);
+    return Status::OK();
+  }
+  Tensor host;
+  const ConstMatView local = OnHost(local_out, &host);
+  Tensor* unpacked = out->on_gpu() ? &staging_ : out;
+  unpacked->Resize({num_assignments(), local_out.cols});
+  const MatView o = unpacked->view();
   const int64_t width = local_out.cols;
-  return ToHomes(local_out, [&](int64_t a, const float* row) {
+  RETURN_IF_ERROR(ToHomes(local, [&](int64_t a, const float* row) {
     std::memcpy(o.row(a), row, width * sizeof(float));
-  });
+  }));
+  if (unpacked != out) *out = *unpacked;  // copy assignment: to out's device
+  return Status::OK();
 }
 
 Status ExpertDispatch::DispatchGrad(ConstMatView dout, Tensor* dlocal_out) {
   CHECK_EQ(dout.rows, num_assignments());
+  if (OnDevice(dlocal_out->gpu())) {
+    ScopedSeconds timer(&dispatch_seconds_);
+    Gather(dout, kAssignmentOfLocal, dlocal_out);
+    return Status::OK();
+  }
+  Tensor host;
+  const ConstMatView h = OnHost(dout, &host);
   return ToOwners(
-      dout.cols, [&](int64_t a) { return dout.row(a); }, dlocal_out);
+      dout.cols, [&](int64_t a) { return h.row(a); }, dlocal_out);
 }
 
 Status ExpertDispatch::CombineGrad(ConstMatView dlocal_in, MatView dx) {
   const int64_t width = dlocal_in.cols;
   CHECK_EQ(dx.cols, width);
-  return ToHomes(dlocal_in, [&](int64_t a, const float* row) {
-    float* d = dx.row(rows_[a]);
-    for (int64_t j = 0; j < width; ++j) d[j] += row[j];
-  });
+  if (OnDevice(dx.gpu)) {
+    ScopedSeconds timer(&combine_seconds_);
+    const int64_t n = num_local_rows();
+    CHECK_EQ(dlocal_in.rows, n);
+    if (n == 0) return Status::OK();
+    DevicePlan(dx.gpu);
+    const float* plan = device_plan_.data();
+    // dx[sample of l] += dlocal_in[l]: the embedding-bag backward of the dispatch's gather.
+    EmbeddingBagBackward(dlocal_in, reinterpret_cast<const uint32_t*>(plan),
+                         reinterpret_cast<const int32_t*>(plan + n + 1 + kSampleOfLocal * n),
+                         PoolingMode::kSum, dx);
+    return Status::OK();
+  }
+  Tensor host_in;
+  const ConstMatView local = OnHost(dlocal_in, &host_in);
+  // A device dx is added to on the host and copied back.
+  const bool device = dx.gpu != nullptr && dx.rows > 0;
+  if (device) staging_ = Tensor::FromView(dx, nullptr);
+  const MatView d = device ? staging_.view() : dx;
+  RETURN_IF_ERROR(ToHomes(local, [&](int64_t a, const float* row) {
+    float* r = d.row(rows_[a]);
+    for (int64_t j = 0; j < width; ++j) r[j] += row[j];
+  }));
+  if (device) {
+    Tensor back({dx.rows, dx.cols}, dx.gpu);
+    back = staging_;  // copy assignment: to dx's device
+    CopyMat(back.view(), dx);
+  }
+  return Status::OK();
 }
 
 }  // namespace moerec

@@ -22,6 +22,11 @@
 // Bytes: bytes_to_others() counts the floats sent to other workers by the moves so far (the
 // routing's minimum: rows that must leave the worker times the row bytes), count_bytes() the
 // count exchange's.
+// Devices: the views and tensors may be on a GPU (all on one device). With one dispatch rank
+// (a replicated placement, or one worker) the moves are device gathers and a scatter-add
+// (core/embedding_bag.h over one-row bags; the plan's indices go over once per Plan). Across
+// workers the exchange is a host all-to-all, so device rows are staged through the host: each
+// move copies its input to the host and its result back (synchronous).
 // Thread-safety: none; collective when the placement spans workers (every worker calls Plan
 // and the moves in the same order).
 #ifndef MOEREC_EXPERTS_PARALLEL_EXPERT_DISPATCH_H_
@@ -82,6 +87,11 @@ class ExpertDispatch {
   // Owners -> home: `local` rows in local order; calls sink(assignment, row pointer).
   template <typename SinkFn>
   Status ToHomes(ConstMatView local, const SinkFn& sink);
+  // One dispatch rank, device views: out (n, src.cols) = src rows gathered by `index` (one of
+  // the DevicePlan arrays); CombineGrad's dx[rows] += dlocal_in through ScatterAdd.
+  bool OnDevice(GpuResources* gpu) const { return gpu != nullptr && ranks_ == 1; }
+  void DevicePlan(GpuResources* gpu);
+  void Gather(ConstMatView src, int which, Tensor* out);
   Status Exchange(const std::vector<float>& send, const std::vector<int64_t>& send_rows,
                   const std::vector<int64_t>& recv_rows, int64_t width, std::vector<float>* recv);
 
@@ -99,6 +109,12 @@ class ExpertDispatch {
 
   std::vector<int64_t> counts_send_, counts_recv_;
   std::vector<float> send_, recv_;
+  Tensor staging_ = Tensor({0}, nullptr);  // host copy of a move's device input or output
+  // One rank on a device: the plan's index arrays (bit patterns in floats), uploaded after Plan:
+  // [0, N] one-row bag offsets, then (N) each: the sample row of local row l, the assignment of
+  // local row l, the local row of assignment a. Empty until the first device move.
+  Tensor device_plan_;
+  bool device_plan_ready_ = false;
   int64_t bytes_to_others_ = 0;
   int64_t count_bytes_ = 0;
   double dispatch_seconds_ = 0.0;

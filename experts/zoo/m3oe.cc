@@ -58,7 +58,8 @@ M3oeModel::M3oeModel(const ModelConfig& config, const ModelShape& shape, uint64_
 }
 
 FusionWeights M3oeModel::Weights() const {
-  const Tensor& t = theta_->value;
+  // The fusion kernels take the four weights as host scalars: theta comes to the host (4 floats).
+  const Tensor t = theta_->value.To(nullptr);
   return FusionWeights{Sigmoid(t[0]), Sigmoid(t[1]), Sigmoid(t[2]), Sigmoid(t[3])};
 }
 
@@ -105,7 +106,9 @@ void M3oeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatView 
   M3oeFusionBackward(domain_f_, task_f_, batch.domain, shape_.num_domains, shape_.num_tasks, w,
                      dz_.view(), ddomain_.view(), dtask_.view(), dw);
   const float s[4] = {w.alpha_domain, w.alpha_task, w.beta_domain, w.beta_task};
-  for (int k = 0; k < 4; ++k) theta_->grad[k] += static_cast<float>(dw[k] * s[k] * (1.0f - s[k]));
+  Tensor dtheta({4}, nullptr);
+  for (int k = 0; k < 4; ++k) dtheta[k] = static_cast<float>(dw[k] * s[k] * (1.0f - s[k]));
+  AddMat(dtheta.To(theta_->grad.gpu()).view(), theta_->grad.view());
   // The shared module: dS = dz. Its gates read stopgrad(h): no input gradient from them.
   dshared_.Resize({rows, shared_f_.cols});
   dprobs_.Resize({rows, probs_.cols});

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/linear.h"
 #include "experts/layers/gate.h"
 #include "experts/layers/heads.h"
 #include "experts/zoo/validate.h"
@@ -64,22 +65,28 @@ void Mlora::BeforeForward(const ModelBatch& batch) {
   domain_begin_ = batch.domain_begin;
   const int64_t rows = batch.size;
   w_.Resize({std::max<int64_t>(rows, 1), num_experts_});
-  w_.Fill(0.0f);
   MatView dw{};
   switch (weights_) {
     case Weights::kNone:
+      w_.Fill(0.0f);
       break;
     case Weights::kExpert:
-      for (int64_t i = 0; i < rows; ++i) {
-        if (batch.domain[i] == expert_ % num_domains_) w_.at(i, expert_) = 1.0f;
+    case Weights::kDomain: {
+      // 0/1 weights by domain, set on the host from the domains' row blocks (rows are sorted by
+      // domain) and copied to w_'s device.
+      Tensor host({std::max<int64_t>(rows, 1), num_experts_}, nullptr);
+      host.Fill(0.0f);
+      for (int d = 0; d < num_domains_; ++d) {
+        const int m = weights_ == Weights::kDomain ? d : expert_;
+        if (weights_ == Weights::kExpert && d != expert_ % num_domains_) continue;
+        const RowRange r = DomainRows(batch.domain_begin, d);
+        for (int64_t i = r.begin; i < r.end; ++i) host.at(i, m) = 1.0f;
       }
+      w_ = host;  // copy assignment: to w_'s device
       break;
-    case Weights::kDomain:
-      for (int64_t i = 0; i < rows; ++i) w_.at(i, batch.domain[i]) = 1.0f;
-      break;
+    }
     case Weights::kGate: {
-      const ConstMatView g = gate_.RowWeights(batch.domain_begin);
-      for (int64_t i = 0; i < rows; ++i) std::copy(g.row(i), g.row(i) + num_experts_, &w_.at(i, 0));
+      CopyMat(gate_.RowWeights(batch.domain_begin), w_.view().Rows(0, rows));
       dw_.Resize({std::max<int64_t>(rows, 1), num_experts_});
       dw_.Fill(0.0f);
       dw = dw_.view().Rows(0, rows);

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
+#include "core/embedding_bag.h"
+#include "core/gated_mix.h"
 #include "core/linear.h"
 #include "core/parallel.h"
 #include "core/random.h"
@@ -33,6 +36,13 @@ void TopK(const float* v, int n, int k, const uint8_t* exclude, std::vector<int>
   std::partial_sort(out->begin(), out->begin() + take, out->end(),
                     [&](int a, int b) { return v[a] > v[b] || (v[a] == v[b] && a < b); });
   out->resize(take);
+}
+
+// t itself when on the host, else its host copy in *staging.
+const Tensor& OnHost(const Tensor& t, Tensor* staging) {
+  if (!t.on_gpu()) return t;
+  *staging = t.To(nullptr);
+  return *staging;
 }
 
 // A failed exchange means a worker is gone or the workers disagree on the routing plan: the
@@ -213,14 +223,15 @@ bool SparseMoeModel::Collective(bool training) const {
 
 void SparseMoeModel::Route(int64_t rows) {
   const int E = num_experts_, S = streams_;
-  weights_.Resize({rows, static_cast<int64_t>(S) * E});
-  std::fill(weights_.data(), weights_.data() + weights_.size(), 0.0f);
+  Tensor& weights = weights_.on_gpu() ? weights_staging_ : weights_;
+  weights.Resize({rows, static_cast<int64_t>(S) * E});
+  std::fill(weights.data(), weights.data() + weights.size(), 0.0f);
   chosen_.assign(rows * S * E, 0);
   active_.assign(rows * E, 0);
   norm_.assign(rows * S, 1.0f);
   if (routing_ == Routing::TOPK) choices_.resize(rows * k_);
-  const float* p = probs_.data();
-  float* w = weights_.data();
+  const float* p = probs_host_;
+  float* w = weights.data();
   ParallelFor(rows, 64, [&](int64_t r0, int64_t r1) {
     std::vector<int> pick, shared;
     std::vector<float> pooled(E);
@@ -264,6 +275,7 @@ void SparseMoeModel::Route(int64_t rows) {
       }
     }
   });
+  if (&weights != &weights_) weights_ = weights;  // copy assignment: to the device
 }
 
 void SparseMoeModel::CapacityDrop(int64_t rows) {
@@ -272,7 +284,7 @@ void SparseMoeModel::CapacityDrop(int64_t rows) {
   const int E = num_experts_;
   const int64_t capacity =
       static_cast<int64_t>(std::ceil(static_cast<double>(capacity_factor_) * rows * k_ / E));
-  const float* p = probs_.data();
+  const float* p = probs_host_;
   std::vector<int64_t> count(E, 0);
   if (!drop_by_probability_) {
     // First choices of every row before second choices (GShard), rows in order.
@@ -311,7 +323,7 @@ void SparseMoeModel::GlobalStatistics(int64_t rows, bool training) {
   stats_.assign(2 * E + 2, 0.0);
   task_share_.assign(static_cast<size_t>(S) * E, 0.0);
   lse_.resize(z_loss_weight_ > 0.0f ? rows * S : 0);
-  const float* p = probs_.data();
+  const float* p = probs_host_;
   for (int64_t i = 0; i < rows; ++i) {
     for (int s = 0; s < S; ++s) {
       for (int e = 0; e < E; ++e) {
@@ -322,7 +334,7 @@ void SparseMoeModel::GlobalStatistics(int64_t rows, bool training) {
       }
       if (z_loss_weight_ > 0.0f) {
         // log-sum-exp of the router logits.
-        const float* z = logits_r_.data() + (i * S + s) * E;
+        const float* z = logits_host_ + (i * S + s) * E;
         const float m = *std::max_element(z, z + E);
         double sum = 0.0;
         for (int e = 0; e < E; ++e) sum += std::exp(static_cast<double>(z[e] - m));
@@ -348,6 +360,47 @@ void SparseMoeModel::GlobalStatistics(int64_t rows, bool training) {
   aux_loss_ = lb * local_rows / n + z_loss_weight_ * local_z / n;
 }
 
+void SparseMoeModel::SpreadForward(int64_t rows) {
+  const int E = num_experts_;
+  const int64_t O = bank_.output_dim();
+  // Bag (i, e) holds assignment slot_[i, e], or nothing (a zero row) where e does not run.
+  const int64_t bags = rows * E;
+  std::vector<uint32_t> offsets(bags + 1, 0);
+  std::vector<int32_t> index;
+  for (int64_t k = 0; k < bags; ++k) {
+    if (slot_[k] >= 0) index.push_back(slot_[k]);
+    offsets[k + 1] = static_cast<uint32_t>(index.size());
+  }
+  Tensor host({bags + 1 + static_cast<int64_t>(index.size())}, nullptr);
+  std::memcpy(host.data(), offsets.data(), offsets.size() * sizeof(uint32_t));
+  std::memcpy(host.data() + bags + 1, index.data(), index.size() * sizeof(int32_t));
+  slot_index_ = host;  // copy assignment: to the device, bit for bit
+  spread_.Resize({rows, E * O});
+  const MatView spread{spread_.data(), bags, O, O, spread_.gpu()};
+  if (index.empty()) {
+    spread_.Zero();
+    return;
+  }
+  EmbeddingBagForward(y_.view(), reinterpret_cast<const uint32_t*>(slot_index_.data()),
+                      reinterpret_cast<const int32_t*>(slot_index_.data() + bags + 1),
+                      PoolingMode::kSum, spread);
+}
+
+void SparseMoeModel::SpreadBackward(int64_t rows) {
+  const int E = num_experts_;
+  const int64_t O = bank_.output_dim();
+  const int64_t bags = rows * E;
+  dspread_.Resize({rows, E * O});
+  GatedMixBackward(spread_.view(), weights_.view(), dmix_.view(), E, dspread_.view(),
+                   dweights_.view());
+  dy_.Zero();
+  if (dy_.rows() == 0 || dy_.size() == 0) return;
+  EmbeddingBagBackward(ConstMatView(dspread_.data(), bags, O, O, dspread_.gpu()),
+                       reinterpret_cast<const uint32_t*>(slot_index_.data()),
+                       reinterpret_cast<const int32_t*>(slot_index_.data() + bags + 1),
+                       PoolingMode::kSum, dy_.view());
+}
+
 void SparseMoeModel::Forward(const ModelBatch& batch, MatView logits) {
   CheckModelBatch(batch, shape_, logits.rows, logits.cols);
   domain_begin_ = batch.domain_begin;
@@ -363,20 +416,27 @@ void SparseMoeModel::Forward(const ModelBatch& batch, MatView logits) {
     logits_r_.Resize({B, width});
     Gemm(false, false, 1.0f, h_, router_->value.view(), 0.0f, logits_r_.view());
     if (batch.training && router_noise_ > 0.0f) {
-      float* z = logits_r_.data();
+      // The noise is drawn on the host: device logits come over and go back.
+      Tensor& noisy = logits_r_.on_gpu() ? logits_staging_ : logits_r_;
+      if (&noisy != &logits_r_) noisy = logits_r_.To(nullptr);
+      float* z = noisy.data();
       const uint64_t seed = HashCombine(batch.seed, 3);
       for (int64_t k = 0; k < B * width; ++k) {
         z[k] += router_noise_ * static_cast<float>(HashToNormal(HashCombine(seed, k)));
       }
+      if (&noisy != &logits_r_) logits_r_ = noisy;  // copy assignment: to the device
     }
     probs_.Resize({B, width});
-    SoftmaxForward(ConstMatView(logits_r_.data(), B * S, E, E),
-                   MatView{probs_.data(), B * S, E, E});
+    SoftmaxForward(ConstMatView(logits_r_.data(), B * S, E, E, logits_r_.gpu()),
+                   MatView{probs_.data(), B * S, E, E, probs_.gpu()});
   } else {
-    h_ = ConstMatView(nullptr, 0, H, H);
+    h_ = ConstMatView(nullptr, 0, H, H, logits.gpu);
     probs_.Resize({0, width});
     logits_r_.Resize({0, width});
   }
+  probs_host_ = OnHost(probs_, &probs_staging_).data();
+  logits_host_ =
+      z_loss_weight_ > 0.0f ? OnHost(logits_r_, &logits_staging_).data() : logits_r_.data();
   Clock::time_point t0 = Clock::now();
   Route(B);
   CapacityDrop(B);
@@ -409,24 +469,29 @@ void SparseMoeModel::Forward(const ModelBatch& batch, MatView logits) {
   if (B == 0) return;
   const int64_t O = bank_.output_dim();
   mix_.Resize({B, S * O});
-  const float* w = weights_.data();
-  ParallelFor(B, 16, [&](int64_t r0, int64_t r1) {
-    for (int64_t i = r0; i < r1; ++i) {
-      float* m = mix_.view().row(i);
-      std::fill(m, m + S * O, 0.0f);
-      for (int e = 0; e < E; ++e) {
-        const int32_t a = slot_[i * E + e];
-        if (a < 0) continue;
-        const float* y = y_.view().row(a);
-        for (int s = 0; s < S; ++s) {
-          const float g = w[(i * S + s) * E + e];
-          if (g == 0.0f) continue;
-          float* ms = m + s * O;
-          for (int64_t j = 0; j < O; ++j) ms[j] += g * y[j];
+  if (mix_.on_gpu()) {
+    SpreadForward(B);
+    GatedMixForward(spread_.view(), weights_.view(), E, mix_.view());
+  } else {
+    const float* w = weights_.data();
+    ParallelFor(B, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t i = r0; i < r1; ++i) {
+        float* m = mix_.view().row(i);
+        std::fill(m, m + S * O, 0.0f);
+        for (int e = 0; e < E; ++e) {
+          const int32_t a = slot_[i * E + e];
+          if (a < 0) continue;
+          const float* y = y_.view().row(a);
+          for (int s = 0; s < S; ++s) {
+            const float g = w[(i * S + s) * E + e];
+            if (g == 0.0f) continue;
+            float* ms = m + s * O;
+            for (int64_t j = 0; j < O; ++j) ms[j] += g * y[j];
+          }
         }
       }
-    }
-  });
+    });
+  }
   towers_.Forward(mix_.view(), batch.domain_begin, batch.training, HashCombine(batch.seed, 2),
                   logits);
 }
@@ -442,31 +507,35 @@ void SparseMoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, Mat
     dmix_.ResizeLike(mix_);
     towers_.Backward(mix_.view(), batch.domain_begin, dlogits, dmix_.view());
     dweights_.Resize({B, static_cast<int64_t>(S) * E});
-    const float* w = weights_.data();
-    ParallelFor(B, 16, [&](int64_t r0, int64_t r1) {
-      for (int64_t i = r0; i < r1; ++i) {
-        const float* dm = dmix_.view().row(i);
-        float* dw = dweights_.data() + i * S * E;
-        std::fill(dw, dw + S * E, 0.0f);
-        for (int e = 0; e < E; ++e) {
-          const int32_t a = slot_[i * E + e];
-          if (a < 0) continue;
-          const float* y = y_.view().row(a);
-          float* dy = dy_.view().row(a);
-          std::fill(dy, dy + O, 0.0f);
-          for (int s = 0; s < S; ++s) {
-            const float g = w[(i * S + s) * E + e];
-            const float* dms = dm + s * O;
-            double dot = 0.0;
-            for (int64_t j = 0; j < O; ++j) {
-              dy[j] += g * dms[j];
-              dot += static_cast<double>(dms[j]) * y[j];
+    if (dmix_.on_gpu()) {
+      SpreadBackward(B);
+    } else {
+      const float* w = weights_.data();
+      ParallelFor(B, 16, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i) {
+          const float* dm = dmix_.view().row(i);
+          float* dw = dweights_.data() + i * S * E;
+          std::fill(dw, dw + S * E, 0.0f);
+          for (int e = 0; e < E; ++e) {
+            const int32_t a = slot_[i * E + e];
+            if (a < 0) continue;
+            const float* y = y_.view().row(a);
+            float* dy = dy_.view().row(a);
+            std::fill(dy, dy + O, 0.0f);
+            for (int s = 0; s < S; ++s) {
+              const float g = w[(i * S + s) * E + e];
+              const float* dms = dm + s * O;
+              double dot = 0.0;
+              for (int64_t j = 0; j < O; ++j) {
+                dy[j] += g * dms[j];
+                dot += static_cast<double>(dms[j]) * y[j];
+              }
+              dw[s * E + e] = static_cast<float>(dot);
             }
-            dw[s * E + e] = static_cast<float>(dot);
           }
         }
-      }
-    });
+      });
+    }
   }
   CheckDispatch(dispatch_->DispatchGrad(dy_.view(), &dlocal_out_));
   Clock::time_point t0 = Clock::now();
@@ -475,8 +544,10 @@ void SparseMoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, Mat
   dh_.Resize({B, H});
   t0 = Clock::now();
   if (B > 0) {
-    // Gate weights -> probabilities (through the renormalisation), plus the balance term.
-    dprobs_.Resize({B, static_cast<int64_t>(S) * E});
+    // Gate weights -> probabilities (through the renormalisation), plus the balance term, on
+    // the host.
+    Tensor& dprobs = dprobs_.on_gpu() ? dprobs_staging_ : dprobs_;
+    dprobs.Resize({B, static_cast<int64_t>(S) * E});
     const bool renorm = normalize_ || routing_ == Routing::SMES;
     const double n = stats_[2 * E];
     const bool balance = batch.training && routing_ != Routing::DENSE && n > 0.0;
@@ -487,9 +558,9 @@ void SparseMoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, Mat
             static_cast<float>(balance_weight_ * static_cast<double>(E) / k_ * (stats_[e] / n) / n);
       }
     }
-    const float* w = weights_.data();
-    const float* dw = dweights_.data();
-    float* dp = dprobs_.data();
+    const float* w = weights_.on_gpu() ? weights_staging_.data() : weights_.data();
+    const float* dw = OnHost(dweights_, &dweights_staging_).data();
+    float* dp = dprobs.data();
     for (int64_t i = 0; i < B; ++i) {
       for (int s = 0; s < S; ++s) {
         const int64_t base = (i * S + s) * E;
@@ -510,18 +581,20 @@ void SparseMoeModel::Backward(const ModelBatch& batch, ConstMatView dlogits, Mat
       }
     }
     // Probabilities -> router logits (the z-loss adds 2 lse p / N per logit).
-    SoftmaxBackward(ConstMatView(probs_.data(), B * S, E, E),
-                    ConstMatView(dprobs_.data(), B * S, E, E), MatView{dp, B * S, E, E});
+    SoftmaxBackward(ConstMatView(probs_host_, B * S, E, E), ConstMatView(dp, B * S, E, E),
+                    MatView{dp, B * S, E, E});
     if (batch.training && z_loss_weight_ > 0.0f && n > 0.0) {
       for (int64_t r = 0; r < B * S; ++r) {
         const double lse = lse_[r];
         for (int e = 0; e < E; ++e) {
           dp[r * E + e] +=
-              static_cast<float>(z_loss_weight_ * 2.0 * lse * probs_.data()[r * E + e] / n);
+              static_cast<float>(z_loss_weight_ * 2.0 * lse * probs_host_[r * E + e] / n);
         }
       }
     }
-    const ConstMatView dz(dp, B, static_cast<int64_t>(S) * E, static_cast<int64_t>(S) * E);
+    if (&dprobs != &dprobs_) dprobs_ = dprobs;  // copy assignment: to the device
+    const ConstMatView dz(dprobs_.data(), B, static_cast<int64_t>(S) * E,
+                          static_cast<int64_t>(S) * E, dprobs_.gpu());
     Gemm(true, false, 1.0f, h_, dz, 1.0f, router_->grad.view());
     Gemm(false, true, 1.0f, dz, router_->value.view(), 0.0f, dh_.view());
   }

@@ -74,6 +74,10 @@ class SparseMoeModel : public Model {
   void Route(int64_t rows);
   void CapacityDrop(int64_t rows);
   void GlobalStatistics(int64_t rows, bool training);
+  // The device combine (mix_ = sum_e weights_ * y_ through spread_) and its backward (dy_,
+  // dweights_ from dmix_).
+  void SpreadForward(int64_t rows);
+  void SpreadBackward(int64_t rows);
 
   Routing routing_;
   int num_experts_ = 0;
@@ -103,8 +107,21 @@ class SparseMoeModel : public Model {
   // Activations of the last Forward.
   std::vector<int64_t> domain_begin_;  // (D + 1), for Stats
   ConstMatView x_, h_;
-  Tensor logits_r_, probs_;      // (B, S*E) router logits (with noise) and probabilities
-  Tensor weights_;               // (B, S*E) gate weight of expert e for stream s, 0 if unused
+  Tensor logits_r_, probs_;  // (B, S*E) router logits (with noise) and probabilities
+  Tensor weights_;           // (B, S*E) gate weight of expert e for stream s, 0 if unused
+  // The routing (selection, capacity, statistics, the gate weights' backward) runs on the host;
+  // on a GPU worker these host copies carry the router's (B, S*E) arrays there and back.
+  const float* probs_host_ = nullptr;   // probs_, or probs_staging_ on a device
+  const float* logits_host_ = nullptr;  // logits_r_, or logits_staging_ (z-loss only)
+  Tensor probs_staging_ = Tensor({0}, nullptr);
+  Tensor logits_staging_ = Tensor({0}, nullptr);
+  Tensor weights_staging_ = Tensor({0}, nullptr);
+  Tensor dweights_staging_ = Tensor({0}, nullptr);
+  Tensor dprobs_staging_ = Tensor({0}, nullptr);
+  // Device combine: y's rows spread to (B, E*O), block e = expert e's output for the row (zero
+  // where it does not run), by an embedding-bag gather over slot_index_ (device: the (B*E + 1)
+  // uint32 offsets, then the int32 assignment indices); then the gated mix of the soft MoEs.
+  Tensor slot_index_, spread_, dspread_;
   std::vector<uint8_t> chosen_;  // (B, S*E) e in K_s (before capacity)
   std::vector<uint8_t> active_;  // (B, E) e runs for the row (union, after capacity)
   std::vector<float> norm_;      // (B, S) sum of p over K_s (renormalisation)

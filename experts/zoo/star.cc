@@ -68,7 +68,7 @@ void StarModel::Forward(const ModelBatch& batch, MatView logits) {
   if (batch.size == 0) {
     // A synchronised norm's statistics need every worker, rows or not.
     if (Collective(batch.training)) {
-      const ConstMatView none(nullptr, 0, shape_.num_features, shape_.num_features);
+      const ConstMatView none(nullptr, 0, shape_.num_features, shape_.num_features, logits.gpu);
       partitioned_norm_.Forward(none, batch.domain, true, &norm_cache_);
     }
     return;
@@ -92,7 +92,7 @@ void StarModel::Backward(const ModelBatch& batch, ConstMatView dlogits, MatView 
   const int64_t f = shape_.num_features;
   if (batch.size == 0) {
     if (Collective(/*training=*/true)) {
-      const ConstMatView none(nullptr, 0, f, f);
+      const ConstMatView none(nullptr, 0, f, f, dlogits.gpu);
       partitioned_norm_.Backward(none, batch.domain, none, MatView{}, &norm_cache_);
     }
     return;
