@@ -4,9 +4,10 @@
 #   tests/ci_extra.sh [asan] [fuzz] [tsan]      (default: all three, in this order)
 #   asan  build-asan/: clang-14, ASan + UBSan (-DMOEREC_SANITIZE=address,undefined) and the
 #         fuzz targets (-DMOEREC_FUZZ=ON); runs the unit tests of core (not its numeric
-#         kernels), proto, comm, data, embedding, ps, scheduler and serving, the multi-rank ps,
-#         communicator and health tests, and replays every fuzz target's corpus and
-#         regression inputs.
+#         kernels), proto, comm, data, embedding, ps, scheduler, serving, experts (layers and
+#         the model zoo) and worker (the step pipeline), the multi-rank ps, communicator, health
+#         and expert-parallel tests, and replays every fuzz target's corpus and regression
+#         inputs.
 #   fuzz  tests/fuzz/run_fuzz.sh on build-asan/: each target for FUZZ_SECONDS (default 15).
 #   tsan  build-tsan/: clang-14, TSan; the tests of the threaded parts: the data reader (its
 #         reader threads and prefetch queue), the shard reader's concurrent ReadBlock, the
@@ -60,10 +61,11 @@ asan_tests=(core_tensor_test core_status_test core_checksum_test core_parallel_t
             convert_movielens_test table_spec_test sparse_input_test row_cache_test
             row_optimizer_test row_store_test row_store_disk_test admission_eviction_test
             checkpoint_test ps_config_test wire_test step_clock_test role_layout_test
-            checkpointer_test embedding_file_test)
+            checkpointer_test embedding_file_test experts_layers_test experts_zoo_test
+            step_runner_test training_stream_test store_stats_test)
 # Multi-rank tests: ASan and UBSan on, LeakSanitizer off (Open MPI's process-lifetime allocations
 # come from components whose frames it cannot unwind, so they cannot be told apart).
-asan_mpi_tests=(ps_mpi_test mpi_communicator_test health_mpi_test)
+asan_mpi_tests=(ps_mpi_test mpi_communicator_test health_mpi_test expert_parallel_mpi_test)
 tsan_tests=(reader_test shard_test ps_mpi_test health_mpi_test)
 
 regex() {  # the ctest regex matching exactly the named tests (and their _np<n> variants)

@@ -278,9 +278,7 @@ def teacher_ranks(tmp):
                     .replace("restore_best: false", "restore_best: true")
                     + f"checkpoint {{ every_minutes: 30 }}\ncluster {{ num_teachers: {teachers} }}\n")
         run_dir = os.path.join(tmp, "student_" + tag)
-        cmd = train_command(BUILD, path, run_dir, 2, 1)
-        cmd[cmd.index("-np") + 1] = str(3 + teachers)
-        run(cmd + [f"--teachers={teachers}"])
+        run(train_command(BUILD, path, run_dir, 2, 1, teachers))
         lines, losses, final = metrics(run_dir)
         loaded = [l for l in lines if l["event"] == "teacher"]
         assert len(loaded) == 1 and loaded[0]["placement"] == placement, loaded

@@ -38,7 +38,10 @@
   kill_in_checkpoint The chief dies while it writes a checkpoint (after the servers' parts,
                      and after dense.bin: before the MANIFEST): the partial folder is ignored,
                      the previous checkpoint is the one loaded, the final model is the same.
-                     (Teacher ranks do not exist yet: no teacher case.)
+  kill_teacher       The same, killing the teacher rank of a DSMOE student distilled from an
+                     offline teacher on a teacher rank (2 workers, 2 servers, 1 teacher): the
+                     student's final checkpoint (its towers, the frozen teacher's parameters,
+                     every row) equals the uninterrupted run's bit for bit.
   checkpoint_skip    checkpoint.on_failure: SKIP with the checkpoint folder on a small tmpfs
                      filled up mid-run: the failed checkpoints are skipped (a warning, a
                      checkpoint_skipped event, no partial folder left), the job trains on and
@@ -554,9 +557,10 @@ def assert_same_model(ref, got, what):
     return f"{len(files)} dense/expert files and {len(rows)} rows bit-identical"
 
 
-def uninterrupted(tmp, config, workers=2, servers=2):
+def uninterrupted(tmp, config, workers=2, servers=2, teachers=0):
     run_dir = os.path.join(tmp, "whole")
-    run(train_command(BUILD, config, run_dir, workers, servers) + ["--max_steps=%d" % FINAL_STEP])
+    run(train_command(BUILD, config, run_dir, workers, servers, teachers) +
+        ["--max_steps=%d" % FINAL_STEP])
     return final_state(run_dir)
 
 
@@ -584,14 +588,15 @@ def last_train_step(run_dir):
     return max(steps) if steps else -1
 
 
-def launch_and_kill(config, run_dir, workers, servers, kill_step, victims, tag):
+def launch_and_kill(config, run_dir, workers, servers, kill_step, victims, tag, teachers=0):
     """Runs the job under launch/moerec-launch and SIGKILLs world ranks `victims` (a list, or
     "all") once the job has logged step kill_step; returns (launcher output, lines of
     metrics.jsonl). The launcher must restart the job and the job must finish."""
     env = dict(ENV, MOEREC_BIN=os.path.join(BUILD, "launch", "moerec"), MOEREC_RESTART_DELAY="0",
                MOEREC_TEST_TAG=tag)
     cmd = [LAUNCHER, f"--config={config}", f"--run_dir={run_dir}", f"--workers={workers}",
-           f"--servers={servers}", "--max-restarts=2", "--", "--max_steps=%d" % FINAL_STEP]
+           f"--servers={servers}", f"--teachers={teachers}", "--max-restarts=2", "--",
+           "--max_steps=%d" % FINAL_STEP]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     output = []
@@ -622,18 +627,23 @@ def launch_and_kill(config, run_dir, workers, servers, kill_step, victims, tag):
     return out, lines, killed_at
 
 
-def kill_at_random_steps(tmp, victims_of, model=None, what="rank"):
+def kill_at_random_steps(tmp, victims_of, model=None, what="rank", config=None, teachers=0,
+                         layout=None):
     """victims_of(seed) -> the world ranks to kill (or "all"); one launcher run per seed, killing
-    at a step drawn from the seed."""
-    config = bit_config(tmp, model=model)
-    ref = uninterrupted(tmp, config)
+    at a step drawn from the seed. The job: bit_config's (with `model`), or `config` run with
+    `teachers` teacher ranks; 2 workers and 2 servers. `layout`: words the job's description of
+    its ranks must hold."""
+    if config is None:
+        config = bit_config(tmp, model=model)
+    ref = uninterrupted(tmp, config, teachers=teachers)
     for seed in seeds():
         rng = random.Random(seed)
         kill_step = rng.randrange(3, FINAL_STEP - 4)
         victims = victims_of(seed)
         run_dir = os.path.join(tmp, f"seed{seed}")
-        _, lines, killed_at = launch_and_kill(config, run_dir, 2, 2, kill_step, victims,
-                                              f"{os.getpid()}-{seed}")
+        out, lines, killed_at = launch_and_kill(config, run_dir, 2, 2, kill_step, victims,
+                                                f"{os.getpid()}-{seed}", teachers)
+        assert layout is None or layout in out, (layout, out[-3000:])
         resumes = [l for l in lines if l["event"] == "resume"]
         # Step s is logged before its checkpoint is written: the checkpoints before the last
         # logged step are whole for sure.
@@ -656,6 +666,34 @@ def kill_server(tmp):
 def kill_worker(tmp):
     # Odd seeds kill worker 1, even ones the chief (worker 0).
     kill_at_random_steps(tmp, lambda seed: [seed % 2], model=EP_MODEL, what="worker")
+
+
+def kill_teacher(tmp):
+    # The frozen teacher: a ranking MMoE trained by its own job on the matching data.
+    import distributed_training_test as dist
+    data = os.path.join(tmp, "mdata")
+    teacher_config = os.path.join(tmp, "teacher.pbtxt")
+    with open(teacher_config, "w") as f:
+        f.write(dist.MATCHING.format(data=data, batch=128, towers="", distill="")
+                .replace("two_tower {  temperature: 0.1  }", dist.TEACHER_MMOE.format())
+                .replace("retrieval { ks: 10 ks: 50 }", "")
+                .replace("restore_best: false", "restore_best: true")
+                + "checkpoint { every_minutes: 30 }\n")  # the best state is a checkpoint
+    teacher_dir = os.path.join(tmp, "teacher")
+    run(train_command(BUILD, teacher_config, teacher_dir))
+    towers, _ = dist.TOWERS["dsmoe"]
+    distill = (f"distill {{{{ teacher {{{{ {dist.TEACHER_MODEL} }}}} mode: OFFLINE "
+               f"teacher_run_dir: \"{teacher_dir}\" placement: TEACHER_RANKS list_size: 6 }}}}")
+    student = os.path.join(tmp, "student.pbtxt")
+    with open(student, "w") as f:
+        f.write(dist.MATCHING.format(data=data, batch=64, towers=towers.format(),
+                                     distill=distill.format())
+                .replace("retrieval { ks: 10 ks: 50 }", "")
+                + "checkpoint { every_steps: 10 }\ncluster { num_teachers: 1 }\n")
+    # One node: workers on ranks 0 and 1, the servers on the highest ranks (3, 4), the teacher
+    # on rank 2 (scheduler/role_layout.h).
+    kill_at_random_steps(tmp, lambda seed: [2], what="teacher", config=student, teachers=1,
+                         layout="teachers on ranks 2")
 
 
 def node_loss(tmp):
@@ -923,6 +961,7 @@ if __name__ == "__main__":
           "resume_false": resume_false, "huge_model": huge_model, "disk_full": disk_full,
           "damaged_split": damaged_split, "kill_server": kill_server, "kill_worker": kill_worker,
           "node_loss": node_loss, "kill_in_checkpoint": kill_in_checkpoint,
+          "kill_teacher": kill_teacher,
           "checkpoint_skip": checkpoint_skip, "rocksdb_eio": rocksdb_eio,
           "unreadable_files": unreadable_files},
          "moerec-fault-")

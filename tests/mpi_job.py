@@ -18,12 +18,16 @@ def moerec(build):
     return os.path.join(build, "launch", "moerec")
 
 
-def train_command(build, config, run_dir, workers=1, servers=0):
-    """One process when workers == 1 and servers == 0, else mpirun with W + P ranks."""
+def train_command(build, config, run_dir, workers=1, servers=0, teachers=0):
+    """One process when workers == 1 and servers == teachers == 0, else mpirun with W + P + T
+    ranks."""
     cmd = [moerec(build), "train", f"--config={config}", f"--run_dir={run_dir}"]
-    if workers > 1 or servers > 0:
-        cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(workers + servers)] + cmd
+    if workers > 1 or servers > 0 or teachers > 0:
+        cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np",
+               str(workers + servers + teachers)] + cmd
         cmd += [f"--workers={workers}", f"--servers={servers}"]
+        if teachers > 0:
+            cmd.append(f"--teachers={teachers}")
     return cmd
 
 
