@@ -204,6 +204,16 @@ inline std::map<std::string, double> ExpectDomainTaskLoads(Model* model, RandomB
   return load;
 }
 
+// Whether tasks 0 and 1 give domain d's rows different loads (of ExpectDomainTaskLoads' map).
+inline bool TaskLoadsDiffer(const std::map<std::string, double>& load, int domain, int experts) {
+  const std::string cell = "expert_load/" + std::to_string(domain) + "/";
+  for (int e = 0; e < experts; ++e) {
+    const std::string suffix = "." + std::to_string(e);
+    if (load.at(cell + "0" + suffix) != load.at(cell + "1" + suffix)) return true;
+  }
+  return false;
+}
+
 // Runs the model's Forward in evaluation on b and checks every logit (row i, task t) against
 // reference(i, t), within tolerance * max(1, |reference|).
 inline void ExpectMatchesReference(Model* model, RandomBatch* b,
