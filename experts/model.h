@@ -177,6 +177,9 @@ class TeacherScorer {
 
 struct ModelContext {
   Communicator* workers = nullptr;
+  // GPU workers: the same workers over a transport whose collectives take device buffers (NCCL;
+  // comm/nccl_communicator.h), for the expert dispatch's rows; null otherwise.
+  Communicator* device_workers = nullptr;
   // The remote teacher of a distilled two-tower model with TEACHER_RANKS; null otherwise.
   TeacherScorer* teacher = nullptr;
   int rank() const { return workers == nullptr ? 0 : workers->rank(); }

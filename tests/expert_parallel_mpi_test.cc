@@ -76,6 +76,75 @@ std::vector<ModelConfig> Configs(int experts) {
   return out;
 }
 
+// The MPI communicator with device buffers, as a CUDA-aware transport (NCCL on GPU workers)
+// takes them: under host execution a device buffer can be read on the host while host access
+// is open, so each exchange opens it around the MPI call. Counts the device exchanges.
+class DeviceBufferMpi : public Communicator {
+ public:
+  DeviceBufferMpi(Communicator* mpi, GpuResources* gpu) : mpi_(mpi), gpu_(gpu) {}
+  int rank() const override { return mpi_->rank(); }
+  int size() const override { return mpi_->size(); }
+  Status AllReduceSum(float* data, int64_t n) override {
+    HostAccess open(gpu_);
+    return mpi_->AllReduceSum(data, n);
+  }
+  Status AllReduceSum(double* data, int64_t n) override {
+    HostAccess open(gpu_);
+    return mpi_->AllReduceSum(data, n);
+  }
+  Status AllReduceMax(double* data, int64_t n) override {
+    HostAccess open(gpu_);
+    return mpi_->AllReduceMax(data, n);
+  }
+  Status AllGather(const std::string& mine, std::vector<std::string>* all) override {
+    return mpi_->AllGather(mine, all);
+  }
+  Status Broadcast(void* data, int64_t bytes, int root) override {
+    return mpi_->Broadcast(data, bytes, root);
+  }
+  Status Barrier() override { return mpi_->Barrier(); }
+  Status ExchangeCounts(const std::vector<int64_t>& send_counts,
+                        std::vector<int64_t>* recv_counts) override {
+    return mpi_->ExchangeCounts(send_counts, recv_counts);
+  }
+  Status AllToAll(const float* send, float* recv, int64_t count) override {
+    return Exchange([&] { return mpi_->AllToAll(send, recv, count); });
+  }
+  Status AllToAll(const int32_t* send, int32_t* recv, int64_t count) override {
+    return Exchange([&] { return mpi_->AllToAll(send, recv, count); });
+  }
+  Status AllToAll(const int64_t* send, int64_t* recv, int64_t count) override {
+    return Exchange([&] { return mpi_->AllToAll(send, recv, count); });
+  }
+  Status AllToAllV(const float* send, const std::vector<int64_t>& sc,
+                   const std::vector<int64_t>& sd, float* recv, const std::vector<int64_t>& rc,
+                   const std::vector<int64_t>& rd) override {
+    return Exchange([&] { return mpi_->AllToAllV(send, sc, sd, recv, rc, rd); });
+  }
+  Status AllToAllV(const int32_t* send, const std::vector<int64_t>& sc,
+                   const std::vector<int64_t>& sd, int32_t* recv, const std::vector<int64_t>& rc,
+                   const std::vector<int64_t>& rd) override {
+    return Exchange([&] { return mpi_->AllToAllV(send, sc, sd, recv, rc, rd); });
+  }
+  Status AllToAllV(const int64_t* send, const std::vector<int64_t>& sc,
+                   const std::vector<int64_t>& sd, int64_t* recv, const std::vector<int64_t>& rc,
+                   const std::vector<int64_t>& rd) override {
+    return Exchange([&] { return mpi_->AllToAllV(send, sc, sd, recv, rc, rd); });
+  }
+  int exchanges() const { return exchanges_; }
+
+ private:
+  template <typename Call>
+  Status Exchange(const Call& call) {
+    ++exchanges_;
+    HostAccess open(gpu_);
+    return call();
+  }
+  Communicator* const mpi_;
+  GpuResources* const gpu_;
+  int exchanges_ = 0;
+};
+
 class ExpertParallelTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -84,11 +153,13 @@ class ExpertParallelTest : public ::testing::Test {
     comm_ = std::move(*comm);
   }
 
-  std::unique_ptr<Model> Make(ModelConfig c, ExpertPlacementConfig::Kind kind) {
+  std::unique_ptr<Model> Make(ModelConfig c, ExpertPlacementConfig::Kind kind,
+                              Communicator* device_workers = nullptr) {
     PlacementOf(&c)->set_kind(kind);
     // MMoE's dense routing exists as a sparse model only with a placement: its replicated
     // reference is the same model placed CONTIGUOUS on one process (SparseMoe over Self).
     ModelContext context{comm_.get()};
+    context.device_workers = device_workers;
     auto model = CreateModel(c, kShape, 17, context);
     EXPECT_TRUE(model.ok()) << model.status();
     return std::move(model).value();
@@ -99,6 +170,8 @@ class ExpertParallelTest : public ::testing::Test {
     if (comm_->size() == 4 && rank == 1) return {0, 0, 0};
     return {3 + rank, 2, 4 - rank % 2};
   }
+
+  void ExpectGpuWorkersComputeWhatCpuWorkersCompute(bool device_exchange);
 
   std::unique_ptr<MpiCommunicator> comm_;
 };
@@ -190,12 +263,15 @@ TEST_F(ExpertParallelTest, ForwardAndBackwardEqualTheReplicatedModel) {
 }
 
 // GPU workers (host execution) with their experts spread over the ranks compute what CPU workers
-// compute: the expert dispatch stages device rows through the host for the MPI all-to-all.
-TEST_F(ExpertParallelTest, GpuWorkersComputeWhatCpuWorkersCompute) {
+// compute: without a device exchange the expert dispatch stages device rows through the host
+// for the MPI all-to-all; with one (NCCL on GPUs; here MPI reading device buffers under host
+// access) the rows are packed, exchanged and unpacked on the devices.
+void ExpertParallelTest::ExpectGpuWorkersComputeWhatCpuWorkersCompute(bool device_exchange) {
   GpuResourcesOptions options;
   options.host_execution = true;
   auto gpu = GpuResources::Create(options);
   if (!gpu.ok()) GTEST_SKIP() << gpu.status().ToString();
+  DeviceBufferMpi exchange(comm_.get(), gpu->get());
   const int rank = comm_->rank();
   for (const ModelConfig& c : Configs(5)) {
     for (const auto kind :
@@ -205,7 +281,7 @@ TEST_F(ExpertParallelTest, GpuWorkersComputeWhatCpuWorkersCompute) {
       std::unique_ptr<Model> dev;
       {
         DeviceScope on_device(gpu->get());
-        dev = Make(c, kind);
+        dev = Make(c, kind, device_exchange ? &exchange : nullptr);
       }
       RandomBatch b(kShape, RowsOf(rank), 200 + rank);
       b.batch.seed = 5;
@@ -247,6 +323,18 @@ TEST_F(ExpertParallelTest, GpuWorkersComputeWhatCpuWorkersCompute) {
       }
     }
   }
+  // The rows went over the device exchange (four moves per model and placement), or not at all.
+  if (comm_->size() > 1) {
+    EXPECT_EQ(exchange.exchanges() > 0, device_exchange);
+  }
+}
+
+TEST_F(ExpertParallelTest, GpuWorkersComputeWhatCpuWorkersCompute) {
+  ExpectGpuWorkersComputeWhatCpuWorkersCompute(/*device_exchange=*/false);
+}
+
+TEST_F(ExpertParallelTest, GpuWorkersWithADeviceExchangeComputeWhatCpuWorkersCompute) {
+  ExpectGpuWorkersComputeWhatCpuWorkersCompute(/*device_exchange=*/true);
 }
 
 // f and p of the balance loss are the cluster's: W workers with batch B give the loss (summed

@@ -95,6 +95,7 @@ StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config
   std::unique_ptr<StepRunner> r(new StepRunner(config, store, workers));
   ModelContext context;
   context.workers = workers;
+  context.device_workers = device_workers;
   context.teacher = remote_teacher ? teacher : nullptr;
   {
     // Every tensor the model makes (parameters, activations, caches) lives on the GPU.

@@ -33,14 +33,20 @@ ConstMatView OnHost(ConstMatView v, Tensor* host) {
 
 }  // namespace
 
-ExpertDispatch::ExpertDispatch(Communicator* workers, const ExpertPlacement& placement)
+ExpertDispatch::ExpertDispatch(Communicator* workers, const ExpertPlacement& placement,
+                               Communicator* device_exchange)
     : workers_(workers),
+      device_exchange_(device_exchange),
       placement_(placement),
       ranks_(placement.num_ranks()),
       me_(placement.replicated() ? 0 : workers->rank()) {
   if (!placement.replicated()) {
     CHECK(workers != nullptr);
     CHECK_EQ(workers->size(), ranks_) << "the placement spans a different number of workers";
+  }
+  if (device_exchange != nullptr && workers != nullptr) {
+    CHECK_EQ(device_exchange->size(), workers->size());
+    CHECK_EQ(device_exchange->rank(), workers->rank());
   }
   local_begin_.assign(placement_.experts_of(me_).size() + 1, 0);
 }
@@ -106,6 +112,7 @@ Status ExpertDispatch::Plan(const std::vector<int64_t>& expert_begin,
   }
   local_begin_[local] = l;
   device_plan_ready_ = false;
+  exchange_plan_ready_ = false;
   return Status::OK();
 }
 
@@ -113,7 +120,69 @@ namespace {
 // The DevicePlan arrays: which = 0 the sample row, 1 the assignment of a local row; 2 the local
 // row of an assignment.
 constexpr int kSampleOfLocal = 0, kAssignmentOfLocal = 1, kLocalOfAssignment = 2;
+// The DeviceExchangePlan arrays. Home side, per send position p (send layout, N_assign): the
+// sample row of its assignment (Dispatch's pack; CombineGrad's scatter of the returned rows),
+// its assignment (DispatchGrad's pack). Owner side, per local row l: its position in the
+// receive buffer (the unpack of the moves towards the owners); per receive position q: the
+// local row held there (the pack of the moves back). Home side, per assignment a: its send
+// position (Combine's unpack).
+constexpr int kSampleOfSend = 0, kAssignmentOfSend = 1, kRecvOfLocal = 2, kLocalOfRecv = 3,
+              kSendOfAssignment = 4, kExchangeArrays = 5;
 }  // namespace
+
+void ExpertDispatch::DeviceExchangePlan(GpuResources* gpu) {
+  if (exchange_plan_ready_ && exchange_plan_.gpu() == gpu) return;
+  const int64_t na = num_assignments(), nl = num_local_rows();
+  const int64_t n = std::max<int64_t>(1, std::max(na, nl));
+  Tensor host({(kExchangeArrays + 1) * n + 1}, nullptr);
+  host.Fill(0.0f);
+  uint32_t* offsets = reinterpret_cast<uint32_t*>(host.data());
+  for (int64_t k = 0; k <= n; ++k) offsets[k] = static_cast<uint32_t>(k);
+  auto array = [&](int which) {
+    return reinterpret_cast<int32_t*>(host.data() + n + 1 + which * n);
+  };
+  for (int64_t p = 0; p < na; ++p) {
+    const int64_t a = send_order_[p];
+    array(kSampleOfSend)[p] = rows_[a];
+    array(kAssignmentOfSend)[p] = static_cast<int32_t>(a);
+    array(kSendOfAssignment)[a] = static_cast<int32_t>(p);
+  }
+  for (int64_t l = 0; l < nl; ++l) {
+    array(kRecvOfLocal)[l] = static_cast<int32_t>(recv_order_[l]);
+    array(kLocalOfRecv)[recv_order_[l]] = static_cast<int32_t>(l);
+  }
+  exchange_plan_ = Tensor({0}, gpu);
+  exchange_plan_ = host;  // copy assignment: to the device, bit for bit
+  exchange_plan_stride_ = n;
+  exchange_plan_ready_ = true;
+}
+
+void ExpertDispatch::ExchangeGather(ConstMatView src, int which, int64_t n, Tensor* out) {
+  out->Resize({n, src.cols});
+  if (n == 0) return;
+  DeviceExchangePlan(out->gpu());
+  const float* plan = exchange_plan_.data();
+  const int64_t stride = exchange_plan_stride_;
+  EmbeddingBagForward(src, reinterpret_cast<const uint32_t*>(plan),
+                      reinterpret_cast<const int32_t*>(plan + stride + 1 + which * stride),
+                      PoolingMode::kSum, out->view());
+}
+
+Status ExpertDispatch::DeviceExchange(const Tensor& send, const std::vector<int64_t>& send_rows,
+                                      const std::vector<int64_t>& recv_rows, Tensor* recv) {
+  const int64_t width = send.dim(1);
+  int64_t total = 0;
+  for (int64_t n : recv_rows) total += n;
+  recv->Resize({total, width});
+  std::vector<int64_t> sc(ranks_), rc(ranks_), sd, rd;
+  for (int r = 0; r < ranks_; ++r) {
+    sc[r] = send_rows[r] * width;
+    rc[r] = recv_rows[r] * width;
+  }
+  PackedDisplacements(sc, &sd);
+  PackedDisplacements(rc, &rd);
+  return device_exchange_->AllToAllV(send.data(), sc, sd, recv->data(), rc, rd);
+}
 
 void ExpertDispatch::DevicePlan(GpuResources* gpu) {
   if (device_plan_ready_ && device_plan_.gpu() == gpu) return;
@@ -208,12 +277,41 @@ Status ExpertDispatch::ToHomes(ConstMatView local, const SinkFn& sink) {
   return Status::OK();
 }
 
+void ExpertDispatch::PlaceExchangeBuffers(GpuResources* gpu) {
+  if (device_send_.gpu() != gpu) device_send_ = Tensor({0}, gpu);
+  if (device_recv_.gpu() != gpu) device_recv_ = Tensor({0}, gpu);
+}
+
+Status ExpertDispatch::ToOwnersOnDevice(ConstMatView src, int pack, Tensor* out) {
+  ScopedSeconds timer(&dispatch_seconds_);
+  const int64_t width = src.cols;
+  PlaceExchangeBuffers(out->gpu());
+  ExchangeGather(src, pack, num_assignments(), &device_send_);
+  RETURN_IF_ERROR(DeviceExchange(device_send_, send_rows_, recv_rows_, &device_recv_));
+  bytes_to_others_ +=
+      (num_assignments() - send_rows_[me_]) * width * static_cast<int64_t>(sizeof(float));
+  ExchangeGather(device_recv_.view(), kRecvOfLocal, num_local_rows(), out);
+  return Status::OK();
+}
+
+Status ExpertDispatch::ToHomesOnDevice(ConstMatView local) {
+  ScopedSeconds timer(&combine_seconds_);
+  CHECK_EQ(local.rows, num_local_rows());
+  const int64_t width = local.cols;
+  PlaceExchangeBuffers(local.gpu);
+  ExchangeGather(local, kLocalOfRecv, num_local_rows(), &device_send_);
+  RETURN_IF_ERROR(DeviceExchange(device_send_, recv_rows_, send_rows_, &device_recv_));
+  bytes_to_others_ += (local.rows - recv_rows_[me_]) * width * static_cast<int64_t>(sizeof(float));
+  return Status::OK();
+}
+
 Status ExpertDispatch::Dispatch(ConstMatView x, Tensor* local_in) {
   if (OnDevice(local_in->gpu())) {
     ScopedSeconds timer(&dispatch_seconds_);
     Gather(x, kSampleOfLocal, local_in);
     return Status::OK();
   }
+  if (ExchangesOnDevice(local_in->gpu())) return ToOwnersOnDevice(x, kSampleOfSend, local_in);
   Tensor host;
   const ConstMatView h = OnHost(x, &host);
   return ToOwners(
@@ -225,6 +323,12 @@ Status ExpertDispatch::Combine(ConstMatView local_out, Tensor* out) {
     ScopedSeconds timer(&combine_seconds_);
     CHECK_EQ(local_out.rows, num_local_rows());
     Gather(local_out, kLocalOfAssignment, out);
+    return Status::OK();
+  }
+  if (ExchangesOnDevice(out->gpu())) {
+    RETURN_IF_ERROR(ToHomesOnDevice(local_out));
+    ScopedSeconds timer(&combine_seconds_);
+    ExchangeGather(device_recv_.view(), kSendOfAssignment, num_assignments(), out);
     return Status::OK();
   }
   Tensor host;
@@ -247,6 +351,9 @@ Status ExpertDispatch::DispatchGrad(ConstMatView dout, Tensor* dlocal_out) {
     Gather(dout, kAssignmentOfLocal, dlocal_out);
     return Status::OK();
   }
+  if (ExchangesOnDevice(dlocal_out->gpu())) {
+    return ToOwnersOnDevice(dout, kAssignmentOfSend, dlocal_out);
+  }
   Tensor host;
   const ConstMatView h = OnHost(dout, &host);
   return ToOwners(
@@ -256,6 +363,21 @@ Status ExpertDispatch::DispatchGrad(ConstMatView dout, Tensor* dlocal_out) {
 Status ExpertDispatch::CombineGrad(ConstMatView dlocal_in, MatView dx) {
   const int64_t width = dlocal_in.cols;
   CHECK_EQ(dx.cols, width);
+  if (ExchangesOnDevice(dx.gpu)) {
+    RETURN_IF_ERROR(ToHomesOnDevice(dlocal_in));
+    ScopedSeconds timer(&combine_seconds_);
+    const int64_t n = num_assignments();
+    if (n == 0) return Status::OK();
+    DeviceExchangePlan(dx.gpu);
+    const float* plan = exchange_plan_.data();
+    const int64_t stride = exchange_plan_stride_;
+    // dx[sample of p] += returned row p: the embedding-bag backward of Dispatch's pack.
+    EmbeddingBagBackward(
+        device_recv_.view(), reinterpret_cast<const uint32_t*>(plan),
+        reinterpret_cast<const int32_t*>(plan + stride + 1 + kSampleOfSend * stride),
+        PoolingMode::kSum, dx);
+    return Status::OK();
+  }
   if (OnDevice(dx.gpu)) {
     ScopedSeconds timer(&combine_seconds_);
     const int64_t n = num_local_rows();

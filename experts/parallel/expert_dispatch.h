@@ -25,8 +25,13 @@
 // Devices: the views and tensors may be on a GPU (all on one device). With one dispatch rank
 // (a replicated placement, or one worker) the moves are device gathers and a scatter-add
 // (core/embedding_bag.h over one-row bags; the plan's indices go over once per Plan). Across
-// workers the exchange is a host all-to-all, so device rows are staged through the host: each
-// move copies its input to the host and its result back (synchronous).
+// workers with a `device_exchange` (GPU workers: the NCCL communicator over the same workers,
+// whose all-to-all takes device buffers), each move packs its send buffer with a device gather,
+// exchanges device buffers, and unpacks with a gather (or, for CombineGrad, the scatter-add);
+// rows never leave the devices. Without one the exchange is the host all-to-all of `workers`,
+// so device rows are staged through the host: each move copies its input to the host and its
+// result back (synchronous). The count exchange of Plan always goes through `workers` (host
+// counts).
 // Thread-safety: none; collective when the placement spans workers (every worker calls Plan
 // and the moves in the same order).
 #ifndef MOEREC_EXPERTS_PARALLEL_EXPERT_DISPATCH_H_
@@ -45,8 +50,10 @@ namespace moerec {
 class ExpertDispatch {
  public:
   // `workers` (borrowed; its size must equal placement.num_ranks() unless replicated) may be
-  // null with a replicated placement.
-  ExpertDispatch(Communicator* workers, const ExpertPlacement& placement);
+  // null with a replicated placement. `device_exchange` (borrowed, optional): the same workers,
+  // in the same rank order, over a transport whose AllToAllV takes device buffers.
+  ExpertDispatch(Communicator* workers, const ExpertPlacement& placement,
+                 Communicator* device_exchange = nullptr);
 
   // expert_begin: (E + 1) from 0; rows: the assignments' sample rows.
   Status Plan(const std::vector<int64_t>& expert_begin, const std::vector<int32_t>& rows);
@@ -92,10 +99,28 @@ class ExpertDispatch {
   bool OnDevice(GpuResources* gpu) const { return gpu != nullptr && ranks_ == 1; }
   void DevicePlan(GpuResources* gpu);
   void Gather(ConstMatView src, int which, Tensor* out);
+  // Device moves across ranks: the rows of `src` packed by exchange array `pack` go to their
+  // owners and are unpacked into *out in local order; ToHomesOnDevice packs `local` and leaves
+  // the returned rows, in send layout, in device_recv_.
+  Status ToOwnersOnDevice(ConstMatView src, int pack, Tensor* out);
+  Status ToHomesOnDevice(ConstMatView local);
+  void PlaceExchangeBuffers(GpuResources* gpu);  // device_send_, device_recv_ on gpu
+  // Several dispatch ranks, device views, a device_exchange: the moves on the devices.
+  bool ExchangesOnDevice(GpuResources* gpu) const {
+    return gpu != nullptr && ranks_ > 1 && device_exchange_ != nullptr;
+  }
+  // The exchange arrays of the last Plan on `gpu` (kPack*, kUnpack* below), uploaded once.
+  void DeviceExchangePlan(GpuResources* gpu);
+  // out (n, src.cols) = src rows gathered by exchange array `which` (n entries).
+  void ExchangeGather(ConstMatView src, int which, int64_t n, Tensor* out);
+  // send (rows in send layout) -> recv, over device_exchange_.
+  Status DeviceExchange(const Tensor& send, const std::vector<int64_t>& send_rows,
+                        const std::vector<int64_t>& recv_rows, Tensor* recv);
   Status Exchange(const std::vector<float>& send, const std::vector<int64_t>& send_rows,
                   const std::vector<int64_t>& recv_rows, int64_t width, std::vector<float>* recv);
 
   Communicator* const workers_;
+  Communicator* const device_exchange_;
   const ExpertPlacement placement_;
   const int ranks_;
   const int me_;
@@ -115,6 +140,13 @@ class ExpertDispatch {
   // local row l, the local row of assignment a. Empty until the first device move.
   Tensor device_plan_;
   bool device_plan_ready_ = false;
+  // Several ranks on devices: one-row bag offsets [0, N] (N the largest array), then the
+  // exchange arrays, N floats each (bit patterns of int32): see DeviceExchangePlan.
+  Tensor exchange_plan_;
+  bool exchange_plan_ready_ = false;
+  int64_t exchange_plan_stride_ = 0;
+  Tensor device_send_ = Tensor({0}, nullptr);  // the moves' device buffers (send, receive)
+  Tensor device_recv_ = Tensor({0}, nullptr);
   int64_t bytes_to_others_ = 0;
   int64_t count_bytes_ = 0;
   double dispatch_seconds_ = 0.0;

@@ -210,8 +210,8 @@ SparseMoeModel::SparseMoeModel(const ModelConfig& config, const ModelShape& shap
   const int me = placement.replicated() ? 0 : workers_->rank();
   bank_ = ExpertBank(*expert, hidden, placement.experts_of(me), "experts", !placement.replicated(),
                      &params_, seed);
-  dispatch_ =
-      std::make_unique<ExpertDispatch>(placement.replicated() ? nullptr : workers_, placement);
+  dispatch_ = std::make_unique<ExpertDispatch>(placement.replicated() ? nullptr : workers_,
+                                               placement, context.device_workers);
   towers_ = Towers(*tower, tower_index, shape.num_domains, shape.num_tasks, bank_.output_dim(),
                    streams_, "towers", &params_, seed);
 }
