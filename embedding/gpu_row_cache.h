@@ -54,6 +54,7 @@
 // change underneath: RestoreSnapshot, Restore, ImportTables), with no ticket live.
 // Memory: the cache owns its device blocks, staging and pinned buffers; rows() and gradients()
 // views stay valid until the ticket ends. The GpuResources and the servers must outlive it.
+// A GPU worker's StepRunner (worker/step_runner.h) drives one in front of its store.
 // Thread-safety: none; one thread drives a cache (the worker's step thread).
 #ifndef MOEREC_EMBEDDING_GPU_ROW_CACHE_H_
 #define MOEREC_EMBEDDING_GPU_ROW_CACHE_H_

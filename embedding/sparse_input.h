@@ -57,6 +57,7 @@ class SparseInput {
   int slot_column(int slot) const { return columns_[slot]; }
   // Width of slot's column block: its table's dim.
   int slot_dim(int slot) const { return table_dims_[slots_[slot].table]; }
+  PoolingMode pooling(int slot) const { return slots_[slot].pooling; }
 
   // Fills *out for `batch` (its buffers are reused). requests[i].values is sized (n, dim).
   void Prepare(const Batch& batch, SparseBatch* out) const;

@@ -73,7 +73,9 @@ Status RunWorker(const JobConfig& config, const Trainer::Options& options, const
                    MpiCommunicator::Create(worker_comm, /*owned=*/false));
   EmbeddingStore* store = client.get();
   std::unique_ptr<CachingStore> cache;
-  if (config.cluster().row_cache_staleness() > 0) {
+  // A GPU worker's StepRunner keeps its own row cache in device memory (GpuRowCache, the same
+  // staleness and capacity) in front of the client.
+  if (config.cluster().row_cache_staleness() > 0 && FLAGS_device != "cuda") {
     cache = std::make_unique<CachingStore>(client.get(), TableSpecsFromConfig(config),
                                            config.cluster().row_cache_staleness(),
                                            config.cluster().row_cache_rows());

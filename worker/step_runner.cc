@@ -7,6 +7,7 @@
 #include "core/activation.h"
 #include "core/gpu/resources.h"
 #include "core/random.h"
+#include "embedding/gpu_row_cache.h"
 #include "embedding/table_spec.h"
 #include "proto/text_config.h"
 #include "worker/task_loss.h"
@@ -109,6 +110,15 @@ StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const JobConfig& config
                       &r->device_dlogits_, &r->device_domain_}) {
       *t = Tensor({0}, gpu);
     }
+    r->device_pool_index_ = Tensor({0}, gpu);
+#if MOEREC_HAVE_CUDA
+    GpuRowCacheOptions cache;
+    cache.capacity_rows = config.cluster().row_cache_rows();
+    cache.staleness = config.cluster().row_cache_staleness();
+    ASSIGN_OR_RETURN(std::unique_ptr<GpuRowCache> made,
+                     GpuRowCache::Create(gpu, store, TableSpecsFromConfig(config), cache));
+    r->row_cache_.reset(made.release());
+#endif
   }
   // An offline teacher's tables are never pushed to.
   if (config.model().has_two_tower() && config.model().two_tower().has_distill() &&
@@ -151,36 +161,157 @@ void StepRunner::PrepareBatch(Batch* batch, StepBuffers* buf) {
   sparse_.Prepare(*batch, &buf->sparse);
 }
 
-void StepRunner::StartPull(Batch* batch, int64_t step, StepBuffers* buf) {
+StepRunner::~StepRunner() = default;
+
+#if MOEREC_HAVE_CUDA
+void StepRunner::RowCacheDeleter::operator()(GpuRowCache* cache) const { delete cache; }
+#else
+void StepRunner::RowCacheDeleter::operator()(GpuRowCache* cache) const {
+  CHECK(cache == nullptr) << "a row cache in a build without CUDA";
+}
+#endif
+
+Status StepRunner::StartPull(Batch* batch, int64_t step, StepBuffers* buf) {
   const Clock::time_point t0 = Clock::now();
   PrepareBatch(batch, buf);
   const Clock::time_point t1 = Clock::now();
-  // In-process stores do the work here; remote ones only send.
-  buf->pull = store_->Pull(&buf->sparse.requests, step, true);
+  if (row_cache_ == nullptr) {
+    // In-process stores do the work here; remote ones only send.
+    buf->pull = store_->Pull(&buf->sparse.requests, step, true);
+  } else {
+#if MOEREC_HAVE_CUDA
+    ASSIGN_OR_RETURN(buf->ticket, row_cache_->Prefetch(buf->sparse.requests, step, true));
+    buf->ready = false;
+#endif
+  }
   times_.data += Seconds(t0, t1);
   times_.pull += Seconds(t1, Clock::now());
   buf->batch = batch;
   buf->step = step;
   buf->in_flight = true;
+  return Status::OK();
+}
+
+Status StepRunner::FinishPull(StepBuffers* buf) {
+  if (row_cache_ == nullptr) return store_->Wait(buf->pull);
+#if MOEREC_HAVE_CUDA
+  if (!buf->ready) {
+    buf->ready = true;
+    buf->prefetched = row_cache_->FinishPrefetch(buf->ticket);
+    if (!buf->prefetched.ok()) row_cache_->Release(buf->ticket);
+  }
+#endif
+  return buf->prefetched;
 }
 
 Status StepRunner::CancelPrefetch() {
   for (StepBuffers& buf : buffers_) {
     if (!buf.in_flight) continue;
     buf.in_flight = false;
-    RETURN_IF_ERROR(store_->Wait(buf.pull));
+    if (row_cache_ == nullptr) {
+      RETURN_IF_ERROR(store_->Wait(buf.pull));
+      continue;
+    }
+#if MOEREC_HAVE_CUDA
+    // A failed FinishPrefetch released its ticket already.
+    if (buf.ready && !buf.prefetched.ok()) return buf.prefetched;
+    row_cache_->Release(buf.ticket);
+#endif
   }
   return Status::OK();
 }
 
+Status StepRunner::InvalidateRowCache() {
+  if (row_cache_ == nullptr) return Status::OK();
+  RETURN_IF_ERROR(CancelPrefetch());  // no ticket may be live
+#if MOEREC_HAVE_CUDA
+  row_cache_->Invalidate();
+#endif
+  return Status::OK();
+}
+
+Status StepRunner::EvaluationPull(Batch* batch, int64_t step, StepBuffers* buf) {
+  PrepareBatch(batch, buf);
+  if (row_cache_ == nullptr) return store_->Wait(store_->Pull(&buf->sparse.requests, step, false));
+#if MOEREC_HAVE_CUDA
+  ASSIGN_OR_RETURN(buf->ticket, row_cache_->Prefetch(buf->sparse.requests, step, false));
+  if (Status pulled = row_cache_->FinishPrefetch(buf->ticket); !pulled.ok()) {
+    row_cache_->Release(buf->ticket);
+    return pulled;
+  }
+#endif
+  return Status::OK();
+}
+
+void StepRunner::EndEvaluation(StepBuffers* buf) {
+#if MOEREC_HAVE_CUDA
+  if (row_cache_ != nullptr) row_cache_->Release(buf->ticket);
+#endif
+}
+
+void StepRunner::DevicePool(const Batch& batch, const StepBuffers& buf) {
+#if MOEREC_HAVE_CUDA
+  const int num_slots = sparse_.num_slots();
+  pool_index_.clear();
+  pool_at_.assign(num_slots, 0);
+  for (int s = 0; s < num_slots; ++s) {
+    pool_at_[s] = static_cast<int64_t>(pool_index_.size());
+    const std::vector<uint32_t>& offsets = batch.offsets[sparse_.source(s)];
+    const std::vector<int32_t>& index = buf.sparse.index[s];
+    pool_index_.insert(pool_index_.end(), offsets.begin(), offsets.end());
+    for (const int32_t row : index) pool_index_.push_back(static_cast<uint32_t>(row));
+  }
+  device_pool_index_.Resize({std::max<int64_t>(static_cast<int64_t>(pool_index_.size()), 1)});
+  gpu_->CopySync(device_pool_index_.data(), pool_index_.data(),
+                 pool_index_.size() * sizeof(uint32_t), GpuResources::kHostToDevice);
+  const int num_features = sparse_.num_features();
+  device_features_.Resize({batch.size, num_features});
+  const MatView features = device_features_.view();
+  const auto* words = reinterpret_cast<const uint32_t*>(device_pool_index_.data());
+  for (int s = 0; s < num_slots; ++s) {
+    const uint32_t* offsets = words + pool_at_[s];
+    const auto* index = reinterpret_cast<const int32_t*>(offsets + batch.size + 1);
+    EmbeddingBagForward(row_cache_->rows(buf.ticket, buf.sparse.request_of_slot[s]), offsets, index,
+                        sparse_.pooling(s),
+                        features.Cols(sparse_.slot_column(s), sparse_.slot_dim(s)));
+  }
+  const int num_dense = sparse_.num_dense();
+  if (num_dense > 0 && batch.size > 0) {
+    gpu_->Copy2D(features.data + (num_features - num_dense), features.ld * sizeof(float),
+                 batch.dense.data(), num_dense * sizeof(float), num_dense * sizeof(float),
+                 batch.size, GpuResources::kHostToDevice);
+  }
+#endif
+}
+
+void StepRunner::DevicePoolBackward(const Batch& batch, const StepBuffers& buf) {
+#if MOEREC_HAVE_CUDA
+  const ConstMatView dfeatures = device_dfeatures_.view();
+  const auto* words = reinterpret_cast<const uint32_t*>(device_pool_index_.data());
+  for (int s = 0; s < sparse_.num_slots(); ++s) {
+    const uint32_t* offsets = words + pool_at_[s];
+    const auto* index = reinterpret_cast<const int32_t*>(offsets + batch.size + 1);
+    EmbeddingBagBackward(dfeatures.Cols(sparse_.slot_column(s), sparse_.slot_dim(s)), offsets,
+                         index, sparse_.pooling(s),
+                         row_cache_->gradients(buf.ticket, buf.sparse.request_of_slot[s]));
+  }
+#endif
+}
+
 void StepRunner::Pool(const Batch& batch, const StepBuffers& buf, int64_t step, bool training) {
-  features_.Resize({batch.size, sparse_.num_features()});
-  sparse_.Pool(batch, buf.sparse, features_.view());
+  if (row_cache_ == nullptr) {
+    features_.Resize({batch.size, sparse_.num_features()});
+    sparse_.Pool(batch, buf.sparse, features_.view());
+  }
   model_batch_.size = batch.size;
   model_batch_.features = features_.view();
   model_batch_.domain = batch.domain.data();
   if (gpu_ != nullptr) {
-    device_features_ = features_;  // copy assignment: to the device tensor's device
+    if (row_cache_ == nullptr) {
+      device_features_ = features_;  // copy assignment: to the device tensor's device
+    } else {
+      DevicePool(batch, buf);
+    }
     model_batch_.features = device_features_.view();
     device_domain_.Resize({std::max<int64_t>(batch.size, 1)});
     gpu_->CopySync(device_domain_.data(), batch.domain.data(), batch.size * sizeof(int32_t),
@@ -233,7 +364,8 @@ void StepRunner::Backward(bool with_features) {
   }
   device_dfeatures_.Resize({model_batch_.size, sparse_.num_features()});
   model_->Backward(model_batch_, device_dlogits_.view(), device_dfeatures_.view());
-  dfeatures_ = device_dfeatures_;  // back to the host, where the rows' gradients are pooled
+  // Without a row cache, back to the host, where the rows' gradients are pooled.
+  if (row_cache_ == nullptr) dfeatures_ = device_dfeatures_;
 }
 
 StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
@@ -242,7 +374,7 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
   const bool prefetched = buf.in_flight && buf.batch == batch && buf.step == step;
   if (!prefetched) {
     RETURN_IF_ERROR(CancelPrefetch());
-    StartPull(batch, step, &buf);  // books its own data and pull time
+    RETURN_IF_ERROR(StartPull(batch, step, &buf));  // books its own data and pull time
   }
   const Clock::time_point t0b = Clock::now();
   CountObservedLabels(*batch, &label_counts_);
@@ -250,9 +382,14 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
   const Clock::time_point t1 = Clock::now();
 
   buf.in_flight = false;
-  RETURN_IF_ERROR(store_->Wait(buf.pull));
+  RETURN_IF_ERROR(FinishPull(&buf));
   const Clock::time_point t1b = Clock::now();
-  if (next != nullptr && early_prefetch_) StartPull(next, step + 1, &other);  // books itself
+  if (next != nullptr && early_prefetch_) {
+    if (Status started = StartPull(next, step + 1, &other); !started.ok()) {
+      EndEvaluation(&buf);  // the step's ticket ends without a push
+      return started;
+    }
+  }
   const Clock::time_point t2 = Clock::now();
 
   double loss = 0.0;
@@ -270,10 +407,20 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
     }
     loss += model_->AuxLoss();
     Backward(train_rows_);
-    if (train_rows_) sparse_.PoolBackward(*batch, dfeatures_.view(), &buf.sparse);
+    if (train_rows_) {
+      if (row_cache_ == nullptr) {
+        sparse_.PoolBackward(*batch, dfeatures_.view(), &buf.sparse);
+      } else if (batch->size > 0) {
+        DevicePoolBackward(*batch, buf);
+      }
+    }
   }
   // The push still goes out (the servers' step clock counts every worker's), without the rows
-  // of frozen tables (a phase that freezes rows; an offline teacher's tables).
+  // of frozen tables (a phase that freezes rows; an offline teacher's tables). A GPU worker
+  // pushes through its cache, unless no row trains (then the ticket ends and an empty push
+  // goes to the store itself, as on a CPU worker; a GPU worker has no fixed tables).
+  const bool cache_push = row_cache_ != nullptr && train_rows_;
+  if (row_cache_ != nullptr && !cache_push) EndEvaluation(&buf);
   for (TableRequest& r : buf.sparse.requests) {
     if (train_rows_ && (fixed_tables_.empty() || !fixed_tables_[r.table])) continue;
     r.keys.clear();
@@ -281,20 +428,55 @@ StatusOr<double> StepRunner::Train(Batch* batch, int64_t step, Batch* next) {
   }
   const Clock::time_point t3 = Clock::now();
 
-  const EmbeddingStore::Ticket push = store_->Push(&buf.sparse.requests, step);
+  EmbeddingStore::Ticket push = 0;
+  Status pushed;  // a push finished before the all-reduce (BSP through the cache)
+  bool push_pending = true;
+#if MOEREC_HAVE_CUDA
+  if (cache_push) {
+    row_cache_->PushGradients(buf.ticket);
+    if (!early_prefetch_) {
+      // BSP: the next prefetch must see this push.
+      pushed = row_cache_->FinishPush(buf.ticket);
+      push_pending = false;
+    }
+  } else {
+    push = store_->Push(&buf.sparse.requests, step);
+  }
+#else
+  push = store_->Push(&buf.sparse.requests, step);
+#endif
   const Clock::time_point t4 = Clock::now();
-  if (next != nullptr && !early_prefetch_) StartPull(next, step + 1, &other);
+  if (next != nullptr && !early_prefetch_ && pushed.ok()) {
+    if (Status started = StartPull(next, step + 1, &other); !started.ok()) pushed = started;
+  }
+  // The next step's rows land on the device while the dense all-reduce and optimizer run
+  // (its copy-in queued behind this step's compute).
+  if (row_cache_ != nullptr && pushed.ok() && other.in_flight) {
+    FinishPull(&other).IgnoreError();  // its status is the next step's
+  }
   const Clock::time_point t4b = Clock::now();
 
+  auto finish_push = [&]() -> Status {
+    if (!push_pending) return pushed;
+    push_pending = false;
+#if MOEREC_HAVE_CUDA
+    if (cache_push) return row_cache_->FinishPush(buf.ticket);
+#endif
+    return store_->Wait(push);
+  };
+  if (!pushed.ok()) {
+    CancelPrefetch().IgnoreError();
+    return pushed;
+  }
   if (Status reduced = dense_sync_->AllReduceGradients(); !reduced.ok()) {
     // Every ticket is waited for (EmbeddingStore's contract), also on the way out; the
     // all-reduce's error is the one to report.
-    store_->Wait(push).IgnoreError();
+    finish_push().IgnoreError();
     return reduced;
   }
   optimizer_->Step();
   const Clock::time_point t5 = Clock::now();
-  RETURN_IF_ERROR(store_->Wait(push));
+  RETURN_IF_ERROR(finish_push());
   const Clock::time_point t6 = Clock::now();
   current_ = 1 - current_;
 
@@ -319,10 +501,13 @@ StatusOr<double> StepRunner::TrainArchitecture(Batch* batch, int64_t step) {
   if (arch_optimizer_ == nullptr) return 0.0;
   RETURN_IF_ERROR(CancelPrefetch());
   StepBuffers& buf = buffers_[current_];
-  PrepareBatch(batch, &buf);
-  RETURN_IF_ERROR(store_->Wait(store_->Pull(&buf.sparse.requests, step, false)));
+  RETURN_IF_ERROR(EvaluationPull(batch, step, &buf));
   CountObservedLabels(*batch, &label_counts_);
-  RETURN_IF_ERROR(workers_->AllReduceSum(label_counts_.data(), label_counts_.size()));
+  if (Status counted = workers_->AllReduceSum(label_counts_.data(), label_counts_.size());
+      !counted.ok()) {
+    EndEvaluation(&buf);
+    return counted;
+  }
   model_->params()->ZeroGrad();
   double loss = 0.0;
   if (batch->size > 0) {
@@ -331,6 +516,7 @@ StatusOr<double> StepRunner::TrainArchitecture(Batch* batch, int64_t step) {
            model_->AuxLoss();
     Backward(false);
   }
+  EndEvaluation(&buf);
   arch_grads_.clear();
   for (const Parameter* p : arch_params_) {
     const Tensor host = p->grad.To(nullptr);
@@ -355,9 +541,9 @@ Status StepRunner::Encode(Batch* batch, int64_t step, bool users, Tensor* out) {
   if (m == nullptr) return FailedPrecondition("the model is not a matching (two-tower) model");
   RETURN_IF_ERROR(CancelPrefetch());
   StepBuffers& buf = buffers_[current_];
-  PrepareBatch(batch, &buf);
-  RETURN_IF_ERROR(store_->Wait(store_->Pull(&buf.sparse.requests, step, false)));
+  RETURN_IF_ERROR(EvaluationPull(batch, step, &buf));
   Pool(*batch, buf, step, false);
+  EndEvaluation(&buf);
   out->Resize({std::max<int64_t>(batch->size, 1), m->embedding_dim()});
   const MatView view = out->view().Rows(0, batch->size);
   if (users) {
@@ -371,9 +557,9 @@ Status StepRunner::Encode(Batch* batch, int64_t step, bool users, Tensor* out) {
 Status StepRunner::Predict(Batch* batch, int64_t step, Tensor* probs) {
   RETURN_IF_ERROR(CancelPrefetch());
   StepBuffers& buf = buffers_[current_];
-  PrepareBatch(batch, &buf);
-  RETURN_IF_ERROR(store_->Wait(store_->Pull(&buf.sparse.requests, step, false)));
+  RETURN_IF_ERROR(EvaluationPull(batch, step, &buf));
   PoolAndForward(*batch, buf, step, false);
+  EndEvaluation(&buf);
   probs->ResizeLike(logits_);
   SigmoidForward(logits_.view(), probs->view());
   return Status::OK();

@@ -14,6 +14,13 @@
 // is applied, so the result is exact) and flies during the dense all-reduce and optimizer
 // step; in ASP/SSP it goes out before this step's compute (rows one step stale, as those
 // modes allow). The next Train must then be called with that batch.
+// A GPU worker keeps its rows in a GpuRowCache (embedding/gpu_row_cache.h) in device memory in
+// front of the store (staleness cluster.row_cache_staleness, capacity cluster.row_cache_rows):
+// pooling and its backward run on the device from the cache's blocks, and the row gradients go
+// back to the servers through the cache's copy-out stream, in the cache's per-step order (BSP:
+// this step's push finishes before the next step's prefetch; ASP/SSP: the next step's prefetch
+// overlaps this step's compute and its copy-in lands before the dense all-reduce). Evaluation
+// pulls bypass the cache. Call InvalidateRowCache when the store's rows change underneath.
 // Thread-safety: one thread drives a StepRunner.
 #ifndef MOEREC_WORKER_STEP_RUNNER_H_
 #define MOEREC_WORKER_STEP_RUNNER_H_
@@ -33,6 +40,8 @@
 #include "worker/dense_sync.h"
 
 namespace moerec {
+
+class GpuRowCache;
 
 // The shape the job's model is built for: F, D, T and the feature columns' layout (every slot's
 // width, in data.slots order, then the dense features), from a loaded job config
@@ -63,9 +72,10 @@ class StepRunner {
   // `teacher`: the remote teacher of a distilled matching model with TEACHER_RANKS (required
   // there, unused otherwise).
   // `gpu` (borrowed, may be null): a GPU worker. The dense model (parameters, activations,
-  // optimizer state) lives on that device and runs there; the rows are pulled and pooled on the
-  // host as on a CPU worker, the pooled features go to the device and their gradients come
-  // back, and the dense gradients are all-reduced on the device over `device_workers` (the NCCL
+  // optimizer state) lives on that device and runs there; the rows reach the device through a
+  // GpuRowCache in front of `store` and are pooled there (the dense features are copied into
+  // their columns), the rows' gradients are formed there and pushed through the cache, and the
+  // dense gradients are all-reduced on the device over `device_workers` (the NCCL
   // backend over the same workers), or through host memory over `workers` without it. Ranking
   // models only (a matching model is refused with FailedPrecondition).
   static StatusOr<std::unique_ptr<StepRunner>> Create(const JobConfig& config,
@@ -73,12 +83,16 @@ class StepRunner {
                                                       TeacherScorer* teacher = nullptr,
                                                       GpuResources* gpu = nullptr,
                                                       Communicator* device_workers = nullptr);
+  ~StepRunner();
 
   // One training step at global step `step`; returns the batch's loss. `next` (optional) is
   // the batch of step + 1, whose pull starts during this step.
   StatusOr<double> Train(Batch* batch, int64_t step, Batch* next = nullptr);
   // Completes and drops a pull started for a next batch that will not be trained on.
   Status CancelPrefetch();
+  // Empties a GPU worker's row cache (a no-op on a CPU worker); call it whenever the store's
+  // rows change underneath (RestoreSnapshot, Restore, ImportTables). Drops a prefetch first.
+  Status InvalidateRowCache();
   // probs: (B, T) σ(logits) in evaluation mode.
   Status Predict(Batch* batch, int64_t step, Tensor* probs);
   // Matching models: the user (users = true) or item tower's embeddings of the batch's rows in
@@ -97,6 +111,8 @@ class StepRunner {
   void set_train_rows(bool train_rows) { train_rows_ = train_rows; }
 
   Model* model() { return model_.get(); }
+  // A GPU worker's row cache, or null.
+  const GpuRowCache* row_cache() const { return row_cache_.get(); }
   DenseOptimizer* optimizer() { return optimizer_.get(); }
   // The architecture parameters' own optimizer (AUTOML mode with a model that has them), or
   // null.
@@ -118,11 +134,26 @@ class StepRunner {
     int64_t step = -1;
     EmbeddingStore::Ticket pull = 0;
     bool in_flight = false;
+    // A GPU worker: the cache's ticket of the step (live until FinishPush or Release), and
+    // whether its FinishPrefetch has run (with its status).
+    uint64_t ticket = 0;
+    bool ready = false;
+    Status prefetched;
   };
 
   StepRunner(const JobConfig& config, EmbeddingStore* store, Communicator* workers);
   void PrepareBatch(Batch* batch, StepBuffers* buf);
-  void StartPull(Batch* batch, int64_t step, StepBuffers* buf);
+  Status StartPull(Batch* batch, int64_t step, StepBuffers* buf);
+  // Waits for buf's training pull (a GPU worker: FinishPrefetch, unless it ran already).
+  Status FinishPull(StepBuffers* buf);
+  // An evaluation pull of the batch into buf (a GPU worker: a cache ticket; EndEvaluation
+  // releases it).
+  Status EvaluationPull(Batch* batch, int64_t step, StepBuffers* buf);
+  void EndEvaluation(StepBuffers* buf);
+  // A GPU worker's pooling from the cache's blocks into device_features_ (dense columns copied
+  // in), and its backward from device_dfeatures_ into the cache's gradient blocks.
+  void DevicePool(const Batch& batch, const StepBuffers& buf);
+  void DevicePoolBackward(const Batch& batch, const StepBuffers& buf);
   // Pools the pulled rows into the features and fills model_batch_ (labels, item keys).
   void Pool(const Batch& batch, const StepBuffers& buf, int64_t step, bool training);
   void PoolAndForward(const Batch& batch, const StepBuffers& buf, int64_t step, bool training);
@@ -152,6 +183,16 @@ class StepRunner {
   GpuResources* gpu_ = nullptr;
   Tensor device_features_, device_dfeatures_, device_logits_, device_dlogits_;
   Tensor device_domain_;  // (B) int32 domain ids, stored in a float tensor's 4-byte slots
+  // Defined where GpuRowCache is (a build without CUDA never makes one).
+  struct RowCacheDeleter {
+    void operator()(GpuRowCache* cache) const;
+  };
+  std::unique_ptr<GpuRowCache, RowCacheDeleter> row_cache_;
+  // The step's pooling index on the device, per slot: its source's offsets (B + 1 uint32) then
+  // its index (nnz_s int32), in 4-byte slots; pool_at_[s] is where slot s's block starts.
+  Tensor device_pool_index_;
+  std::vector<uint32_t> pool_index_;
+  std::vector<int64_t> pool_at_;
   std::vector<double> label_counts_;
   std::vector<uint64_t> keys_;  // (B) item keys of a matching model's batch
   std::vector<float> loss_weights_;

@@ -1,6 +1,8 @@
 // A GPU worker's training step (StepRunner with a GpuResources: the dense model, its
 // activations and Adam's state on the device) against the CPU worker's, on the same batches:
-// losses, dense parameters and embedding rows after several steps. Runs under host execution
+// losses, dense parameters and predictions after several steps; and, with a row cache that
+// serves stale rows (ASP, row_cache_staleness > 0), the GPU worker's GpuRowCache against a CPU
+// worker behind CachingStore: the same hits, rows and training. Runs under host execution
 // everywhere (every kernel of the step through its CUDA twin, on the host) and on GPU 0 where
 // there is one.
 #include <gtest/gtest.h>
@@ -16,6 +18,8 @@
 #include "core/gpu/resources.h"
 #include "core/random.h"
 #include "core/temp_dir.h"
+#include "embedding/gpu_row_cache.h"
+#include "embedding/row_cache.h"
 #include "embedding/table_spec.h"
 #include "proto/text_config.h"
 #include "ps/local_store.h"
@@ -234,6 +238,132 @@ INSTANTIATE_TEST_SUITE_P(Models, StepRunnerGpuTest,
                          [](const ::testing::TestParamInfo<std::tuple<bool, int>>& info) {
                            return std::string(kModels[std::get<1>(info.param)].name) +
                                   (std::get<0>(info.param) ? "Device" : "HostExecution");
+                         });
+
+// The row cache in the GPU worker's step. ASP with row_cache_staleness 2 and a capacity below
+// the user vocabulary (40 ids): a row pulled at step s serves steps up to s + 2 and full caches
+// replace slots. The CPU worker runs behind CachingStore of the same staleness and capacity, the
+// GPU worker behind its own GpuRowCache; both see the same rows at every step, so losses, dense
+// parameters, the servers' rows, predictions and the caches' hit and miss counts agree. With
+// num_servers 0 the next pull goes out after the push (the BSP order); with 1, before the
+// step's compute (the early prefetch of ASP). The batches carry dense features (their columns
+// copied to the device after the pooled ones), and the servers' rows are restored from a
+// snapshot midway (the cache invalidated, as the trainer does).
+struct CachedRun {
+  std::vector<double> losses;
+  std::vector<float> params;
+  std::vector<float> rows;
+  std::vector<float> probs;
+  RowCacheStats stats;
+};
+
+Batch MakeDenseBatch(int b, int size) {
+  Batch batch = MakeBatch(b, size);
+  Rng rng(500 + b);
+  batch.num_dense = 3;
+  for (int i = 0; i < size * 3; ++i) batch.dense.push_back(rng.UniformFloat() - 0.5f);
+  return batch;
+}
+
+CachedRun TrainCached(const JobConfig& config, GpuResources* gpu) {
+  CachedRun run;
+  auto local = LocalStore::Open(TableSpecsFromConfig(config));
+  EXPECT_TRUE(local.ok());
+  if (!local.ok()) return run;
+  CachingStore caching(local->get(), TableSpecsFromConfig(config),
+                       config.cluster().row_cache_staleness(), config.cluster().row_cache_rows());
+  EmbeddingStore* store = gpu == nullptr ? static_cast<EmbeddingStore*>(&caching) : local->get();
+  SelfCommunicator comm;
+  auto made = StepRunner::Create(config, store, &comm, nullptr, gpu);
+  EXPECT_TRUE(made.ok()) << made.status();
+  if (!made.ok()) return run;
+  StepRunner* runner = made->get();
+  EXPECT_EQ(runner->row_cache() != nullptr, gpu != nullptr);
+  std::vector<Batch> batches;
+  for (int b = 0; b < 8; ++b) batches.push_back(MakeDenseBatch(b, 24 + 4 * b));
+  for (size_t s = 0; s < batches.size(); ++s) {
+    // Step 3 prefetches nothing: the snapshot is restored after it, as after a phase's end.
+    Batch* next = s + 1 < batches.size() && s != 3 ? &batches[s + 1] : nullptr;
+    auto loss = runner->Train(&batches[s], static_cast<int64_t>(s), next);
+    EXPECT_TRUE(loss.ok()) << loss.status();
+    run.losses.push_back(loss.ok() ? *loss : NAN);
+    if (s == 1) {
+      EXPECT_TRUE(store->SaveSnapshot().ok());
+    }
+    if (s == 3) {
+      EXPECT_TRUE(store->RestoreSnapshot().ok());  // CachingStore clears itself
+      EXPECT_TRUE(runner->InvalidateRowCache().ok());
+    }
+  }
+  for (const auto& p : runner->model()->params()->params()) {
+    const Tensor host = p->value.To(nullptr);
+    run.params.insert(run.params.end(), host.data(), host.data() + host.size());
+  }
+  Batch eval = MakeDenseBatch(9, 30);
+  Tensor probs;
+  EXPECT_TRUE(runner->Predict(&eval, 8, &probs).ok());
+  run.probs.assign(probs.data(), probs.data() + probs.size());
+  run.stats = gpu == nullptr ? caching.stats() : runner->row_cache()->stats();
+  std::vector<TableRequest> all(TableSpecsFromConfig(config).size());
+  for (size_t t = 0; t < all.size(); ++t) {
+    all[t].table = static_cast<int>(t);
+    for (uint64_t k = 0; k < 40; ++k) all[t].keys.push_back(k);
+    all[t].values.resize(all[t].keys.size() * TableSpecsFromConfig(config)[t].dim);
+  }
+  EXPECT_TRUE((*local)->Wait((*local)->Pull(&all, 100, false)).ok());
+  for (const TableRequest& r : all)
+    run.rows.insert(run.rows.end(), r.values.begin(), r.values.end());
+  return run;
+}
+
+class StepRunnerGpuRowCacheTest : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+
+TEST_P(StepRunnerGpuRowCacheTest, AGpuWorkerBehindItsRowCacheTrainsAsACpuWorkerBehindCachingStore) {
+  GpuResourcesOptions options;
+  options.host_execution = !std::get<0>(GetParam());
+  auto gpu = GpuResources::Create(options);
+  if (!gpu.ok()) GTEST_SKIP() << "no GPU to run on: " << gpu.status().ToString();
+  TempDir dir;
+  std::string data = kData;
+  data.replace(data.find("num_tasks: 2"), 12, "num_tasks: 2 num_dense: 3");
+  std::ofstream(dir / "job.pbtxt")
+      << data << kModels[0].text << "cluster { sync: ASP row_cache_staleness: 2 row_cache_rows: 30"
+      << " num_servers: " << std::get<1>(GetParam()) << " }";
+  auto config = LoadJobConfig(dir / "job.pbtxt");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const CachedRun cpu = TrainCached(*config, nullptr);
+  const CachedRun dev = TrainCached(*config, gpu->get());
+  ASSERT_FALSE(HasFailure());
+  EXPECT_GT(cpu.stats.hits, 0) << "the staleness bound served no row from the cache";
+  EXPECT_EQ(dev.stats.hits, cpu.stats.hits);
+  EXPECT_EQ(dev.stats.misses, cpu.stats.misses);
+  ASSERT_EQ(cpu.losses.size(), dev.losses.size());
+  for (size_t s = 0; s < cpu.losses.size(); ++s) {
+    EXPECT_NEAR(dev.losses[s], cpu.losses[s], 1e-5 * std::max(1.0, std::fabs(cpu.losses[s])))
+        << "step " << s;
+  }
+  auto expect_near = [](const std::vector<float>& want, const std::vector<float>& got,
+                        const char* what) {
+    ASSERT_EQ(want.size(), got.size()) << what;
+    int bad = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (std::fabs(got[i] - want[i]) > 1e-4 && bad++ < 5) {
+        ADD_FAILURE() << what << " " << i << ": " << got[i] << " vs " << want[i];
+      }
+    }
+  };
+  expect_near(cpu.params, dev.params, "parameter value");
+  expect_near(cpu.rows, dev.rows, "row value");
+  expect_near(cpu.probs, dev.probs, "prediction");
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, StepRunnerGpuRowCacheTest,
+                         ::testing::Combine(::testing::Values(false, true),
+                                            ::testing::Values(0, 1)),
+                         [](const ::testing::TestParamInfo<std::tuple<bool, int>>& info) {
+                           return std::string(std::get<0>(info.param) ? "Device"
+                                                                      : "HostExecution") +
+                                  (std::get<1>(info.param) == 0 ? "LatePrefetch" : "EarlyPrefetch");
                          });
 
 TEST(StepRunnerGpuConfigTest, AMatchingModelIsRefusedOnAGpuWorker) {

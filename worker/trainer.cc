@@ -236,6 +236,7 @@ Status TrainerImpl::FreshStart(const std::string& reason, const std::string& set
   std::string checkpoint;
   RETURN_IF_ERROR(ImportTeacher(config_, workers_, here ? runner_->model()->params() : nullptr,
                                 store_, &checkpoint));
+  RETURN_IF_ERROR(runner_->InvalidateRowCache());  // the teacher's tables were imported
   if (is_chief()) LOG(INFO) << "distilling from the teacher of " << checkpoint;
   JsonObject teacher;
   teacher.Add("event", "teacher")
@@ -271,6 +272,7 @@ Status TrainerImpl::MaybeResume() {
   TrainerPosition position;
   RETURN_IF_ERROR(checkpointer_->Load(*latest, runner_->model()->params(), runner_->optimizer(),
                                       &position, runner_->architecture_optimizer()));
+  RETURN_IF_ERROR(runner_->InvalidateRowCache());  // the store's rows were restored
   step_ = position.step;
   start_epoch_ = position.epoch;
   skip_batches_ = position.epoch_batches;
@@ -588,12 +590,15 @@ Status TrainerImpl::RestoreBest() {
     return Status::OK();
   }
   if (is_chief()) LOG(INFO) << "restoring the best state (step " << best_step_ << ")";
+  // The store's rows change underneath a GPU worker's row cache.
   if (!best_checkpoint_.empty()) {
-    return checkpointer_->LoadState(best_checkpoint_, step_, runner_->model()->params());
+    RETURN_IF_ERROR(checkpointer_->LoadState(best_checkpoint_, step_, runner_->model()->params()));
+    return runner_->InvalidateRowCache();
   }
   if (!best_dense_.empty()) {
     runner_->model()->params()->Restore(best_dense_);
-    return store_->RestoreSnapshot();
+    RETURN_IF_ERROR(store_->RestoreSnapshot());
+    return runner_->InvalidateRowCache();
   }
   return FailedPrecondition("the best state (step " + std::to_string(best_step_) +
                             ") was not kept: enable checkpoints to keep it across restarts");
@@ -807,7 +812,8 @@ Status TrainerImpl::LoadSavedModel() {
                  << "is trusted to describe its model";
   }
   step_ = manifest.step();
-  return checkpointer_->LoadState(dir, step_, runner_->model()->params());
+  RETURN_IF_ERROR(checkpointer_->LoadState(dir, step_, runner_->model()->params()));
+  return runner_->InvalidateRowCache();
 }
 
 Status TrainerImpl::Predict(const std::vector<std::string>& paths,
