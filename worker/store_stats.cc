@@ -22,8 +22,12 @@ double WindowRate(int64_t hits, int64_t misses, int64_t* last_hits, int64_t* las
 }  // namespace
 
 StatusOr<std::vector<std::pair<std::string, double>>> StoreStatsWindow::Figures(
-    EmbeddingStore* store) {
-  ASSIGN_OR_RETURN(const StoreStats stats, store->Stats());
+    EmbeddingStore* store, const RowCacheStats* device_cache) {
+  ASSIGN_OR_RETURN(StoreStats stats, store->Stats());
+  if (device_cache != nullptr) {
+    stats.worker_cache_hits += device_cache->hits;
+    stats.worker_cache_misses += device_cache->misses;
+  }
   if (stats.tables.size() != table_names_.size()) {
     return InvalidArgument("the embedding store reports " + std::to_string(stats.tables.size()) +
                            " tables; the job has " + std::to_string(table_names_.size()));

@@ -8,7 +8,8 @@
 //                           memory (the rest were read from RocksDB); left out when the window
 //                           looked up no key
 //   worker_cache_hit_rate   share of the window's training-pull keys the worker row cache
-//                           served, where there is one
+//                           served, where there is one (a CachingStore in front of the store,
+//                           or a GPU worker's device row cache, passed to Figures)
 // where the window is the time since the previous call. A server that restarted (its counters
 // went back) starts a new window.
 // Thread-safety: as the store's (one calling thread).
@@ -22,6 +23,7 @@
 
 #include "core/status.h"
 #include "embedding/embedding_store.h"
+#include "embedding/row_cache.h"
 
 namespace moerec {
 
@@ -32,7 +34,9 @@ class StoreStatsWindow {
 
   // The figures, in the order above; the store's error, or InvalidArgument when the store's
   // table count is not the job's.
-  StatusOr<std::vector<std::pair<std::string, double>>> Figures(EmbeddingStore* store);
+  // `device_cache`: a GPU worker's row cache counters (embedding/gpu_row_cache.h), or null.
+  StatusOr<std::vector<std::pair<std::string, double>>> Figures(
+      EmbeddingStore* store, const RowCacheStats* device_cache = nullptr);
 
  private:
   const std::vector<std::string> table_names_;

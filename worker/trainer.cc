@@ -11,6 +11,7 @@
 #include "core/parallel.h"
 #include "core/random.h"
 #include "data/reader.h"
+#include "embedding/gpu_row_cache.h"
 #include "scheduler/checkpointer.h"
 #include "worker/matching_eval.h"
 #include "worker/metrics/metrics_log.h"
@@ -440,7 +441,9 @@ void TrainerImpl::LogTrain(int epoch) {
            static_cast<double>(times->allreduce_bytes) / std::max<int64_t>(1, times->steps));
   for (const auto& [name, value] : runner_->model()->Stats()) line.Add(name, value);
   if (store_stats_ != nullptr) {
-    auto figures = store_stats_->Figures(store_);
+    const GpuRowCache* device_cache = runner_->row_cache();
+    auto figures =
+        store_stats_->Figures(store_, device_cache != nullptr ? &device_cache->stats() : nullptr);
     if (figures.ok()) {
       for (const auto& [name, value] : *figures) line.Add(name, value);
     } else {
