@@ -117,6 +117,23 @@ Status ExpertDispatch::Plan(const std::vector<int64_t>& expert_begin,
 }
 
 namespace {
+// The element counts and displacements of an exchange of rows of `width` floats, `send_rows[r]`
+// to and `recv_rows[r]` from each rank r, packed rank after rank.
+struct RowExchange {
+  RowExchange(const std::vector<int64_t>& send_rows, const std::vector<int64_t>& recv_rows,
+              int64_t width) {
+    for (size_t r = 0; r < send_rows.size(); ++r) {
+      sc.push_back(send_rows[r] * width);
+      rc.push_back(recv_rows[r] * width);
+      this->recv_rows += recv_rows[r];
+    }
+    PackedDisplacements(sc, &sd);
+    PackedDisplacements(rc, &rd);
+  }
+  std::vector<int64_t> sc, sd, rc, rd;
+  int64_t recv_rows = 0;
+};
+
 // The DevicePlan arrays: which = 0 the sample row, 1 the assignment of a local row; 2 the local
 // row of an assignment.
 constexpr int kSampleOfLocal = 0, kAssignmentOfLocal = 1, kLocalOfAssignment = 2;
@@ -170,18 +187,9 @@ void ExpertDispatch::ExchangeGather(ConstMatView src, int which, int64_t n, Tens
 
 Status ExpertDispatch::DeviceExchange(const Tensor& send, const std::vector<int64_t>& send_rows,
                                       const std::vector<int64_t>& recv_rows, Tensor* recv) {
-  const int64_t width = send.dim(1);
-  int64_t total = 0;
-  for (int64_t n : recv_rows) total += n;
-  recv->Resize({total, width});
-  std::vector<int64_t> sc(ranks_), rc(ranks_), sd, rd;
-  for (int r = 0; r < ranks_; ++r) {
-    sc[r] = send_rows[r] * width;
-    rc[r] = recv_rows[r] * width;
-  }
-  PackedDisplacements(sc, &sd);
-  PackedDisplacements(rc, &rd);
-  return device_exchange_->AllToAllV(send.data(), sc, sd, recv->data(), rc, rd);
+  const RowExchange x(send_rows, recv_rows, send.dim(1));
+  recv->Resize({x.recv_rows, send.dim(1)});
+  return device_exchange_->AllToAllV(send.data(), x.sc, x.sd, recv->data(), x.rc, x.rd);
 }
 
 void ExpertDispatch::DevicePlan(GpuResources* gpu) {
@@ -222,21 +230,13 @@ Status ExpertDispatch::Exchange(const std::vector<float>& send,
                                 const std::vector<int64_t>& send_rows,
                                 const std::vector<int64_t>& recv_rows, int64_t width,
                                 std::vector<float>* recv) {
-  int64_t total = 0;
-  for (int64_t n : recv_rows) total += n;
-  recv->resize(total * width);
+  const RowExchange x(send_rows, recv_rows, width);
+  recv->resize(x.recv_rows * width);
   if (ranks_ == 1) {
     std::copy(send.begin(), send.end(), recv->begin());
     return Status::OK();
   }
-  std::vector<int64_t> sc(ranks_), rc(ranks_), sd, rd;
-  for (int r = 0; r < ranks_; ++r) {
-    sc[r] = send_rows[r] * width;
-    rc[r] = recv_rows[r] * width;
-  }
-  PackedDisplacements(sc, &sd);
-  PackedDisplacements(rc, &rd);
-  return workers_->AllToAllV(send.data(), sc, sd, recv->data(), rc, rd);
+  return workers_->AllToAllV(send.data(), x.sc, x.sd, recv->data(), x.rc, x.rd);
 }
 
 template <typename RowFn>
