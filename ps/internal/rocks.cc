@@ -1,5 +1,6 @@
 #include "ps/internal/rocks.h"
 
+#include <glog/logging.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/env.h>
@@ -8,6 +9,9 @@
 #include <rocksdb/utilities/checkpoint.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -17,6 +21,32 @@ namespace moerec {
 namespace {
 
 namespace fs = std::filesystem;
+
+// RocksDB's info log through glog instead of a LOG file in the database folder: warnings and
+// errors (a failed flush or compaction names its file) reach the server's log, and a disk that
+// fails the database's writes cannot also fail the log's (Debian's librocksdb asserts when its
+// own LOG file writer is used again after a failed write, which would end the server before
+// the failure comes back as a Status naming the file).
+class GlogLogger : public rocksdb::Logger {
+ public:
+  GlogLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    // Every RocksDB checkpoint's own bookkeeping of file deletions is logged at WARN: not news.
+    if (std::strstr(line, "File Deletions ") != nullptr) return;
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      LOG(ERROR) << "RocksDB: " << line;
+    } else {
+      LOG(WARNING) << "RocksDB: " << line;
+    }
+  }
+};
 
 // Keeps read-only opens of checkpoints from creating LOG files in them.
 class SilentLogger : public rocksdb::Logger {
@@ -75,7 +105,8 @@ StatusOr<rocksdb::Options> MakeRocksOptions(const RocksDbConfig& config) {
   o.max_background_jobs = config.max_background_jobs();
   o.level_compaction_dynamic_level_bytes = true;
   o.optimize_filters_for_hits = config.optimize_filters_for_hits();
-  o.keep_log_file_num = 2;
+  o.info_log = std::make_shared<GlogLogger>();  // no LOG file in the database folder
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.max_manifest_file_size = 64 << 20;
   o.allow_mmap_reads = config.mmap_reads();
 
