@@ -45,10 +45,8 @@ struct TableRequest {
 struct StoreTableStats {
   int64_t rows = 0;           // rows that exist (in memory or in RocksDB)
   int64_t resident_rows = 0;  // rows in the servers' memory (all of them without RocksDB)
-  int64_t pulled_keys = 0;    // keys of training pulls
-  int64_t pushed_keys = 0;
-  int64_t cache_hits = 0;    // pulled or pushed keys found in the servers' memory
-  int64_t cache_misses = 0;  // pulled or pushed keys looked up in RocksDB
+  int64_t cache_hits = 0;     // pulled or pushed keys found in the servers' memory
+  int64_t cache_misses = 0;   // pulled or pushed keys looked up in RocksDB
 };
 
 struct StoreStats {

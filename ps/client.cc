@@ -243,8 +243,6 @@ StatusOr<StoreStats> PsClient::Stats() {
       StoreTableStats& t = out.tables[s.table()];
       t.rows += s.rows();
       t.resident_rows += s.resident_rows();
-      t.pulled_keys += s.pulled_keys();
-      t.pushed_keys += s.pushed_keys();
       t.cache_hits += s.cache_hits();
       t.cache_misses += s.cache_misses();
     }

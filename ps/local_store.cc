@@ -61,8 +61,6 @@ StoreTableStats ToStoreTableStats(const TableStats& s) {
   StoreTableStats out;
   out.rows = s.rows;
   out.resident_rows = s.resident_rows;
-  out.pulled_keys = s.pulled_keys;
-  out.pushed_keys = s.pushed_keys;
   out.cache_hits = s.cache_hits;
   out.cache_misses = s.cache_misses;
   return out;
